@@ -1,0 +1,64 @@
+/** Domain objects in the shapes the seeds' clients expect: snake_case for seed 004, camelCase for seed 000. */
+import type { Extension, Tenant, User } from '../directory/index.ts';
+
+export function userBody(user: User) {
+  return {
+    id: user.id,
+    tenant_id: user.tenantId,
+    name: user.name,
+    email: user.email,
+    role: user.role,
+    is_active: user.isActive,
+    created_at: user.createdAt,
+    updated_at: user.updatedAt,
+    extension: user.extension
+      ? {
+          id: user.extension.id,
+          number: user.extension.number,
+          status: user.extension.status,
+          is_active: user.extension.isActive,
+          created_at: user.extension.createdAt,
+        }
+      : null,
+  };
+}
+
+/** Seed 000 names people by first and last name; we keep one name and split it at its last space. */
+export function pbxUser(user: Pick<User, 'id' | 'email' | 'name' | 'role'>) {
+  const name = user.name.trim();
+  const cut = name.lastIndexOf(' ');
+  return {
+    id: user.id,
+    email: user.email,
+    firstName: cut > 0 ? name.slice(0, cut) : name,
+    lastName: cut > 0 ? name.slice(cut + 1) : '',
+    role: user.role,
+  };
+}
+
+export function agentExtensionBody(ext: Extension) {
+  return {
+    id: ext.id,
+    tenantId: ext.tenantId,
+    userId: ext.userId,
+    extension: String(ext.number),
+    status: ext.status,
+    statusReason: ext.statusReason,
+    statusChangedAt: ext.statusChangedAt,
+    isActive: ext.isActive,
+    ringTimeout: ext.ringTimeout,
+    createdAt: ext.createdAt,
+    updatedAt: ext.updatedAt,
+  };
+}
+
+export function tenantBody(tenant: Tenant) {
+  return {
+    id: tenant.id,
+    name: tenant.name,
+    domain: tenant.domain,
+    isSystem: tenant.isSystem,
+    extensionRange: `${tenant.extensionRange.start}-${tenant.extensionRange.end}`,
+    createdAt: tenant.createdAt,
+  };
+}

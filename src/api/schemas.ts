@@ -1,0 +1,88 @@
+/**
+ * Schemas shared by routes: one source for validation, response serialisation (which also drops any field not
+ * named here, so a hash can never leak) and the OpenAPI document.
+ */
+import { Type, type TSchema } from 'typebox';
+import { agentStatuses, userRoles } from '../db/index.ts';
+
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const Uuid = Type.String({ format: 'uuid' });
+export const DateTime = Type.String({ format: 'date-time' });
+export const Role = Type.Union(userRoles.map((r) => Type.Literal(r)));
+export const AgentStatus = Type.Union(agentStatuses.map((s) => Type.Literal(s)));
+export const Email = Type.String({ format: 'email', maxLength: 254 });
+export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+export const Password = Type.String({ minLength: 8, maxLength: 256 });
+export const ExtensionNumber = Type.String({ pattern: '^[0-9]{2,9}$', description: 'Digits only, 2 to 9 of them' });
+
+export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable code from the error catalogue, e.g. PBX_ERR_VALIDATION' }),
+      message: Type.String(),
+      details: Type.Optional(Type.Unknown()),
+    }),
+  },
+  { title: 'Error' },
+);
+
+/** The error answers a route may give, besides its own. */
+export function errors(...statuses: number[]): Record<number, typeof ErrorBody> {
+  return Object.fromEntries([400, 401, 403, 429, 500, ...statuses].map((s) => [s, ErrorBody]));
+}
+
+// Seed 004 speaks snake_case for users.
+export const UserExtension = Type.Object({
+  id: Uuid,
+  number: Type.Integer(),
+  status: AgentStatus,
+  is_active: Type.Boolean(),
+  created_at: DateTime,
+});
+
+export const UserBody = Type.Object({
+  id: Uuid,
+  tenant_id: Uuid,
+  name: Type.String(),
+  email: Type.String(),
+  role: Role,
+  is_active: Type.Boolean(),
+  created_at: DateTime,
+  updated_at: DateTime,
+  extension: Nullable(UserExtension),
+});
+
+// Seed 000 speaks camelCase for the PBX side.
+export const PbxUser = Type.Object({
+  id: Uuid,
+  email: Type.String(),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  role: Role,
+});
+
+export const AgentExtensionBody = Type.Object({
+  id: Uuid,
+  tenantId: Uuid,
+  userId: Uuid,
+  extension: Type.String({ description: 'The extension number' }),
+  status: AgentStatus,
+  statusReason: Nullable(Type.String()),
+  statusChangedAt: DateTime,
+  isActive: Type.Boolean(),
+  ringTimeout: Type.Integer({ description: 'Seconds a call rings before it is given up' }),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+});
+
+export const TenantBody = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  domain: Type.String(),
+  isSystem: Type.Boolean(),
+  extensionRange: Type.String({ examples: ['1000-1999'] }),
+  createdAt: DateTime,
+});

@@ -1,0 +1,210 @@
+/**
+ * Configuration: every setting is an environment variable and the same as a command-line flag
+ * (`PBX_HTTP_PORT` is `--http-port`, `DATABASE_URL` is `--database-url`); a flag wins over the environment.
+ * Values are validated at start: a bad one stops the start with a message that names the variable.
+ * The README's configuration table is checked against {@link settings} by a test.
+ */
+import path from 'node:path';
+
+export interface ExtensionRange {
+  start: number;
+  end: number;
+}
+
+export interface Config {
+  httpPort: number;
+  httpHost: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  domain: string;
+  extensionRange: ExtensionRange;
+  jwtSecret: string | undefined;
+  jwtTtlSeconds: number;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  loginMaxFailures: number;
+  loginWindowSeconds: number;
+  trustProxy: boolean;
+}
+
+type Parser<T> = (raw: string) => T;
+
+export interface Setting<K extends keyof Config = keyof Config> {
+  key: K;
+  env: string;
+  description: string;
+  /** The default as the README shows it; undefined means "not set". */
+  defaultText: string | undefined;
+  parse: Parser<Config[K]>;
+  fallback: () => Config[K];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+class BadValue extends Error {}
+
+function integer(min: number, max: number): Parser<number> {
+  return (raw) => {
+    if (!/^\d+$/.test(raw.trim())) throw new BadValue(`must be a whole number from ${min} to ${max}`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new BadValue(`must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+const text: Parser<string> = (raw) => {
+  if (raw.trim() === '') throw new BadValue('must not be empty');
+  return raw.trim();
+};
+
+const boolean: Parser<boolean> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new BadValue('must be true or false');
+};
+
+// A SIP domain: a host name (RFC 3261 hostname) or an IPv4 address.
+const domain: Parser<string> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(v)) {
+    throw new BadValue('must be a host name such as pbx.example.com');
+  }
+  return v;
+};
+
+export const extensionRangeParser: Parser<ExtensionRange> = (raw) => {
+  const m = /^\s*(\d{2,9})\s*-\s*(\d{2,9})\s*$/.exec(raw);
+  if (!m) throw new BadValue('must be two numbers like 1000-1999');
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (start > end) throw new BadValue('must start at or below its end');
+  if (end - start > 99_999) throw new BadValue('must hold at most 100000 numbers');
+  return { start, end };
+};
+
+const email: Parser<string | undefined> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (v === '') return undefined;
+  if (!/^[^\s@]+@[^\s@]+$/.test(v)) throw new BadValue('must be an email address');
+  return v;
+};
+
+const password: Parser<string | undefined> = (raw) => {
+  if (raw === '') return undefined;
+  if (raw.length < 8) throw new BadValue('must be at least 8 characters');
+  return raw;
+};
+
+const secret: Parser<string | undefined> = (raw) => {
+  if (raw === '') return undefined;
+  if (raw.length < 32) throw new BadValue('must be at least 32 characters');
+  return raw;
+};
+
+const databaseUrl: Parser<string | undefined> = (raw) => {
+  const v = raw.trim();
+  if (v === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new BadValue('must be a URL like postgres://user:password@host:5432/db');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new BadValue('must be a postgres:// or postgresql:// URL');
+  }
+  return v;
+};
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const logLevel: Parser<Config['logLevel']> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (!(logLevels as readonly string[]).includes(v)) throw new BadValue(`must be one of ${logLevels.join(', ')}`);
+  return v as Config['logLevel'];
+};
+
+function setting<K extends keyof Config>(s: Setting<K>): Setting<K> {
+  return s;
+}
+
+export const settings = [
+  setting({ key: 'httpPort', env: 'PBX_HTTP_PORT', description: 'HTTP port for the API, /docs, Socket.io and SIP over WebSocket', defaultText: '8080', parse: integer(0, 65535), fallback: () => 8080 }),
+  setting({ key: 'httpHost', env: 'PBX_HTTP_HOST', description: 'Address the HTTP server binds to', defaultText: '0.0.0.0', parse: text, fallback: () => '0.0.0.0' }),
+  setting({ key: 'dataDir', env: 'PBX_DATA_DIR', description: 'Where the embedded database, the generated JWT secret and other state are kept', defaultText: './data', parse: text, fallback: () => './data' }),
+  setting({ key: 'databaseUrl', env: 'DATABASE_URL', description: 'A PostgreSQL server to use instead of the embedded database', defaultText: undefined, parse: databaseUrl, fallback: () => undefined }),
+  setting({ key: 'domain', env: 'PBX_DOMAIN', description: 'SIP domain (and digest realm) of the default tenant, set on its first start', defaultText: 'pbx.local', parse: domain, fallback: () => 'pbx.local' }),
+  setting({ key: 'extensionRange', env: 'PBX_EXTENSION_RANGE', description: 'Extension numbers given to new users of the default tenant, lowest free first', defaultText: '1000-1999', parse: extensionRangeParser, fallback: () => ({ start: 1000, end: 1999 }) }),
+  setting({ key: 'jwtSecret', env: 'PBX_JWT_SECRET', description: 'Secret that signs access tokens (32+ characters); generated once into the data directory when absent', defaultText: undefined, parse: secret, fallback: () => undefined }),
+  setting({ key: 'jwtTtlSeconds', env: 'PBX_JWT_TTL', description: 'Lifetime of an access token, in seconds', defaultText: '43200', parse: integer(60, 30 * 24 * 3600), fallback: () => 43200 }),
+  setting({ key: 'adminEmail', env: 'PBX_ADMIN_EMAIL', description: 'Email of the first administrator, created on a first start', defaultText: 'admin@<PBX_DOMAIN>', parse: email, fallback: () => undefined }),
+  setting({ key: 'adminPassword', env: 'PBX_ADMIN_PASSWORD', description: 'Password of the first administrator (8+ characters); generated and printed once when absent', defaultText: undefined, parse: password, fallback: () => undefined }),
+  setting({ key: 'logLevel', env: 'PBX_LOG_LEVEL', description: 'Log level: fatal, error, warn, info, debug, trace or silent', defaultText: 'info', parse: logLevel, fallback: () => 'info' }),
+  setting({ key: 'loginMaxFailures', env: 'PBX_LOGIN_MAX_FAILURES', description: 'Failed logins allowed per address and per account within the window before 429', defaultText: '10', parse: integer(1, 10_000), fallback: () => 10 }),
+  setting({ key: 'loginWindowSeconds', env: 'PBX_LOGIN_WINDOW', description: 'The window, in seconds, over which failed logins are counted', defaultText: '900', parse: integer(1, 86_400), fallback: () => 900 }),
+  setting({ key: 'trustProxy', env: 'PBX_TRUST_PROXY', description: 'Trust X-Forwarded-For from a reverse proxy for client addresses', defaultText: 'false', parse: boolean, fallback: () => false }),
+] as const;
+
+/** `PBX_HTTP_PORT` → `--http-port`; `DATABASE_URL` → `--database-url`. */
+export function flagName(env: string): string {
+  return '--' + env.replace(/^PBX_/, '').toLowerCase().replace(/_/g, '-');
+}
+
+/**
+ * Reads `--name value` and `--name=value` pairs that name a setting; returns them by environment variable name
+ * and the arguments that are not settings.
+ */
+export function parseFlags(argv: readonly string[]): { values: Record<string, string>; rest: string[] } {
+  const byFlag = new Map(settings.map((s) => [flagName(s.env), s.env]));
+  const values: Record<string, string> = {};
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const env = byFlag.get(name);
+    if (!env) {
+      rest.push(arg);
+      continue;
+    }
+    if (eq > 0) {
+      values[env] = arg.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined) throw new ConfigError([`${name} (${env}): needs a value`]);
+      values[env] = next;
+      i++;
+    }
+  }
+  return { values, rest };
+}
+
+/** Builds the configuration from the environment and flags, reporting every bad value at once. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, flags: Record<string, string> = {}): Config {
+  const problems: string[] = [];
+  const out: Partial<Record<keyof Config, unknown>> = {};
+  for (const s of settings) {
+    const raw = flags[s.env] ?? env[s.env];
+    if (raw === undefined) {
+      out[s.key] = s.fallback();
+      continue;
+    }
+    try {
+      out[s.key] = (s.parse as Parser<unknown>)(raw);
+    } catch (err) {
+      if (!(err instanceof BadValue)) throw err;
+      const shown = /SECRET|PASSWORD|DATABASE_URL/.test(s.env) ? '' : ` (got '${raw}')`;
+      problems.push(`${s.env}: ${err.message}${shown}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const config = out as Config;
+  config.dataDir = path.resolve(config.dataDir);
+  return config;
+}

@@ -1,0 +1,124 @@
+/**
+ * Logins and the identity of a request. Web users log in with email and password; agents log in with their
+ * extension and its SIP secret (seed 000's PBX login). Failed attempts are throttled per client address and per
+ * account; logins to known accounts are audited.
+ */
+import type { UserRole } from '../db/index.ts';
+import { PbxError } from '../errors/index.ts';
+import type { AuditService } from './audit.ts';
+import type { Extension, ExtensionService } from './extensions.ts';
+import type { LoginThrottle } from './login-throttle.ts';
+import { verifyPassword } from './passwords.ts';
+import type { Tenant, TenantService } from './tenants.ts';
+import type { TokenService } from './tokens.ts';
+import type { User, UserService } from './users.ts';
+
+/** Who is calling, as every authorised operation sees it. */
+export interface Principal {
+  userId: string;
+  tenantId: string;
+  role: UserRole;
+  email: string;
+  name: string;
+  /** An administrator of the system tenant: may manage tenants. */
+  isSystemAdmin: boolean;
+}
+
+export interface LoginResult {
+  accessToken: string;
+  expiresIn: number;
+  user: User;
+  tenant: Tenant;
+  extension: Extension | null;
+}
+
+export interface LoginContext {
+  ip: string;
+  requestId?: string;
+}
+
+export class AuthService {
+  constructor(
+    private readonly users: UserService,
+    private readonly extensions: ExtensionService,
+    private readonly tenants: TenantService,
+    private readonly tokens: TokenService,
+    private readonly throttle: LoginThrottle,
+    private readonly audit: AuditService,
+  ) {}
+
+  async loginWithEmail(email: string, password: string, ctx: LoginContext): Promise<LoginResult> {
+    const account = `email:${email.trim().toLowerCase()}`;
+    this.refuseIfThrottled(ctx.ip, account);
+    const user = await this.users.findForLogin(email);
+    const ok = await verifyPassword(password, user?.passwordHash);
+    if (!user || !ok || !user.isActive) {
+      this.throttle.fail([`ip:${ctx.ip}`, account]);
+      if (user) await this.recordLogin(user, 'auth.login', 'failure', ctx);
+      throw new PbxError('PBX_ERR_INVALID_CREDENTIALS', 'Invalid email or password');
+    }
+    this.throttle.reset(account);
+    return this.issue(user, 'auth.login', ctx);
+  }
+
+  /** Seed 000's `POST /api/pbx/auth/login`: the extension number and its SIP secret. */
+  async loginWithExtension(extension: string, password: string, ctx: LoginContext & { domain?: string }): Promise<LoginResult> {
+    const account = `ext:${ctx.domain ?? '*'}:${extension}`;
+    this.refuseIfThrottled(ctx.ip, account);
+    const matches = /^\d{1,9}$/.test(extension) ? await this.extensions.matchSecret(Number(extension), password, ctx.domain) : [];
+    const match = matches.length === 1 ? matches[0] : undefined;
+    const user = match ? await this.users.findActive(match.tenantId, match.userId) : undefined;
+    if (!user) {
+      this.throttle.fail([`ip:${ctx.ip}`, account]);
+      throw new PbxError('PBX_ERR_INVALID_CREDENTIALS', 'Invalid extension or password');
+    }
+    this.throttle.reset(account);
+    return this.issue(user, 'auth.pbx_login', ctx);
+  }
+
+  /** The principal of a bearer token, or a 401 error. */
+  async authenticate(token: string | undefined): Promise<Principal> {
+    const claims = token ? await this.tokens.verify(token) : undefined;
+    if (!claims) throw new PbxError('PBX_ERR_UNAUTHENTICATED', token ? 'Invalid or expired token' : 'Authentication required');
+    const user = await this.users.findActive(claims.tenantId, claims.userId);
+    if (!user) throw new PbxError('PBX_ERR_UNAUTHENTICATED', 'Invalid or expired token');
+    return {
+      userId: user.id,
+      tenantId: user.tenantId,
+      role: user.role,
+      email: user.email,
+      name: user.name,
+      isSystemAdmin: claims.system && user.role === 'ADMIN',
+    };
+  }
+
+  private refuseIfThrottled(ip: string, account: string): void {
+    const wait = this.throttle.retryAfter([`ip:${ip}`, account]);
+    if (wait > 0) {
+      throw new PbxError('PBX_ERR_TOO_MANY_ATTEMPTS', `Too many failed logins; try again in ${wait} seconds`, { retryAfter: wait });
+    }
+  }
+
+  private async issue(user: User, action: string, ctx: LoginContext): Promise<LoginResult> {
+    const tenant = await this.tenants.get(user.tenantId);
+    const accessToken = await this.tokens.sign({ userId: user.id, tenantId: user.tenantId, role: user.role, system: tenant.isSystem });
+    await this.recordLogin(user, action, 'success', ctx);
+    return { accessToken, expiresIn: this.tokens.ttlSeconds, user, tenant, extension: user.extension };
+  }
+
+  private recordLogin(user: User, action: string, outcome: 'success' | 'failure', ctx: LoginContext): Promise<void> {
+    return this.audit.record({
+      tenantId: user.tenantId,
+      actorId: user.id,
+      actorLabel: user.email,
+      action,
+      targetType: 'user',
+      targetId: user.id,
+      outcome,
+      statusCode: outcome === 'success' ? 200 : 401,
+      errorCode: outcome === 'success' ? null : 'PBX_ERR_INVALID_CREDENTIALS',
+      ip: ctx.ip,
+      requestId: ctx.requestId ?? null,
+    });
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * One catalogue of the errors Switchboard answers with. Each has a stable code that clients may match on and the
+ * HTTP status it maps to; adapters (REST, Socket.io) translate a {@link PbxError} into their own shape and never
+ * show anything else of an unexpected error.
+ */
+export const ErrorCatalogue = {
+  PBX_ERR_VALIDATION: { status: 400, message: 'Request validation failed' },
+  PBX_ERR_MALFORMED_BODY: { status: 400, message: 'The request body is not valid JSON' },
+  PBX_ERR_UNAUTHENTICATED: { status: 401, message: 'Authentication required' },
+  PBX_ERR_INVALID_CREDENTIALS: { status: 401, message: 'Invalid credentials' },
+  PBX_ERR_FORBIDDEN: { status: 403, message: 'You are not allowed to do this' },
+  PBX_ERR_NOT_FOUND: { status: 404, message: 'Not found' },
+  PBX_ERR_USER_NOT_FOUND: { status: 404, message: 'User not found' },
+  PBX_ERR_TENANT_NOT_FOUND: { status: 404, message: 'Tenant not found' },
+  PBX_ERR_EXTENSION_NOT_FOUND: { status: 404, message: 'Agent extension not found' },
+  PBX_ERR_EMAIL_TAKEN: { status: 409, message: 'Email is already in use' },
+  PBX_ERR_DOMAIN_TAKEN: { status: 409, message: 'SIP domain is already in use' },
+  PBX_ERR_EXTENSION_TAKEN: { status: 409, message: 'Extension number is already in use' },
+  PBX_ERR_EXTENSION_RANGE_EXHAUSTED: { status: 409, message: 'No free extension number is left in the range' },
+  PBX_ERR_USER_HAS_EXTENSION: { status: 409, message: 'The user already has an extension' },
+  PBX_ERR_CANNOT_DELETE_SELF: { status: 409, message: 'You cannot delete your own account' },
+  PBX_ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  PBX_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type' },
+  PBX_ERR_TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many failed attempts; try again later' },
+  PBX_ERR_INTERNAL: { status: 500, message: 'Internal server error' },
+  PBX_ERR_UNAVAILABLE: { status: 503, message: 'Service unavailable' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ErrorCatalogue;
+
+/** A domain error: a code from the catalogue, a message for people, and optional structured details. */
+export class PbxError extends Error {
+  override readonly name = 'PbxError';
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+  /** Seconds after which a retry may succeed (429 answers carry it as Retry-After). */
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, message?: string, options: { details?: unknown; retryAfter?: number } = {}) {
+    super(message ?? ErrorCatalogue[code].message);
+    this.code = code;
+    this.status = ErrorCatalogue[code].status;
+    this.details = options.details;
+    this.retryAfter = options.retryAfter;
+  }
+}
+
+export function isPbxError(err: unknown): err is PbxError {
+  return err instanceof PbxError;
+}

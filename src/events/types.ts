@@ -1,0 +1,20 @@
+/**
+ * Every event the domain publishes, by name. Each payload carries `tenantId`: no listener ever needs to guess
+ * which tenant an event belongs to, and the realtime gateway routes by it.
+ */
+export interface TenantEvent {
+  tenantId: string;
+}
+
+export interface DomainEvents {
+  'tenant.created': TenantEvent & { name: string; domain: string };
+  'user.created': TenantEvent & { userId: string; role: string };
+  'user.updated': TenantEvent & { userId: string };
+  'user.deleted': TenantEvent & { userId: string };
+  'extension.created': TenantEvent & { extensionId: string; userId: string; number: number };
+  /** The extension's digest credentials changed: registrations made with the old secret must go. */
+  'extension.credentials.changed': TenantEvent & { extensionId: string; number: number };
+  'extension.updated': TenantEvent & { extensionId: string; number: number };
+  'extension.deleted': TenantEvent & { extensionId: string; number: number };
+  'extension.status.changed': TenantEvent & { extensionId: string; userId: string; number: number; from: string; to: string; reason: string | null };
+}

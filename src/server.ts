@@ -1,0 +1,159 @@
+/**
+ * The process: opens and migrates the database, makes sure the system tenant and a first administrator exist,
+ * wires the directory and the HTTP adapter, and closes everything once, in order, on shutdown.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { buildApi } from './api/index.ts';
+import type { Config } from './config/index.ts';
+import { type Database, openDatabase } from './db/index.ts';
+import { createDirectory, type Directory, generateSecret, type Tenant } from './directory/index.ts';
+import { EventBus, type PbxEventBus } from './events/index.ts';
+
+export const SERVICE_NAME = 'Switchboard';
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: 'switchboard' },
+    redact: { paths: ['req.headers.authorization', '*.password', '*.secret', '*.sipPassword'], censor: '[redacted]' },
+  });
+}
+
+/** The storage and domain services, without any network door: what the CLI's commands need. */
+export interface Core {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  bus: PbxEventBus;
+  directory: Directory;
+  systemTenant: Tenant;
+  close(): Promise<void>;
+}
+
+export async function openCore(config: Config, logger: Logger, database?: Database): Promise<Core> {
+  const db = database ?? (config.databaseUrl ? await openDatabase({ url: config.databaseUrl }) : await openDatabase({ dataDir: config.dataDir }));
+  try {
+    await db.migrate();
+    const bus: PbxEventBus = new EventBus((err, event) => logger.error({ err, event: String(event) }, 'events:listener failed'));
+    const directory = createDirectory(db.db, bus, { ...config, jwtSecret: config.jwtSecret ?? loadOrCreateJwtSecret(config.dataDir) });
+    const systemTenant = await directory.tenants.ensureSystemTenant({
+      name: 'Default',
+      domain: config.domain,
+      extensionRange: config.extensionRange,
+    });
+    let closed = false;
+    return {
+      config,
+      logger,
+      database: db,
+      bus,
+      directory,
+      systemTenant,
+      async close() {
+        if (closed) return;
+        closed = true;
+        bus.removeAllListeners();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+/** The signing secret kept in the data directory, made on first use (readable by its owner only). */
+export function loadOrCreateJwtSecret(dataDir: string): string {
+  const file = path.join(dataDir, 'jwt-secret');
+  try {
+    const existing = fs.readFileSync(file, 'utf8').trim();
+    if (existing.length >= 32) return existing;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  fs.mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * On a first start the system tenant gets an administrator: the configured one, or `admin@<domain>` with a
+ * generated password that is printed once. Later starts change nothing, even if the variables change.
+ */
+export async function ensureFirstAdmin(core: Core, print: (line: string) => void): Promise<void> {
+  const { directory, systemTenant, config } = core;
+  if ((await directory.users.countAdmins(systemTenant.id)) > 0) return;
+  const email = config.adminEmail ?? `admin@${systemTenant.domain}`;
+  const password = config.adminPassword ?? generateSecret(20);
+  await directory.users.create(systemTenant, { name: 'Administrator', email, password, role: 'ADMIN', withExtension: false });
+  core.logger.info({ email }, 'server:first administrator created');
+  if (!config.adminPassword) {
+    print(`First administrator created: ${email}`);
+    print(`Password (shown once, change it after logging in): ${password}`);
+  }
+}
+
+export interface RunningServer extends Core {
+  app: FastifyInstance;
+  /** http://host:port the server listens on. */
+  url: string;
+  port: number;
+}
+
+export async function startServer(
+  config: Config,
+  options: { logger?: Logger; database?: Database; print?: (line: string) => void } = {},
+): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config);
+  const core = await openCore(config, logger, options.database);
+  let app: FastifyInstance | undefined;
+  try {
+    await ensureFirstAdmin(core, options.print ?? ((line) => console.log(line)));
+    app = await buildApi({
+      config,
+      database: core.database,
+      directory: core.directory,
+      logger,
+      info: { service: SERVICE_NAME, version: packageVersion() },
+    });
+    await app.listen({ port: config.httpPort, host: config.httpHost });
+  } catch (err) {
+    await app?.close();
+    await core.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.httpPort;
+  const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? '127.0.0.1' : config.httpHost;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ url, database: core.database.kind, location: core.database.location }, 'server:listening');
+  const started = app;
+  let closing: Promise<void> | undefined;
+  return {
+    ...core,
+    app: started,
+    url,
+    port,
+    close() {
+      closing ??= (async () => {
+        try {
+          await started.close();
+        } finally {
+          await core.close();
+        }
+        logger.info('server:stopped');
+      })();
+      return closing;
+    },
+  };
+}
