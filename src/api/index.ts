@@ -12,6 +12,7 @@ import type { Database } from '../db/index.ts';
 import type { Directory } from '../directory/index.ts';
 import { registerAccessControl } from './plugins/access.ts';
 import { registerErrorHandling } from './plugins/errors.ts';
+import { registerValidation } from './plugins/validation.ts';
 import { agentExtensionRoutes } from './routes/agent-extensions.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -39,7 +40,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
     routerOptions: { maxParamLength: 200 },
   });
 
@@ -60,6 +60,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
+  registerValidation(app);
   registerErrorHandling(app);
   registerAccessControl(app, deps.directory);
 

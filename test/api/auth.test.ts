@@ -1,0 +1,149 @@
+// Logins: email and password for web users, extension and SIP secret in seed 000's exact shape (and seed 001's
+// alias), Bearer tokens on every other /api route, and failed logins throttled per address and per account.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { databaseKinds } from '../support/databases.ts';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, createUser, startTestServer, type TestServer } from '../support/server.ts';
+
+for (const kind of databaseKinds) {
+  describe(`authentication (${kind})`, () => {
+    let t: TestServer;
+    let token: string;
+    let agent: Awaited<ReturnType<typeof createUser>> & { extension: { id: string; number: number; secret: string } };
+    before(async () => {
+      t = await startTestServer(kind, { loginMaxFailures: 3, loginWindowSeconds: 600 });
+      token = await t.adminToken();
+      agent = (await createUser(t, token, { name: 'John Doe', email: 'john@example.com' })) as typeof agent;
+    });
+    after(() => t.stop());
+
+    it('POST /api/pbx/auth/login answers exactly seed 000 shape for an extension and its SIP password', async () => {
+      const res = await t.request('POST', '/api/pbx/auth/login', {
+        body: { extension: String(agent.extension.number), password: agent.extension.secret },
+      });
+      assert.equal(res.statusCode, 200);
+      const body = res.json();
+      assert.deepEqual(Object.keys(body).sort(), ['accessToken', 'agentExtension', 'expiresIn', 'tenantId', 'user']);
+      assert.match(body.accessToken, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+      assert.deepEqual(body.user, { id: agent.id, email: 'john@example.com', firstName: 'John', lastName: 'Doe', role: 'AGENT' });
+      assert.equal(body.tenantId, t.server.systemTenant.id);
+      assert.deepEqual(body.agentExtension, { id: agent.extension.id, extension: String(agent.extension.number), status: 'OFFLINE' });
+    });
+
+    it("seed 001's POST /api/pbx/agent/login is the same handler", async () => {
+      const res = await t.request('POST', '/api/pbx/agent/login', {
+        body: { extension: String(agent.extension.number), password: agent.extension.secret },
+      });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.json().user.id, agent.id);
+    });
+
+    it('the token opens /api routes; none, a forged one or garbage answers 401 PBX_ERR_UNAUTHENTICATED', async () => {
+      const res = await t.request('POST', '/api/pbx/auth/login', {
+        body: { extension: String(agent.extension.number), password: agent.extension.secret },
+      });
+      const agentToken = res.json().accessToken as string;
+      const me = await t.request('GET', '/api/auth/me', { token: agentToken });
+      assert.equal(me.statusCode, 200);
+      assert.equal(me.json().user.id, agent.id);
+      for (const bad of [undefined, 'garbage', agentToken.slice(0, -4) + 'AAAA']) {
+        const r = await t.request('GET', '/api/users', bad ? { token: bad } : {});
+        assert.equal(r.statusCode, 401);
+        assert.equal(r.json().error.code, 'PBX_ERR_UNAUTHENTICATED');
+      }
+      const basic = await t.request('GET', '/api/users', { headers: { authorization: 'Basic YWRtaW46YWRtaW4=' } });
+      assert.equal(basic.statusCode, 401);
+    });
+
+    it('POST /api/auth/login with email and password; a wrong password answers 401 PBX_ERR_INVALID_CREDENTIALS', async () => {
+      const ok = await t.request('POST', '/api/auth/login', { body: { email: ADMIN_EMAIL.toUpperCase(), password: ADMIN_PASSWORD } });
+      assert.equal(ok.statusCode, 200);
+      assert.equal(ok.json().user.role, 'ADMIN');
+      assert.equal(ok.json().agentExtension, null);
+      const from = { remoteAddress: '192.0.2.10' };
+      const bad = await t.request('POST', '/api/auth/login', { body: { email: ADMIN_EMAIL, password: 'wrong password' }, ...from });
+      assert.equal(bad.statusCode, 401);
+      assert.equal(bad.json().error.code, 'PBX_ERR_INVALID_CREDENTIALS');
+      const unknown = await t.request('POST', '/api/auth/login', { body: { email: 'nobody@example.com', password: 'whatever1' }, ...from });
+      assert.equal(unknown.statusCode, 401);
+      assert.equal(unknown.json().error.message, bad.json().error.message, 'an unknown account looks like a wrong password');
+    });
+
+    it('a user with no password (extension-only) cannot log in by email', async () => {
+      const res = await t.request('POST', '/api/auth/login', {
+        body: { email: 'john@example.com', password: agent.extension.secret },
+        remoteAddress: '192.0.2.11',
+      });
+      assert.equal(res.statusCode, 401);
+    });
+
+    it('a deleted user loses access at once, even with an unexpired token', async () => {
+      const u = (await createUser(t, token, { name: 'Short Lived', email: 'short@example.com', password: 'short-lived-pw' })) as typeof agent;
+      const userToken = await t.login('short@example.com', 'short-lived-pw');
+      assert.equal((await t.request('GET', '/api/auth/me', { token: userToken })).statusCode, 200);
+      await t.request('DELETE', `/api/users/${u.id}`, { token });
+      assert.equal((await t.request('GET', '/api/auth/me', { token: userToken })).statusCode, 401);
+    });
+
+    it('a deactivated user cannot log in and its token stops working', async () => {
+      const u = await createUser(t, token, { name: 'Off Duty', email: 'off@example.com', password: 'off-duty-pw' });
+      const userToken = await t.login('off@example.com', 'off-duty-pw');
+      await t.request('PATCH', `/api/users/${u.id}`, { token, body: { isActive: false } });
+      assert.equal((await t.request('GET', '/api/auth/me', { token: userToken })).statusCode, 401);
+      const again = await t.request('POST', '/api/auth/login', { body: { email: 'off@example.com', password: 'off-duty-pw' }, remoteAddress: '192.0.2.12' });
+      assert.equal(again.statusCode, 401);
+    });
+
+    it('failed logins are throttled per account: after the limit even the right password answers 429 with Retry-After', async () => {
+      await createUser(t, token, { name: 'Target', email: 'target@example.com', password: 'target-password' });
+      for (let i = 0; i < 3; i++) {
+        const r = await t.request('POST', '/api/auth/login', {
+          body: { email: 'target@example.com', password: `guess-${i}-xx` },
+          remoteAddress: `198.51.100.${i + 1}`,
+        });
+        assert.equal(r.statusCode, 401);
+      }
+      const blocked = await t.request('POST', '/api/auth/login', {
+        body: { email: 'target@example.com', password: 'target-password' },
+        remoteAddress: '198.51.100.99',
+      });
+      assert.equal(blocked.statusCode, 429);
+      assert.equal(blocked.json().error.code, 'PBX_ERR_TOO_MANY_ATTEMPTS');
+      assert.ok(Number(blocked.headers['retry-after']) > 0);
+    });
+
+    it('failed logins are throttled per address: one address guessing many accounts is stopped', async () => {
+      const fromOneAddress = { remoteAddress: '203.0.113.7' };
+      for (let i = 0; i < 3; i++) {
+        const r = await t.server.app.inject({
+          method: 'POST',
+          url: '/api/pbx/auth/login',
+          payload: { extension: String(1500 + i), password: 'not-the-secret' },
+          ...fromOneAddress,
+        });
+        assert.equal(r.statusCode, 401);
+      }
+      const blocked = await t.server.app.inject({
+        method: 'POST',
+        url: '/api/pbx/auth/login',
+        payload: { extension: String(agent.extension.number), password: agent.extension.secret },
+        ...fromOneAddress,
+      });
+      assert.equal(blocked.statusCode, 429);
+      // Another address is not affected.
+      const other = await t.server.app.inject({
+        method: 'POST',
+        url: '/api/pbx/auth/login',
+        payload: { extension: String(agent.extension.number), password: agent.extension.secret },
+        remoteAddress: '203.0.113.8',
+      });
+      assert.equal(other.statusCode, 200);
+    });
+
+    it('logins to known accounts are audited, with their outcome', async () => {
+      const res = await t.request('GET', '/api/audit?action=auth.login&limit=100', { token });
+      const outcomes = new Set(res.json().entries.map((e: { outcome: string }) => e.outcome));
+      assert.ok(outcomes.has('success') && outcomes.has('failure'));
+    });
+  });
+}

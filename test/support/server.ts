@@ -1,0 +1,99 @@
+/**
+ * A real Switchboard server for API tests: the whole process wiring, listening on a free loopback port, over a
+ * test database of the chosen kind, with a known first administrator. Helpers speak to it through Fastify's
+ * inject (fast, no socket) or over real HTTP.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
+import { type Config, loadConfig } from '../../src/config/index.ts';
+import { type RunningServer, startServer } from '../../src/server.ts';
+import { type DatabaseKind, openTestDatabase } from './databases.ts';
+
+export const ADMIN_EMAIL = 'admin@pbx.test';
+export const ADMIN_PASSWORD = 'correct horse battery';
+
+export interface TestServer {
+  server: RunningServer;
+  kind: DatabaseKind;
+  dataDir: string;
+  request(
+    method: string,
+    url: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string>; remoteAddress?: string },
+  ): Promise<LightMyRequestResponse>;
+  login(email: string, password: string): Promise<string>;
+  adminToken(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(kind: DatabaseKind, overrides: Partial<Config> = {}): Promise<TestServer> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-test-'));
+  const testDb = await openTestDatabase(kind, { migrate: false });
+  const config: Config = {
+    ...loadConfig({}),
+    httpPort: 0,
+    httpHost: '127.0.0.1',
+    dataDir,
+    domain: 'pbx.test',
+    adminEmail: ADMIN_EMAIL,
+    adminPassword: ADMIN_PASSWORD,
+    logLevel: 'silent',
+    ...overrides,
+  };
+  let server: RunningServer;
+  try {
+    server = await startServer(config, { database: testDb.database, print: () => {} });
+  } catch (err) {
+    await testDb.destroy();
+    throw err;
+  }
+  let adminToken: string | undefined;
+  const request: TestServer['request'] = (method, url, options = {}) =>
+    server.app.inject({
+      method: method as 'GET',
+      url,
+      headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...options.headers },
+      remoteAddress: options.remoteAddress ?? '127.0.0.1',
+      ...(options.body === undefined ? {} : typeof options.body === 'string' ? { payload: options.body } : { payload: options.body as object }),
+    });
+  // Each helper login comes from an address of its own, so tests that exercise throttling do not block them.
+  let nextAddress = 1;
+  const login = async (email: string, password: string) => {
+    const remoteAddress = `10.99.${Math.floor(nextAddress / 250)}.${(nextAddress++ % 250) + 1}`;
+    const res = await request('POST', '/api/auth/login', { body: { email, password }, remoteAddress });
+    if (res.statusCode !== 200) throw new Error(`login of ${email} failed: ${res.statusCode} ${res.body}`);
+    return (res.json() as { accessToken: string }).accessToken;
+  };
+  return {
+    server,
+    kind,
+    dataDir,
+    request,
+    login,
+    async adminToken() {
+      adminToken ??= await login(ADMIN_EMAIL, ADMIN_PASSWORD);
+      return adminToken;
+    },
+    async stop() {
+      try {
+        await server.close();
+      } finally {
+        await testDb.destroy();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Creates a user through the API as the given administrator and answers the 201 body. */
+export async function createUser(
+  t: TestServer,
+  token: string,
+  body: { name: string; email: string; role?: string; password?: string; withExtension?: boolean },
+): Promise<{ id: string; email: string; role: string; extension: { id: string; number: number; secret: string } | null }> {
+  const res = await t.request('POST', '/api/users', { token, body });
+  if (res.statusCode !== 201) throw new Error(`create user failed: ${res.statusCode} ${res.body}`);
+  return res.json();
+}
