@@ -93,7 +93,8 @@ const concurrency = Math.max(1, Math.min(2, os.availableParallelism()));
 // The spec reporter for people; a TAP copy to count from, for the plain closing line below.
 const tapFile = path.join(os.tmpdir(), `switchboard-tests-${process.pid}.tap`);
 const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`];
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...files], {
+// No test may hang the suite: each gets three minutes at most.
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=180000', ...reporters, ...files], {
   cwd: root,
   env,
   stdio: 'inherit',

@@ -1,0 +1,111 @@
+/**
+ * The real `pbx` command as a child process on free loopback ports: started, waited for, and stopped by its own
+ * process id (its process group, when started through npm), so that no test leaves anything running.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const pbxBin = path.join(projectRoot, 'bin/pbx.js');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PbxProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL if it has not ended within 10 s; answers the exit code. */
+  stop(): Promise<number | null>;
+}
+
+function clean(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...env })) {
+    // The test runner's own settings must not leak into the server under test.
+    if (v !== undefined && !k.startsWith('NODE_TEST') && k !== 'NODE_OPTIONS') out[k] = v;
+  }
+  return out;
+}
+
+/** Runs `pbx <args>` (or `npm start` when `viaNpm`) with the given environment. */
+export function runPbx(args: string[], env: Record<string, string | undefined>, options: { viaNpm?: boolean } = {}): PbxProcess {
+  const child = options.viaNpm
+    ? spawn('npm', ['start', '--silent', '--', ...args], { cwd: projectRoot, env: clean(env), detached: true })
+    : spawn(process.execPath, [pbxBin, ...args], { cwd: projectRoot, env: clean(env) });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // npm does not pass SIGTERM on to the script it runs: its whole process group (npm, sh, the server) is signalled.
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      if (options.viaNpm && child.pid) process.kill(-child.pid, sig);
+      else child.kill(sig);
+    } catch {
+      // already gone
+    }
+  };
+  let stopping: Promise<number | null> | undefined;
+  return {
+    child,
+    output: () => out,
+    exited,
+    stop() {
+      stopping ??= (async () => {
+        if (child.exitCode !== null) return child.exitCode;
+        signal('SIGTERM');
+        const timer = setTimeout(() => signal('SIGKILL'), 10_000);
+        const code = await exited;
+        if (options.viaNpm && child.pid) await groupGone(child.pid);
+        clearTimeout(timer);
+        return code;
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Resolves once no process of the group is left (the server npm started has ended too). */
+async function groupGone(pgid: number): Promise<void> {
+  for (;;) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits until the output contains `text`, or fails with the output so far. */
+export async function waitForOutput(p: PbxProcess, text: string | RegExp, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const out = p.output();
+    if (typeof text === 'string' ? out.includes(text) : text.test(out)) return out;
+    if (p.child.exitCode !== null) throw new Error(`process exited (${p.child.exitCode}) before printing ${text}:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${text}:\n${p.output()}`);
+}
+
+/** Runs a `pbx` command to its end and answers its exit code and output. */
+export async function runPbxToEnd(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; output: string }> {
+  const p = runPbx(args, env);
+  const timer = setTimeout(() => void p.stop(), 60_000);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return { code, output: p.output() };
+}
