@@ -37,6 +37,17 @@ export interface ExtensionCredentials {
 
 type ExtensionRow = typeof extensions.$inferSelect;
 
+const credentialColumns = {
+  tenantId: extensions.tenantId,
+  extensionId: extensions.id,
+  userId: extensions.userId,
+  number: extensions.number,
+  realm: extensions.realm,
+  ha1Md5: extensions.ha1Md5,
+  ha1Sha256: extensions.ha1Sha256,
+  isActive: extensions.isActive,
+};
+
 export function toExtension(row: ExtensionRow): Extension {
   return {
     id: row.id,
@@ -216,16 +227,7 @@ export class ExtensionService {
   async findCredentials(domain: string, number: string): Promise<ExtensionCredentials | undefined> {
     if (!/^\d{1,9}$/.test(number)) return undefined;
     const [row] = await this.db
-      .select({
-        tenantId: extensions.tenantId,
-        extensionId: extensions.id,
-        userId: extensions.userId,
-        number: extensions.number,
-        realm: extensions.realm,
-        ha1Md5: extensions.ha1Md5,
-        ha1Sha256: extensions.ha1Sha256,
-        isActive: extensions.isActive,
-      })
+      .select(credentialColumns)
       .from(extensions)
       .innerJoin(tenants, eq(tenants.id, extensions.tenantId))
       .where(and(eq(tenants.domain, domain.toLowerCase()), eq(extensions.number, Number(number))))
@@ -239,16 +241,7 @@ export class ExtensionService {
    */
   async matchSecret(number: number, secret: string, domain?: string): Promise<ExtensionCredentials[]> {
     const rows = await this.db
-      .select({
-        tenantId: extensions.tenantId,
-        extensionId: extensions.id,
-        userId: extensions.userId,
-        number: extensions.number,
-        realm: extensions.realm,
-        ha1Md5: extensions.ha1Md5,
-        ha1Sha256: extensions.ha1Sha256,
-        isActive: extensions.isActive,
-      })
+      .select(credentialColumns)
       .from(extensions)
       .innerJoin(tenants, eq(tenants.id, extensions.tenantId))
       .where(domain ? and(eq(extensions.number, number), eq(tenants.domain, domain.toLowerCase())) : eq(extensions.number, number));

@@ -1,23 +1,17 @@
 // Seed 000's /api/pbx/agent-extensions routes (create, list, get, update, status, delete) over the same extension
 // records as seed 004's /api/users, and seed 001's POST /api/pbx/agent/status.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { databaseKinds } from '../support/databases.ts';
-import { createUser, startTestServer, type TestServer } from '../support/server.ts';
+import { createUser, useTestServer } from '../support/server.ts';
 
 for (const kind of databaseKinds) {
   describe(`seed 000 agent extensions (${kind})`, () => {
-    let t: TestServer;
-    let token: string;
-    before(async () => {
-      t = await startTestServer(kind);
-      token = await t.adminToken();
-    });
-    after(() => t.stop());
+    const ctx = useTestServer(kind);
 
     it('POST with a chosen number and password creates the extension; the seed 000 login then works with them', async () => {
-      const u = await createUser(t, token, { name: 'John Doe', email: 'john@example.com', withExtension: false });
-      const res = await t.request('POST', '/api/pbx/agent-extensions', { token, body: { userId: u.id, extension: '1001', sipPassword: 'test1234' } });
+      const u = await createUser(ctx.t, ctx.token, { name: 'John Doe', email: 'john@example.com', withExtension: false });
+      const res = await ctx.t.request('POST', '/api/pbx/agent-extensions', { token: ctx.token, body: { userId: u.id, extension: '1001', sipPassword: 'test1234' } });
       assert.equal(res.statusCode, 201, res.body);
       const ext = res.json();
       assert.equal(ext.extension, '1001');
@@ -27,42 +21,42 @@ for (const kind of databaseKinds) {
       assert.equal(ext.ringTimeout, 20);
       assert.equal(ext.sipPassword, undefined, 'a password the client chose is not echoed');
       assert.deepEqual(ext.user, { id: u.id, email: 'john@example.com', firstName: 'John', lastName: 'Doe', role: 'AGENT' });
-      const login = await t.request('POST', '/api/pbx/auth/login', { body: { extension: '1001', password: 'test1234' } });
+      const login = await ctx.t.request('POST', '/api/pbx/auth/login', { body: { extension: '1001', password: 'test1234' } });
       assert.equal(login.statusCode, 200);
       assert.equal(login.json().agentExtension.id, ext.id);
       // The same record through seed 004's route.
-      const viaUsers = (await t.request('GET', `/api/users/${u.id}`, { token })).json();
+      const viaUsers = (await ctx.t.request('GET', `/api/users/${u.id}`, { token: ctx.token })).json();
       assert.equal(viaUsers.extension.id, ext.id);
       assert.equal(viaUsers.extension.number, 1001);
     });
 
     it('POST without a number takes the lowest free one and answers a generated password once', async () => {
-      const u = await createUser(t, token, { name: 'Jane Roe', email: 'jane@example.com', withExtension: false });
-      const res = await t.request('POST', '/api/pbx/agent-extensions', { token, body: { userId: u.id } });
+      const u = await createUser(ctx.t, ctx.token, { name: 'Jane Roe', email: 'jane@example.com', withExtension: false });
+      const res = await ctx.t.request('POST', '/api/pbx/agent-extensions', { token: ctx.token, body: { userId: u.id } });
       assert.equal(res.statusCode, 201);
       assert.equal(res.json().extension, '1000');
       assert.ok(res.json().sipPassword.length >= 16);
-      const again = await t.request('GET', `/api/pbx/agent-extensions/${res.json().id}`, { token });
+      const again = await ctx.t.request('GET', `/api/pbx/agent-extensions/${res.json().id}`, { token: ctx.token });
       assert.equal(again.json().sipPassword, undefined);
     });
 
     it('a taken number answers 409 PBX_ERR_EXTENSION_TAKEN; a second extension for a user 409 PBX_ERR_USER_HAS_EXTENSION; an unknown user 404', async () => {
-      const u = await createUser(t, token, { name: 'Third Person', email: 'third@example.com', withExtension: false });
-      const taken = await t.request('POST', '/api/pbx/agent-extensions', { token, body: { userId: u.id, extension: '1001' } });
+      const u = await createUser(ctx.t, ctx.token, { name: 'Third Person', email: 'third@example.com', withExtension: false });
+      const taken = await ctx.t.request('POST', '/api/pbx/agent-extensions', { token: ctx.token, body: { userId: u.id, extension: '1001' } });
       assert.equal(taken.statusCode, 409);
       assert.equal(taken.json().error.code, 'PBX_ERR_EXTENSION_TAKEN');
-      const first = await t.request('POST', '/api/pbx/agent-extensions', { token, body: { userId: u.id } });
+      const first = await ctx.t.request('POST', '/api/pbx/agent-extensions', { token: ctx.token, body: { userId: u.id } });
       assert.equal(first.statusCode, 201);
-      const second = await t.request('POST', '/api/pbx/agent-extensions', { token, body: { userId: u.id } });
+      const second = await ctx.t.request('POST', '/api/pbx/agent-extensions', { token: ctx.token, body: { userId: u.id } });
       assert.equal(second.statusCode, 409);
       assert.equal(second.json().error.code, 'PBX_ERR_USER_HAS_EXTENSION');
-      const nobody = await t.request('POST', '/api/pbx/agent-extensions', { token, body: { userId: '00000000-0000-4000-8000-000000000000' } });
+      const nobody = await ctx.t.request('POST', '/api/pbx/agent-extensions', { token: ctx.token, body: { userId: '00000000-0000-4000-8000-000000000000' } });
       assert.equal(nobody.statusCode, 404);
       assert.equal(nobody.json().error.code, 'PBX_ERR_USER_NOT_FOUND');
     });
 
     it('GET lists every agent extension with its user, by number', async () => {
-      const res = await t.request('GET', '/api/pbx/agent-extensions', { token });
+      const res = await ctx.t.request('GET', '/api/pbx/agent-extensions', { token: ctx.token });
       assert.equal(res.statusCode, 200);
       const numbers = res.json().agentExtensions.map((e: { extension: string }) => e.extension);
       assert.deepEqual(numbers, ['1000', '1001', '1002']);
@@ -70,58 +64,58 @@ for (const kind of databaseKinds) {
     });
 
     it('PUT changes the ring timeout, and a new SIP password replaces the old one', async () => {
-      const list = (await t.request('GET', '/api/pbx/agent-extensions', { token })).json().agentExtensions;
+      const list = (await ctx.t.request('GET', '/api/pbx/agent-extensions', { token: ctx.token })).json().agentExtensions;
       const ext = list.find((e: { extension: string }) => e.extension === '1001');
-      const res = await t.request('PUT', `/api/pbx/agent-extensions/${ext.id}`, { token, body: { ringTimeout: 30, sipPassword: 'new-password-1' } });
+      const res = await ctx.t.request('PUT', `/api/pbx/agent-extensions/${ext.id}`, { token: ctx.token, body: { ringTimeout: 30, sipPassword: 'new-password-1' } });
       assert.equal(res.statusCode, 200);
       assert.equal(res.json().ringTimeout, 30);
       const from = { remoteAddress: '192.0.2.50' };
-      assert.equal((await t.request('POST', '/api/pbx/auth/login', { body: { extension: '1001', password: 'test1234' }, ...from })).statusCode, 401);
-      assert.equal((await t.request('POST', '/api/pbx/auth/login', { body: { extension: '1001', password: 'new-password-1' }, ...from })).statusCode, 200);
+      assert.equal((await ctx.t.request('POST', '/api/pbx/auth/login', { body: { extension: '1001', password: 'test1234' }, ...from })).statusCode, 401);
+      assert.equal((await ctx.t.request('POST', '/api/pbx/auth/login', { body: { extension: '1001', password: 'new-password-1' }, ...from })).statusCode, 200);
     });
 
     it('a deactivated extension cannot log in', async () => {
-      const list = (await t.request('GET', '/api/pbx/agent-extensions', { token })).json().agentExtensions;
+      const list = (await ctx.t.request('GET', '/api/pbx/agent-extensions', { token: ctx.token })).json().agentExtensions;
       const ext = list.find((e: { extension: string }) => e.extension === '1001');
-      await t.request('PUT', `/api/pbx/agent-extensions/${ext.id}`, { token, body: { isActive: false } });
-      const res = await t.request('POST', '/api/pbx/auth/login', { body: { extension: '1001', password: 'new-password-1' }, remoteAddress: '192.0.2.51' });
+      await ctx.t.request('PUT', `/api/pbx/agent-extensions/${ext.id}`, { token: ctx.token, body: { isActive: false } });
+      const res = await ctx.t.request('POST', '/api/pbx/auth/login', { body: { extension: '1001', password: 'new-password-1' }, remoteAddress: '192.0.2.51' });
       assert.equal(res.statusCode, 401);
-      await t.request('PUT', `/api/pbx/agent-extensions/${ext.id}`, { token, body: { isActive: true } });
+      await ctx.t.request('PUT', `/api/pbx/agent-extensions/${ext.id}`, { token: ctx.token, body: { isActive: true } });
     });
 
     it('PUT /:id/status sets the status with a reason for AWAY, and clears the reason otherwise', async () => {
-      const list = (await t.request('GET', '/api/pbx/agent-extensions', { token })).json().agentExtensions;
+      const list = (await ctx.t.request('GET', '/api/pbx/agent-extensions', { token: ctx.token })).json().agentExtensions;
       const ext = list[0];
-      const away = await t.request('PUT', `/api/pbx/agent-extensions/${ext.id}/status`, { token, body: { status: 'AWAY', reason: 'Lunch' } });
+      const away = await ctx.t.request('PUT', `/api/pbx/agent-extensions/${ext.id}/status`, { token: ctx.token, body: { status: 'AWAY', reason: 'Lunch' } });
       assert.equal(away.statusCode, 200);
       assert.equal(away.json().status, 'AWAY');
       assert.equal(away.json().statusReason, 'Lunch');
-      const back = await t.request('PUT', `/api/pbx/agent-extensions/${ext.id}/status`, { token, body: { status: 'AVAILABLE', reason: 'ignored' } });
+      const back = await ctx.t.request('PUT', `/api/pbx/agent-extensions/${ext.id}/status`, { token: ctx.token, body: { status: 'AVAILABLE', reason: 'ignored' } });
       assert.equal(back.json().status, 'AVAILABLE');
       assert.equal(back.json().statusReason, null);
     });
 
     it("seed 001's POST /api/pbx/agent/status sets the caller's own status", async () => {
-      const login = await t.request('POST', '/api/pbx/auth/login', { body: { extension: '1001', password: 'new-password-1' }, remoteAddress: '192.0.2.52' });
+      const login = await ctx.t.request('POST', '/api/pbx/auth/login', { body: { extension: '1001', password: 'new-password-1' }, remoteAddress: '192.0.2.52' });
       const agentToken = login.json().accessToken as string;
-      const res = await t.request('POST', '/api/pbx/agent/status', { token: agentToken, body: { status: 'AWAY', reason: 'Break' } });
+      const res = await ctx.t.request('POST', '/api/pbx/agent/status', { token: agentToken, body: { status: 'AWAY', reason: 'Break' } });
       assert.equal(res.statusCode, 200);
       assert.equal(res.json().extension, '1001');
       assert.equal(res.json().status, 'AWAY');
-      const noExtension = await t.request('POST', '/api/pbx/agent/status', { token, body: { status: 'AVAILABLE' } });
+      const noExtension = await ctx.t.request('POST', '/api/pbx/agent/status', { token: ctx.token, body: { status: 'AVAILABLE' } });
       assert.equal(noExtension.statusCode, 404, 'the administrator has no extension');
     });
 
     it('DELETE removes the extension, keeps the user, and frees the number', async () => {
-      const list = (await t.request('GET', '/api/pbx/agent-extensions', { token })).json().agentExtensions;
+      const list = (await ctx.t.request('GET', '/api/pbx/agent-extensions', { token: ctx.token })).json().agentExtensions;
       const ext = list.find((e: { extension: string }) => e.extension === '1000');
-      const res = await t.request('DELETE', `/api/pbx/agent-extensions/${ext.id}`, { token });
+      const res = await ctx.t.request('DELETE', `/api/pbx/agent-extensions/${ext.id}`, { token: ctx.token });
       assert.equal(res.statusCode, 200);
       assert.deepEqual(res.json(), { message: 'Agent extension deleted successfully', deleted_extension_id: ext.id, freed_extension: 1000 });
-      const user = (await t.request('GET', `/api/users/${ext.userId}`, { token })).json();
+      const user = (await ctx.t.request('GET', `/api/users/${ext.userId}`, { token: ctx.token })).json();
       assert.equal(user.extension, null);
-      assert.equal((await t.request('GET', `/api/pbx/agent-extensions/${ext.id}`, { token })).statusCode, 404);
-      const next = await createUser(t, token, { name: 'Next One', email: 'next@example.com' });
+      assert.equal((await ctx.t.request('GET', `/api/pbx/agent-extensions/${ext.id}`, { token: ctx.token })).statusCode, 404);
+      const next = await createUser(ctx.t, ctx.token, { name: 'Next One', email: 'next@example.com' });
       assert.equal(next.extension?.number, 1000);
     });
   });

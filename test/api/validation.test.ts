@@ -1,17 +1,11 @@
 // Every route validates its input by schema: bad input answers 400 {error: {code: "PBX_ERR_VALIDATION", message,
 // details}} naming the field; hostile bodies get their own clear codes; a 500 never shows a stack or SQL.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { describe, it } from 'node:test';
+import { startTestServer, useTestServer } from '../support/server.ts';
 
 describe('validation and errors at the HTTP door', () => {
-  let t: TestServer;
-  let token: string;
-  before(async () => {
-    t = await startTestServer('pglite');
-    token = await t.adminToken();
-  });
-  after(() => t.stop());
+  const ctx = useTestServer('pglite');
 
   const cases: Array<{ name: string; method: string; url: string; body?: unknown; field: string; message: string }> = [
     { name: 'a missing required field', method: 'POST', url: '/api/users', body: { email: 'a@example.com' }, field: 'body.name', message: 'is required' },
@@ -34,7 +28,7 @@ describe('validation and errors at the HTTP door', () => {
 
   for (const c of cases) {
     it(`${c.name} answers 400 PBX_ERR_VALIDATION naming ${c.field}`, async () => {
-      const res = await t.request(c.method, c.url, { token, body: c.body });
+      const res = await ctx.t.request(c.method, c.url, { token: ctx.token, body: c.body });
       assert.equal(res.statusCode, 400, res.body);
       const { error } = res.json();
       assert.equal(error.code, 'PBX_ERR_VALIDATION');
@@ -45,20 +39,20 @@ describe('validation and errors at the HTTP door', () => {
   }
 
   it('every problem of a body is reported at once', async () => {
-    const res = await t.request('POST', '/api/users', { token, body: { email: 'bad', role: 'ROOT' } });
+    const res = await ctx.t.request('POST', '/api/users', { token: ctx.token, body: { email: 'bad', role: 'ROOT' } });
     const fields = res.json().error.details.map((d: { field: string }) => d.field).sort();
     assert.deepEqual(fields, ['body.email', 'body.name', 'body.role']);
   });
 
   it('a body that is not JSON answers 400 PBX_ERR_MALFORMED_BODY', async () => {
-    const res = await t.request('POST', '/api/users', { token, body: '{"name": "A", "email": ', headers: { 'content-type': 'application/json' } });
+    const res = await ctx.t.request('POST', '/api/users', { token: ctx.token, body: '{"name": "A", "email": ', headers: { 'content-type': 'application/json' } });
     assert.equal(res.statusCode, 400);
     assert.equal(res.json().error.code, 'PBX_ERR_MALFORMED_BODY');
   });
 
   it('a body with __proto__ is refused, and nothing is polluted', async () => {
-    const res = await t.request('POST', '/api/users', {
-      token,
+    const res = await ctx.t.request('POST', '/api/users', {
+      token: ctx.token,
       body: '{"name": "A", "email": "p@example.com", "__proto__": {"role": "ADMIN"}}',
       headers: { 'content-type': 'application/json' },
     });
@@ -68,29 +62,29 @@ describe('validation and errors at the HTTP door', () => {
   });
 
   it('a body over 1 MiB answers 413 PBX_ERR_PAYLOAD_TOO_LARGE', async () => {
-    const res = await t.request('POST', '/api/users', { token, body: JSON.stringify({ name: 'x'.repeat(1_100_000), email: 'big@example.com' }), headers: { 'content-type': 'application/json' } });
+    const res = await ctx.t.request('POST', '/api/users', { token: ctx.token, body: JSON.stringify({ name: 'x'.repeat(1_100_000), email: 'big@example.com' }), headers: { 'content-type': 'application/json' } });
     assert.equal(res.statusCode, 413);
     assert.equal(res.json().error.code, 'PBX_ERR_PAYLOAD_TOO_LARGE');
   });
 
   it('a body that is not JSON by content type answers 415 PBX_ERR_UNSUPPORTED_MEDIA_TYPE', async () => {
-    const res = await t.request('POST', '/api/users', { token, body: 'name=A', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await ctx.t.request('POST', '/api/users', { token: ctx.token, body: 'name=A', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.equal(res.statusCode, 415);
     assert.equal(res.json().error.code, 'PBX_ERR_UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('an unknown route answers 404 PBX_ERR_NOT_FOUND; under /api only once authenticated', async () => {
-    const res = await t.request('GET', '/nowhere');
+    const res = await ctx.t.request('GET', '/nowhere');
     assert.equal(res.statusCode, 404);
     assert.equal(res.json().error.code, 'PBX_ERR_NOT_FOUND');
-    assert.equal((await t.request('GET', '/api/nowhere')).statusCode, 401);
-    assert.equal((await t.request('GET', '/api/nowhere', { token })).statusCode, 404);
+    assert.equal((await ctx.t.request('GET', '/api/nowhere')).statusCode, 401);
+    assert.equal((await ctx.t.request('GET', '/api/nowhere', { token: ctx.token })).statusCode, 404);
   });
 
   it('every answer carries a request id, and a sane one from the client is kept', async () => {
-    const res = await t.request('GET', '/health', { headers: { 'x-request-id': 'client-abc-123' } });
+    const res = await ctx.t.request('GET', '/health', { headers: { 'x-request-id': 'client-abc-123' } });
     assert.equal(res.headers['x-request-id'], 'client-abc-123');
-    const hostile = await t.request('GET', '/health', { headers: { 'x-request-id': 'a'.repeat(500) } });
+    const hostile = await ctx.t.request('GET', '/health', { headers: { 'x-request-id': 'a'.repeat(500) } });
     assert.match(String(hostile.headers['x-request-id']), /^[0-9a-f-]{36}$/);
   });
 });

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { type Config, loadConfig } from '../../src/config/index.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
@@ -96,4 +97,18 @@ export async function createUser(
   const res = await t.request('POST', '/api/users', { token, body });
   if (res.statusCode !== 201) throw new Error(`create user failed: ${res.statusCode} ${res.body}`);
   return res.json();
+}
+
+/**
+ * Starts a test server before the enclosing suite's tests and stops it after them; the answer's fields are filled
+ * in once the suite starts: `t` the server, `token` its administrator's token.
+ */
+export function useTestServer(kind: DatabaseKind, overrides: Partial<Config> = {}): { t: TestServer; token: string } {
+  const ctx = {} as { t: TestServer; token: string };
+  before(async () => {
+    ctx.t = await startTestServer(kind, overrides);
+    ctx.token = await ctx.t.adminToken();
+  });
+  after(() => ctx.t.stop());
+  return ctx;
 }
