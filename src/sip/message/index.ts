@@ -1,0 +1,4 @@
+export * from './grammar.ts';
+export * from './message.ts';
+export * from './parser.ts';
+export * from './uri.ts';
