@@ -3,6 +3,8 @@
  * wires the directory and the HTTP adapter, and closes everything once, in order, on shutdown.
  */
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -12,6 +14,7 @@ import type { Config } from './config/index.ts';
 import { type Database, openDatabase } from './db/index.ts';
 import { createDirectory, type Directory, generateSecret, type Tenant } from './directory/index.ts';
 import { EventBus, type PbxEventBus } from './events/index.ts';
+import { TelephonyEngine } from './telephony/index.ts';
 
 export const SERVICE_NAME = 'Switchboard';
 
@@ -36,6 +39,8 @@ export interface Core {
   bus: PbxEventBus;
   directory: Directory;
   systemTenant: Tenant;
+  /** The server's signing secret (PBX_JWT_SECRET or the generated one); other secrets are derived from it. */
+  secret: string;
   close(): Promise<void>;
 }
 
@@ -44,7 +49,8 @@ export async function openCore(config: Config, logger: Logger, database?: Databa
   try {
     await db.migrate();
     const bus: PbxEventBus = new EventBus((err, event) => logger.error({ err, event: String(event) }, 'events:listener failed'));
-    const directory = createDirectory(db.db, bus, { ...config, jwtSecret: config.jwtSecret ?? loadOrCreateJwtSecret(config.dataDir) });
+    const secret = config.jwtSecret ?? loadOrCreateJwtSecret(config.dataDir);
+    const directory = createDirectory(db.db, bus, { ...config, jwtSecret: secret });
     const systemTenant = await directory.tenants.ensureSystemTenant({
       name: 'Default',
       domain: config.domain,
@@ -58,6 +64,7 @@ export async function openCore(config: Config, logger: Logger, database?: Databa
       bus,
       directory,
       systemTenant,
+      secret,
       async close() {
         if (closed) return;
         closed = true;
@@ -103,8 +110,58 @@ export async function ensureFirstAdmin(core: Core, print: (line: string) => void
   }
 }
 
+/** The UDP port `port` resolves to on `host` (a free one for 0), checked by binding it for a moment. */
+async function freeUdpPort(host: string, port: number): Promise<number> {
+  const probe = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.bind(port, host, () => resolve(probe.address().port));
+    });
+  } finally {
+    probe.close();
+  }
+}
+
+/** SIP on UDP and TCP, on one port: UDP binds first (0 picks a free port), TCP takes the same number. */
+async function startTelephony(core: Core): Promise<TelephonyEngine> {
+  const { config, directory, logger } = core;
+  const options = {
+    directory: {
+      findCredentials: (domain: string, user: string) => directory.extensions.findCredentials(domain, user),
+      listDomains: async () => (await directory.tenants.list()).map((t) => t.domain),
+    },
+    db: core.database.db,
+    bus: core.bus,
+    secret: core.secret,
+    abuse: { maxFailures: config.sipAuthMaxFailures, windowMs: config.sipAuthWindowSeconds * 1000, banMs: config.sipBanSeconds * 1000 },
+    serverName: `Switchboard ${packageVersion()}`,
+    onError: (err: unknown, context: string) => logger.error({ err }, context),
+  };
+  let lastError: unknown;
+  // With port 0 the number UDP drew may be taken on TCP: draw again a few times.
+  for (let attempt = 0; attempt < (config.sipPort === 0 ? 5 : 1); attempt++) {
+    try {
+      const port = await freeUdpPort(config.sipHost, config.sipPort);
+      return await TelephonyEngine.start({
+        ...options,
+        listen: [
+          { protocol: 'UDP', host: config.sipHost, port },
+          { protocol: 'TCP', host: config.sipHost, port },
+        ],
+      });
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new Error(`PBX_SIP_PORT: cannot listen on ${config.sipHost}:${config.sipPort} (${(lastError as Error).message})`);
+}
+
 export interface RunningServer extends Core {
   app: FastifyInstance;
+  telephony: TelephonyEngine;
+  /** The SIP port actually bound (UDP and TCP). */
+  sipPort: number;
   /** http://host:port the server listens on. */
   url: string;
   port: number;
@@ -117,8 +174,10 @@ export async function startServer(
   const logger = options.logger ?? createLogger(config);
   const core = await openCore(config, logger, options.database);
   let app: FastifyInstance | undefined;
+  let telephony: TelephonyEngine | undefined;
   try {
     await ensureFirstAdmin(core, options.print ?? ((line) => console.log(line)));
+    telephony = await startTelephony(core);
     app = await buildApi({
       config,
       database: core.database,
@@ -129,25 +188,31 @@ export async function startServer(
     await app.listen({ port: config.httpPort, host: config.httpHost });
   } catch (err) {
     await app?.close();
+    await telephony?.close();
     await core.close();
     throw err;
   }
+  const engine = telephony;
+  const sipPort = engine.stack.transports[0]?.port ?? config.sipPort;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
   const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? '127.0.0.1' : config.httpHost;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url, database: core.database.kind, location: core.database.location }, 'server:listening');
+  logger.info({ url, sipPort, database: core.database.kind, location: core.database.location }, 'server:listening');
   const started = app;
   let closing: Promise<void> | undefined;
   return {
     ...core,
     app: started,
+    telephony: engine,
+    sipPort,
     url,
     port,
     close() {
       closing ??= (async () => {
         try {
           await started.close();
+          await engine.close();
         } finally {
           await core.close();
         }

@@ -3,6 +3,7 @@
  * given as an environment variable or as its flag (`--http-port 8080`).
  */
 import { spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { ConfigError, type Config, flagName, loadConfig, parseFlags, settings } from '../config/index.ts';
 import { openDatabase } from '../db/index.ts';
@@ -86,6 +87,14 @@ function portFree(host: string, port: number): Promise<boolean> {
   });
 }
 
+function udpPortFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    socket.once('error', () => resolve(false));
+    socket.bind(port, host, () => socket.close(() => resolve(true)));
+  });
+}
+
 function binaryVersion(cmd: string, args: string[]): string | undefined {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
   if (r.error || r.status !== 0) return undefined;
@@ -113,7 +122,10 @@ async function doctor(config: Config): Promise<boolean> {
   }
   const httpFree = await portFree(config.httpHost, config.httpPort);
   line(httpFree ? 'ok' : 'warn', 'HTTP port', `${config.httpHost}:${config.httpPort} ${httpFree ? 'is free' : 'is in use (a running server?)'}`);
+  const sipFree = (await portFree(config.sipHost, config.sipPort)) && (await udpPortFree(config.sipHost, config.sipPort));
+  line(sipFree ? 'ok' : 'warn', 'SIP port', `${config.sipHost}:${config.sipPort} UDP+TCP ${sipFree ? 'is free' : 'is in use (a running server, or another SIP server)'}`);
   line('info', 'SIP domain', `${config.domain} (default tenant; set on first start)`);
+  line('info', 'phones', `register as <extension>@${config.domain} to this host, port ${config.sipPort}, UDP or TCP, with the extension's secret`);
   line('info', 'extension range', `${config.extensionRange.start}-${config.extensionRange.end}`);
   line('info', 'JWT secret', config.jwtSecret ? 'from PBX_JWT_SECRET' : `kept in ${config.dataDir}/jwt-secret`);
   const rtpengine = binaryVersion('rtpengine', ['--version']);

@@ -26,6 +26,11 @@ export interface Config {
   loginMaxFailures: number;
   loginWindowSeconds: number;
   trustProxy: boolean;
+  sipHost: string;
+  sipPort: number;
+  sipAuthMaxFailures: number;
+  sipAuthWindowSeconds: number;
+  sipBanSeconds: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -149,6 +154,11 @@ export const settings = [
   setting({ key: 'loginMaxFailures', env: 'PBX_LOGIN_MAX_FAILURES', description: 'Failed logins allowed per address and per account within the window before 429', defaultText: '10', parse: integer(1, 10_000), fallback: () => 10 }),
   setting({ key: 'loginWindowSeconds', env: 'PBX_LOGIN_WINDOW', description: 'The window, in seconds, over which failed logins are counted', defaultText: '900', parse: integer(1, 86_400), fallback: () => 900 }),
   setting({ key: 'trustProxy', env: 'PBX_TRUST_PROXY', description: 'Trust X-Forwarded-For from a reverse proxy for client addresses', defaultText: 'false', parse: boolean, fallback: () => false }),
+  setting({ key: 'sipHost', env: 'PBX_SIP_HOST', description: 'Address the SIP transports (UDP and TCP) bind to', defaultText: '0.0.0.0', parse: text, fallback: () => '0.0.0.0' }),
+  setting({ key: 'sipPort', env: 'PBX_SIP_PORT', description: 'SIP port, UDP and TCP (0 picks a free one)', defaultText: '5060', parse: integer(0, 65535), fallback: () => 5060 }),
+  setting({ key: 'sipAuthMaxFailures', env: 'PBX_SIP_AUTH_MAX_FAILURES', description: 'Failed SIP authentications from one address within the window before it is banned', defaultText: '20', parse: integer(1, 100_000), fallback: () => 20 }),
+  setting({ key: 'sipAuthWindowSeconds', env: 'PBX_SIP_AUTH_WINDOW', description: 'The window, in seconds, over which failed SIP authentications are counted', defaultText: '60', parse: integer(1, 86_400), fallback: () => 60 }),
+  setting({ key: 'sipBanSeconds', env: 'PBX_SIP_BAN', description: 'How long, in seconds, a banned address is refused and then ignored', defaultText: '600', parse: integer(1, 7 * 86_400), fallback: () => 600 }),
 ] as const;
 
 /** `PBX_HTTP_PORT` → `--http-port`; `DATABASE_URL` → `--database-url`. */

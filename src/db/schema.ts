@@ -93,4 +93,27 @@ export const auditLog = pgTable('audit_log', {
   index('audit_log_tenant_created_idx').on(t.tenantId, t.createdAt),
 ]);
 
-export const schema = { tenants, users, extensions, auditLog };
+/**
+ * Registrations (RFC 3261 section 10): contacts bound to an extension, kept so that bindings reached over UDP
+ * survive a restart until they expire. Bindings over a connection (TCP, TLS, WebSocket) die with it.
+ */
+export const registrations = pgTable('registrations', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+  extensionId: uuid('extension_id').notNull().references(() => extensions.id, { onDelete: 'cascade' }),
+  number: integer('number').notNull(),
+  contactUri: text('contact_uri').notNull(),
+  callId: text('call_id').notNull(),
+  cseq: integer('cseq').notNull(),
+  transport: text('transport').notNull(),
+  sourceAddress: text('source_address').notNull(),
+  sourcePort: integer('source_port').notNull(),
+  userAgent: text('user_agent'),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  ...timestamps,
+}, (t) => [
+  uniqueIndex('registrations_binding_key').on(t.extensionId, t.contactUri),
+  index('registrations_tenant_idx').on(t.tenantId, t.number),
+]);
+
+export const schema = { tenants, users, extensions, auditLog, registrations };

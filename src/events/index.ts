@@ -1,2 +1,2 @@
 export { EventBus, type PbxEventBus } from './bus.ts';
-export type { DomainEvents, TenantEvent } from './types.ts';
+export type { DomainEvents, RegistrationEvent, TenantEvent } from './types.ts';

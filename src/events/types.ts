@@ -6,6 +6,15 @@ export interface TenantEvent {
   tenantId: string;
 }
 
+export interface RegistrationEvent {
+  extensionId: string;
+  number: number;
+  contact: string;
+  transport: string;
+  source: string;
+  expiresAt: Date;
+}
+
 export interface DomainEvents {
   'tenant.created': TenantEvent & { name: string; domain: string };
   'user.created': TenantEvent & { userId: string; role: string };
@@ -16,5 +25,7 @@ export interface DomainEvents {
   'extension.credentials.changed': TenantEvent & { extensionId: string; number: number };
   'extension.updated': TenantEvent & { extensionId: string; number: number };
   'extension.deleted': TenantEvent & { extensionId: string; number: number };
+  'registration.added': TenantEvent & RegistrationEvent;
+  'registration.removed': TenantEvent & RegistrationEvent & { reason: 'unregistered' | 'expired' | 'replaced' | 'flow-closed' | 'credentials-changed' };
   'extension.status.changed': TenantEvent & { extensionId: string; userId: string; number: number; from: string; to: string; reason: string | null };
 }

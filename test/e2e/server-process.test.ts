@@ -9,6 +9,9 @@ import { after, describe, it } from 'node:test';
 import { createPostgresDatabase } from '../support/databases.ts';
 import { freePort, runPbx, runPbxToEnd, waitForOutput } from '../support/process.ts';
 
+// SIP on a free loopback port, so that servers of parallel tests never contend for 5060.
+const SIP = { PBX_SIP_HOST: '127.0.0.1', PBX_SIP_PORT: '0' };
+
 const tempDirs: string[] = [];
 function tempDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
@@ -38,7 +41,7 @@ describe('npm start on embedded defaults', () => {
   it('answers /health and /docs, prints the first password once, stops on SIGTERM, and a restart keeps the data', async () => {
     const dataDir = tempDir();
     const port = await freePort();
-    const env = { PBX_DATA_DIR: dataDir, PBX_HTTP_PORT: String(port), PBX_HTTP_HOST: '127.0.0.1', PBX_LOG_LEVEL: 'warn' };
+    const env = { PBX_DATA_DIR: dataDir, PBX_HTTP_PORT: String(port), PBX_HTTP_HOST: '127.0.0.1', PBX_LOG_LEVEL: 'warn', ...SIP };
     const base = `http://127.0.0.1:${port}`;
 
     const first = runPbx([], env, { viaNpm: true });
@@ -94,7 +97,7 @@ describe('npm start on embedded defaults', () => {
 
   it('a second server on the same data directory refuses to start, naming the process that holds it', async () => {
     const dataDir = tempDir();
-    const env = { PBX_DATA_DIR: dataDir, PBX_HTTP_HOST: '127.0.0.1', PBX_LOG_LEVEL: 'warn', PBX_ADMIN_PASSWORD: 'first-admin-pw' };
+    const env = { PBX_DATA_DIR: dataDir, PBX_HTTP_HOST: '127.0.0.1', PBX_LOG_LEVEL: 'warn', PBX_ADMIN_PASSWORD: 'first-admin-pw', ...SIP };
     const first = runPbx(['start', '--http-port', String(await freePort())], env);
     try {
       await waitForOutput(first, 'listening on');
@@ -120,6 +123,7 @@ describe('DATABASE_URL: a PostgreSQL server', () => {
       PBX_ADMIN_EMAIL: 'root@example.com',
       PBX_ADMIN_PASSWORD: 'root-password-1',
       PBX_JWT_SECRET: 'x'.repeat(40),
+      ...SIP,
     };
     const base = `http://127.0.0.1:${port}`;
     try {
@@ -162,7 +166,7 @@ describe('the pbx command', () => {
 
   it('pbx migrate, then pbx admin create, then that administrator logs in to the started server', async () => {
     const dataDir = tempDir();
-    const env = { PBX_DATA_DIR: dataDir, PBX_LOG_LEVEL: 'warn', PBX_HTTP_HOST: '127.0.0.1' };
+    const env = { PBX_DATA_DIR: dataDir, PBX_LOG_LEVEL: 'warn', PBX_HTTP_HOST: '127.0.0.1', ...SIP };
     const migrated = await runPbxToEnd(['migrate'], env);
     assert.equal(migrated.code, 0, migrated.output);
     assert.match(migrated.output, /Migrations applied \(pglite/);

@@ -41,6 +41,8 @@ export async function startTestServer(kind: DatabaseKind, overrides: Partial<Con
     adminEmail: ADMIN_EMAIL,
     adminPassword: ADMIN_PASSWORD,
     logLevel: 'silent',
+    sipHost: '127.0.0.1',
+    sipPort: 0,
     ...overrides,
   };
   let server: RunningServer;

@@ -1,0 +1,10 @@
+/**
+ * A SIP stack after RFC 3261's layers: messages (syntax), transports, transactions, and digest authentication.
+ * It knows nothing of what it carries; applications sit on top as its delegate.
+ */
+export * from './message/index.ts';
+export * from './auth/digest.ts';
+export * from './transport/flow.ts';
+export * from './transport/transports.ts';
+export * from './transaction/server-transaction.ts';
+export * from './stack.ts';

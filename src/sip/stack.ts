@@ -1,0 +1,287 @@
+/**
+ * The SIP stack: transports below, server transactions in the middle, and one delegate above (the transaction
+ * user) that is told of each new request. It stamps `received` and `rport` on the top Via (RFC 3261 section
+ * 18.2.1, RFC 3581), routes responses back as section 18.2.2 says, absorbs retransmissions, matches ACK and CANCEL
+ * to their INVITE, and answers requests it cannot parse with 400 (505 for another version) when an answer can be
+ * formed. It knows nothing of what the requests are for.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  formatParams,
+  type ParseResult,
+  REASON_PHRASES,
+  SipHeaders,
+  type SipRequest,
+  SipResponse,
+} from './message/index.ts';
+import type { Flow } from './transport/flow.ts';
+import { StreamTransport, type Transport, UdpTransport } from './transport/transports.ts';
+import {
+  DEFAULT_TIMERS,
+  InviteServerTransaction,
+  NonInviteServerTransaction,
+  type ServerTransaction,
+  type TransactionTimers,
+} from './transaction/server-transaction.ts';
+
+export interface ListenSpec {
+  protocol: 'UDP' | 'TCP' | 'TLS';
+  host: string;
+  port: number;
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+export interface SipStackOptions {
+  listen: ListenSpec[];
+  timers?: Partial<TransactionTimers>;
+  /** Server header of our responses. */
+  serverName?: string;
+}
+
+export interface ReplyOptions {
+  reason?: string;
+  headers?: Array<[string, string]>;
+  body?: Buffer;
+  contentType?: string;
+}
+
+/** A new request, as the transaction user sees it. */
+export interface IncomingRequest {
+  readonly message: SipRequest;
+  readonly flow: Flow;
+  readonly transaction: ServerTransaction;
+  /** Answers the request through its transaction; a later final answer is refused. */
+  reply(status: number, options?: ReplyOptions): SipResponse;
+}
+
+export interface SipStackDelegate {
+  onRequest(request: IncomingRequest): void | Promise<void>;
+  /** An ACK that matched no transaction: the ACK of a 2xx, for the dialog layer. */
+  onAck?(message: SipRequest, flow: Flow): void;
+  onFlowClosed?(flow: Flow): void;
+  /** A message that could not be parsed arrived from this flow (for abuse accounting). */
+  onMalformed?(flow: Flow, reason: string): void;
+}
+
+export function randomToken(bytes = 8): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+/** RFC 3261 section 17.2.3: the branch, sent-by and method (ACK counts as INVITE); RFC 2543 peers by dialog fields. */
+export function serverTransactionKey(request: SipRequest, methodOverride?: string): string {
+  const via = request.topVia;
+  const method = methodOverride ?? (request.method === 'ACK' ? 'INVITE' : request.method);
+  if (via?.branch?.startsWith('z9hG4bK')) return `${via.branch}|${via.host}:${via.port ?? ''}|${method}`;
+  return `2543|${request.callId}|${request.cseq.seq}|${request.from.params.get('tag') ?? ''}|${via?.host ?? ''}:${via?.port ?? ''}|${method}`;
+}
+
+/** A response to `request` with its Via, From, To, Call-ID and CSeq (RFC 3261 section 8.2.6.2). */
+export function createResponse(request: SipRequest | { headers: SipHeaders }, status: number, toTag: string | undefined, options: ReplyOptions = {}): SipResponse {
+  const headers = new SipHeaders();
+  for (const via of request.headers.getAll('Via')) headers.add('Via', via);
+  const from = request.headers.get('From');
+  if (from !== undefined) headers.add('From', from);
+  let to = request.headers.get('To');
+  if (to !== undefined && toTag && status > 100 && !/;\s*tag\s*=/i.test(to)) to += `;tag=${toTag}`;
+  if (to !== undefined) headers.add('To', to);
+  headers.add('Call-ID', request.headers.get('Call-ID') ?? '');
+  headers.add('CSeq', request.headers.get('CSeq') ?? '');
+  for (const [name, value] of options.headers ?? []) headers.add(name, value);
+  if (options.body && options.body.length > 0) headers.set('Content-Type', options.contentType ?? 'application/sdp');
+  return new SipResponse(status, options.reason ?? REASON_PHRASES[status] ?? 'Unknown', headers, options.body ?? Buffer.alloc(0));
+}
+
+export class SipStack {
+  readonly transports: Transport[] = [];
+  private readonly timers: TransactionTimers;
+  private readonly transactions = new Map<string, ServerTransaction>();
+  private closed = false;
+
+  private constructor(
+    private readonly delegate: SipStackDelegate,
+    options: SipStackOptions,
+    private readonly serverName: string,
+  ) {
+    this.timers = { ...DEFAULT_TIMERS, ...options.timers };
+  }
+
+  static async start(options: SipStackOptions, delegate: SipStackDelegate): Promise<SipStack> {
+    const stack = new SipStack(delegate, options, options.serverName ?? 'sip-stack');
+    const listener = {
+      onParsed: (result: ParseResult, flow: Flow) => stack.onParsed(result, flow),
+      onFlowClosed: (flow: Flow) => stack.delegate.onFlowClosed?.(flow),
+    };
+    try {
+      for (const spec of options.listen) {
+        stack.transports.push(
+          spec.protocol === 'UDP'
+            ? await UdpTransport.listen(spec.host, spec.port, listener)
+            : await StreamTransport.listen(spec.host, spec.port, listener, { tls: spec.tls }),
+        );
+      }
+    } catch (err) {
+      await stack.close();
+      throw err;
+    }
+    return stack;
+  }
+
+  transport(protocol: string): Transport | undefined {
+    return this.transports.find((t) => t.protocol === protocol);
+  }
+
+  get transactionCount(): number {
+    return this.transactions.size;
+  }
+
+  private onParsed(result: ParseResult, flow: Flow): void {
+    if (this.closed) return;
+    try {
+      if (!result.ok) {
+        this.delegate.onMalformed?.(flow, result.reason);
+        if (result.status !== undefined && result.partial && result.partial.method !== 'ACK') this.answerMalformed(result.status, result.reason, result.partial.headers, flow);
+        return;
+      }
+      if (result.message.kind === 'response') return; // no client transactions yet: stray responses are dropped
+      this.onRequest(result.message, flow);
+    } catch (err) {
+      // A bug must cost one message, never the process.
+      this.delegate.onMalformed?.(flow, `internal error: ${(err as Error).message}`);
+    }
+  }
+
+  /** 400 or 505 to a request that could not be parsed, when its Via, From, To, Call-ID and CSeq are there to copy. */
+  private answerMalformed(status: number, reason: string, headers: SipHeaders, flow: Flow): void {
+    if (!['Via', 'From', 'To', 'Call-ID', 'CSeq'].every((h) => headers.has(h))) return;
+    const phrase = status === 400 ? `Bad Request (${reason.replace(/[\r\n]/g, ' ').slice(0, 100)})` : undefined;
+    const response = createResponse({ headers }, status, randomToken(), { reason: phrase, headers: [['Server', this.serverName]] });
+    flow.send(response.toBuffer());
+  }
+
+  private onRequest(request: SipRequest, flow: Flow): void {
+    this.stampVia(request, flow);
+    const key = serverTransactionKey(request);
+    const existing = this.transactions.get(key);
+    if (request.method === 'ACK') {
+      if (existing instanceof InviteServerTransaction && existing.state === 'completed') existing.receiveAck();
+      else if (!existing || existing.state === 'accepted') this.delegate.onAck?.(request, flow);
+      return;
+    }
+    if (existing) {
+      existing.receiveRetransmission();
+      return;
+    }
+    if (request.method === 'CANCEL') {
+      this.onCancel(request, flow);
+      return;
+    }
+    const transaction = this.createTransaction(key, request, flow);
+    if (request.method === 'INVITE') transaction.respond(createResponse(request, 100, undefined, { headers: [['Server', this.serverName]] }));
+    this.dispatch(request, flow, transaction);
+  }
+
+  private createTransaction(key: string, request: SipRequest, flow: Flow): ServerTransaction {
+    const transmit = (response: SipResponse) => this.sendResponse(response, request, flow);
+    const transaction =
+      request.method === 'INVITE'
+        ? new InviteServerTransaction(key, request, flow, this.timers, transmit, randomToken())
+        : new NonInviteServerTransaction(key, request, flow, this.timers, transmit, randomToken());
+    this.transactions.set(key, transaction);
+    transaction.onTerminated(() => this.transactions.delete(key));
+    return transaction;
+  }
+
+  /** rfc3261#section-9.2: a CANCEL is answered itself, and its INVITE's transaction is told. */
+  private onCancel(request: SipRequest, flow: Flow): void {
+    const invite = this.transactions.get(serverTransactionKey(request, 'INVITE'));
+    const transaction = this.createTransaction(serverTransactionKey(request), request, flow);
+    if (!(invite instanceof InviteServerTransaction)) {
+      transaction.respond(createResponse(request, 481, transaction.toTag));
+      return;
+    }
+    transaction.respond(createResponse(request, 200, invite.toTag));
+    if (invite.state === 'proceeding') invite.cancel();
+  }
+
+  private dispatch(request: SipRequest, flow: Flow, transaction: ServerTransaction): void {
+    const incoming: IncomingRequest = {
+      message: request,
+      flow,
+      transaction,
+      reply: (status, options = {}) => {
+        const response = createResponse(request, status, transaction.toTag, {
+          ...options,
+          headers: [...(options.headers ?? []), ['Server', this.serverName]],
+        });
+        transaction.respond(response);
+        return response;
+      },
+    };
+    const fail = (err: unknown) => {
+      this.delegate.onMalformed?.(flow, `request handler failed: ${(err as Error)?.message}`);
+      if (!transaction.finalSent && transaction.state !== 'terminated') incoming.reply(500);
+    };
+    // A non-INVITE request must be answered by the time its handler is done; an INVITE may ring on afterwards.
+    const settle = () => {
+      if (request.method !== 'INVITE' && !transaction.finalSent && transaction.state !== 'terminated') incoming.reply(500);
+    };
+    try {
+      const result = this.delegate.onRequest(incoming);
+      if (result instanceof Promise) result.then(settle, fail);
+      else settle();
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  /** RFC 3261 section 18.2.1 and RFC 3581: where the request really came from, for the response to go back to. */
+  private stampVia(request: SipRequest, flow: Flow): void {
+    const [first, ...rest] = request.headers.getAll('Via');
+    const via = request.topVia;
+    if (first === undefined || !via) return;
+    let changed = false;
+    if (via.host.replace(/^\[|\]$/g, '') !== flow.remoteAddress) {
+      via.params.set('received', flow.remoteAddress);
+      changed = true;
+    }
+    if (via.params.has('rport') && via.params.get('rport') === null) {
+      via.params.set('rport', String(flow.remotePort));
+      via.params.set('received', flow.remoteAddress);
+      changed = true;
+    }
+    if (!changed) return;
+    // Rewrite only the top via-parm of the first Via line; the others stay as written.
+    const parts = first.split(',');
+    const stamped = `SIP/2.0/${via.transport} ${via.host}${via.port === undefined ? '' : `:${via.port}`}${formatParams(via.params)}`;
+    request.headers.remove('Via');
+    request.headers.add('Via', [stamped, ...parts.slice(1)].join(','));
+    for (const v of rest) request.headers.add('Via', v);
+  }
+
+  /** RFC 3261 section 18.2.2: the same connection when reliable; over UDP, received:rport or the Via's sent-by. */
+  private sendResponse(response: SipResponse, request: SipRequest, flow: Flow): void {
+    if (flow.reliable || flow.protocol !== 'UDP') {
+      flow.send(response.toBuffer());
+      return;
+    }
+    const via = request.topVia;
+    const rport = via?.params.get('rport');
+    const address = via?.params.get('received') ?? via?.host.replace(/^\[|\]$/g, '') ?? flow.remoteAddress;
+    const port = rport ? Number(rport) : (via?.port ?? 5060);
+    if (address === flow.remoteAddress && port === flow.remotePort) {
+      flow.send(response.toBuffer());
+      return;
+    }
+    void this.transport('UDP')
+      ?.flowTo(address, port)
+      .then((target) => target.send(response.toBuffer()));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.transactions.values()) t.terminate();
+    this.transactions.clear();
+    await Promise.all(this.transports.map((t) => t.close()));
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The PBX engine's SIP side: it runs the SIP stack and decides what each request is for. REGISTER goes to the
+ * registrar, OPTIONS is answered as a keepalive; what the engine does not offer yet is refused with the right code.
+ * Requests for SIP domains that no tenant owns are refused before anything touches the database, and addresses
+ * that keep failing authentication are banned for a while.
+ */
+import { createHmac } from 'node:crypto';
+import type { Db } from '../db/index.ts';
+import type { PbxEventBus } from '../events/index.ts';
+import { DigestAuthenticator, type IncomingRequest, isSipUri, type ListenSpec, SipStack, type TransactionTimers } from '../sip/index.ts';
+import { AbuseGuard, type AbuseGuardOptions } from './abuse-guard.ts';
+import { LocationService } from './location-service.ts';
+import { type CredentialStore, DEFAULT_REGISTRAR_OPTIONS, Registrar, type RegistrarOptions } from './registrar.ts';
+
+export interface TelephonyDirectory extends CredentialStore {
+  /** Every tenant's SIP domain. */
+  listDomains(): Promise<string[]>;
+}
+
+export interface TelephonyOptions {
+  listen: ListenSpec[];
+  directory: TelephonyDirectory;
+  db: Db;
+  bus: PbxEventBus;
+  /** Signs digest nonces; derived from a server secret so nonces outlive a restart. */
+  secret: string;
+  abuse: AbuseGuardOptions;
+  registrar?: Partial<RegistrarOptions>;
+  timers?: Partial<TransactionTimers>;
+  serverName?: string;
+  onError?: (err: unknown, context: string) => void;
+}
+
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE';
+const SUPPORTED: string[] = [];
+
+export class TelephonyEngine {
+  private readonly unsubscribe: Array<() => void> = [];
+
+  private constructor(
+    private domains: Set<string>,
+    readonly stack: SipStack,
+    readonly location: LocationService,
+    private readonly registrar: Registrar,
+    private readonly abuse: AbuseGuard,
+    private readonly options: TelephonyOptions,
+  ) {}
+
+  static async start(options: TelephonyOptions): Promise<TelephonyEngine> {
+    const location = new LocationService(options.db, options.bus);
+    await location.start();
+    const digest = new DigestAuthenticator({ secret: createHmac('sha256', options.secret).update('sip-digest-nonce').digest() });
+    const registrar = new Registrar(options.directory, location, digest, { ...DEFAULT_REGISTRAR_OPTIONS, ...options.registrar });
+    const abuse = new AbuseGuard(options.abuse);
+    const domains = new Set((await options.directory.listDomains()).map((d) => d.toLowerCase()));
+    const holder: { engine?: TelephonyEngine } = {};
+    const onError = options.onError ?? (() => {});
+    let stack: SipStack;
+    try {
+      stack = await SipStack.start(
+        { listen: options.listen, timers: options.timers, serverName: options.serverName },
+        {
+          onRequest: (req) => holder.engine?.onRequest(req),
+          onFlowClosed: (flow) => void location.flowClosed(flow).catch((err: unknown) => onError(err, 'location:flowClosed')),
+        },
+      );
+    } catch (err) {
+      location.stop();
+      throw err;
+    }
+    const engine = new TelephonyEngine(domains, stack, location, registrar, abuse, options);
+    holder.engine = engine;
+    engine.subscribe();
+    return engine;
+  }
+
+  private subscribe(): void {
+    const { bus } = this.options;
+    const drop = (e: { extensionId: string }) => this.location.removeAll(e.extensionId, 'credentials-changed');
+    this.unsubscribe.push(
+      bus.on('extension.credentials.changed', drop),
+      bus.on('extension.deleted', drop),
+      bus.on('tenant.created', () => this.refreshDomains()),
+    );
+  }
+
+  async refreshDomains(): Promise<void> {
+    this.domains = new Set((await this.options.directory.listDomains()).map((d) => d.toLowerCase()));
+  }
+
+  private async onRequest(req: IncomingRequest): Promise<void> {
+    const address = req.flow.remoteAddress;
+    const verdict = this.abuse.check(address);
+    if (verdict === 'ignore') {
+      req.transaction.terminate();
+      return;
+    }
+    if (verdict === 'refuse') {
+      req.reply(403, { reason: 'Forbidden (too many failed authentications)' });
+      return;
+    }
+    const msg = req.message;
+    // rfc3261#section-8.2.2.3: extensions we do not support are refused with 420.
+    const required = msg.headers.values('Require').filter((r) => !SUPPORTED.includes(r.toLowerCase()));
+    if (required.length > 0 && msg.method !== 'CANCEL' && msg.method !== 'ACK') {
+      req.reply(420, { headers: [['Unsupported', required.join(', ')]] });
+      return;
+    }
+    switch (msg.method) {
+      case 'REGISTER': {
+        const to = msg.to.uri;
+        if (!isSipUri(to) || !this.domains.has(to.host)) {
+          req.reply(403, { reason: 'Forbidden (unknown domain)' });
+          return;
+        }
+        await this.registrar.onRegister(req, (outcome) => {
+          if (outcome === 'failed') this.abuse.fail(address);
+        });
+        return;
+      }
+      case 'OPTIONS':
+        req.reply(200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
+        return;
+      case 'INVITE':
+        req.reply(501, { reason: 'Not Implemented (calls are not available on this server yet)' });
+        return;
+      case 'BYE':
+      case 'INFO':
+      case 'UPDATE':
+        req.reply(481);
+        return;
+      default:
+        req.reply(405, { headers: [['Allow', ALLOW]] });
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const off of this.unsubscribe) off();
+    this.location.stop();
+    await this.stack.close();
+  }
+}

@@ -1,0 +1,5 @@
+/** The PBX engine: registrar and location service now; calls as a B2BUA next. Knows the SIP stack, not the directory. */
+export { AbuseGuard, type AbuseGuardOptions } from './abuse-guard.ts';
+export { TelephonyEngine, type TelephonyDirectory, type TelephonyOptions } from './engine.ts';
+export { LocationService, type Binding, type RemovalReason } from './location-service.ts';
+export { Registrar, type CredentialStore, type ExtensionCredentials, type RegistrarOptions, DEFAULT_REGISTRAR_OPTIONS } from './registrar.ts';
