@@ -134,6 +134,7 @@ async function startTelephony(core: Core): Promise<TelephonyEngine> {
     db: core.database.db,
     bus: core.bus,
     secret: core.secret,
+    digestAlgorithms: config.sipDigestAlgorithms,
     abuse: { maxFailures: config.sipAuthMaxFailures, windowMs: config.sipAuthWindowSeconds * 1000, banMs: config.sipBanSeconds * 1000 },
     serverName: `Switchboard ${packageVersion()}`,
     onError: (err: unknown, context: string) => logger.error({ err }, context),
@@ -186,6 +187,8 @@ export async function startServer(
       info: { service: SERVICE_NAME, version: packageVersion() },
     });
     await app.listen({ port: config.httpPort, host: config.httpHost });
+    // SIP over WebSocket shares the HTTP port, so a browser needs one origin for everything.
+    telephony.stack.attachWebSocket(app.server, '/sip');
   } catch (err) {
     await app?.close();
     await telephony?.close();
@@ -211,8 +214,9 @@ export async function startServer(
     close() {
       closing ??= (async () => {
         try {
-          await started.close();
+          // The engine first: its WebSocket flows live on the HTTP server and would hold its close up.
           await engine.close();
+          await started.close();
         } finally {
           await core.close();
         }

@@ -31,6 +31,7 @@ export interface Config {
   sipAuthMaxFailures: number;
   sipAuthWindowSeconds: number;
   sipBanSeconds: number;
+  sipDigestAlgorithms: Array<'MD5' | 'SHA-256'>;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -128,6 +129,14 @@ const databaseUrl: Parser<string | undefined> = (raw) => {
   return v;
 };
 
+const digestAlgorithms: Parser<Array<'MD5' | 'SHA-256'>> = (raw) => {
+  const list = raw.split(',').map((a) => a.trim().toUpperCase()).filter((a) => a !== '');
+  if (list.length === 0 || !list.every((a) => a === 'MD5' || a === 'SHA-256') || new Set(list).size !== list.length) {
+    throw new BadValue('must be MD5, SHA-256, or both in the order to offer them, comma-separated');
+  }
+  return list as Array<'MD5' | 'SHA-256'>;
+};
+
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel: Parser<Config['logLevel']> = (raw) => {
   const v = raw.trim().toLowerCase();
@@ -159,6 +168,7 @@ export const settings = [
   setting({ key: 'sipAuthMaxFailures', env: 'PBX_SIP_AUTH_MAX_FAILURES', description: 'Failed SIP authentications from one address within the window before it is banned', defaultText: '20', parse: integer(1, 100_000), fallback: () => 20 }),
   setting({ key: 'sipAuthWindowSeconds', env: 'PBX_SIP_AUTH_WINDOW', description: 'The window, in seconds, over which failed SIP authentications are counted', defaultText: '60', parse: integer(1, 86_400), fallback: () => 60 }),
   setting({ key: 'sipBanSeconds', env: 'PBX_SIP_BAN', description: 'How long, in seconds, a banned address is refused and then ignored', defaultText: '600', parse: integer(1, 7 * 86_400), fallback: () => 600 }),
+  setting({ key: 'sipDigestAlgorithms', env: 'PBX_SIP_DIGEST_ALGORITHMS', description: 'Digest algorithms offered in challenges, in order', defaultText: 'MD5', parse: digestAlgorithms, fallback: () => ['MD5'] }),
 ] as const;
 
 /** `PBX_HTTP_PORT` → `--http-port`; `DATABASE_URL` → `--database-url`. */

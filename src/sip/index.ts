@@ -6,5 +6,6 @@ export * from './message/index.ts';
 export * from './auth/digest.ts';
 export * from './transport/flow.ts';
 export * from './transport/transports.ts';
+export * from './transport/websocket.ts';
 export * from './transaction/server-transaction.ts';
 export * from './stack.ts';

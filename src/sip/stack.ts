@@ -6,6 +6,8 @@
  * formed. It knows nothing of what the requests are for.
  */
 import { randomBytes } from 'node:crypto';
+import type http from 'node:http';
+import type https from 'node:https';
 import {
   formatParams,
   type ParseResult,
@@ -15,7 +17,8 @@ import {
   SipResponse,
 } from './message/index.ts';
 import type { Flow } from './transport/flow.ts';
-import { StreamTransport, type Transport, UdpTransport } from './transport/transports.ts';
+import { StreamTransport, type Transport, type TransportListener, UdpTransport } from './transport/transports.ts';
+import { WebSocketTransport } from './transport/websocket.ts';
 import {
   DEFAULT_TIMERS,
   InviteServerTransaction,
@@ -105,12 +108,14 @@ export class SipStack {
     this.timers = { ...DEFAULT_TIMERS, ...options.timers };
   }
 
+  private readonly listener: TransportListener = {
+    onParsed: (result: ParseResult, flow: Flow) => this.onParsed(result, flow),
+    onFlowClosed: (flow: Flow) => this.delegate.onFlowClosed?.(flow),
+  };
+
   static async start(options: SipStackOptions, delegate: SipStackDelegate): Promise<SipStack> {
     const stack = new SipStack(delegate, options, options.serverName ?? 'sip-stack');
-    const listener = {
-      onParsed: (result: ParseResult, flow: Flow) => stack.onParsed(result, flow),
-      onFlowClosed: (flow: Flow) => stack.delegate.onFlowClosed?.(flow),
-    };
+    const listener = stack.listener;
     try {
       for (const spec of options.listen) {
         stack.transports.push(
@@ -124,6 +129,13 @@ export class SipStack {
       throw err;
     }
     return stack;
+  }
+
+  /** SIP over WebSocket (RFC 7118) at `path` of an HTTP(S) server that someone else runs. */
+  attachWebSocket(server: http.Server | https.Server, path: string, options: { secure?: boolean } = {}): WebSocketTransport {
+    const transport = WebSocketTransport.attach(server, path, this.listener, options);
+    this.transports.push(transport);
+    return transport;
   }
 
   transport(protocol: string): Transport | undefined {

@@ -24,6 +24,8 @@ export interface TelephonyOptions {
   bus: PbxEventBus;
   /** Signs digest nonces; derived from a server secret so nonces outlive a restart. */
   secret: string;
+  /** Offered in challenges, in order; credentials of either algorithm are accepted. */
+  digestAlgorithms?: Array<'MD5' | 'SHA-256'>;
   abuse: AbuseGuardOptions;
   registrar?: Partial<RegistrarOptions>;
   timers?: Partial<TransactionTimers>;
@@ -49,7 +51,10 @@ export class TelephonyEngine {
   static async start(options: TelephonyOptions): Promise<TelephonyEngine> {
     const location = new LocationService(options.db, options.bus);
     await location.start();
-    const digest = new DigestAuthenticator({ secret: createHmac('sha256', options.secret).update('sip-digest-nonce').digest() });
+    const digest = new DigestAuthenticator({
+      secret: createHmac('sha256', options.secret).update('sip-digest-nonce').digest(),
+      algorithms: options.digestAlgorithms,
+    });
     const registrar = new Registrar(options.directory, location, digest, { ...DEFAULT_REGISTRAR_OPTIONS, ...options.registrar });
     const abuse = new AbuseGuard(options.abuse);
     const domains = new Set((await options.directory.listDomains()).map((d) => d.toLowerCase()));

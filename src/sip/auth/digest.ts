@@ -85,8 +85,8 @@ export interface DigestOptions {
   /** How long a nonce stays good, in milliseconds. */
   nonceLifetimeMs?: number;
   /**
-   * The algorithms offered, in order. Clients take the first challenge they can answer, and many (sipp, JsSIP) only
-   * look at the first one at all, so MD5 comes first unless the phones served are known to do SHA-256.
+   * The algorithms offered, one challenge each, in order. Clients disagree on which of several challenges they read
+   * (sipp the first, JsSIP the last) and many speak MD5 only, so the safe default is MD5 alone.
    */
   algorithms?: readonly DigestAlgorithm[];
   now?: () => number;
@@ -104,7 +104,7 @@ export class DigestAuthenticator {
     this.secret = options.secret;
     this.lifetime = options.nonceLifetimeMs ?? 5 * 60_000;
     this.now = options.now ?? Date.now;
-    this.algorithms = options.algorithms ?? ['MD5', 'SHA-256'];
+    this.algorithms = options.algorithms ?? ['MD5'];
   }
 
   createNonce(): string {
