@@ -130,6 +130,10 @@ async function startTelephony(core: Core): Promise<TelephonyEngine> {
     directory: {
       findCredentials: (domain: string, user: string) => directory.extensions.findCredentials(domain, user),
       listDomains: async () => (await directory.tenants.list()).map((t) => t.domain),
+      findExtension: async (tenantId: string, number: number) => {
+        const ext = await directory.extensions.findByNumber(tenantId, number);
+        return ext && { extensionId: ext.id, number: ext.number, ringTimeout: ext.ringTimeout, isActive: ext.isActive };
+      },
     },
     db: core.database.db,
     bus: core.bus,

@@ -235,6 +235,16 @@ export class ExtensionService {
     return row;
   }
 
+  /** The extension with this number in the tenant (a call's target), if any. */
+  async findByNumber(tenantId: string, number: number): Promise<Extension | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(extensions)
+      .where(and(eq(extensions.tenantId, tenantId), eq(extensions.number, number)))
+      .limit(1);
+    return row ? toExtension(row) : undefined;
+  }
+
   /**
    * Extension logins name a number but no tenant: every active extension with that number (one per tenant at most)
    * whose secret matches. Random secrets make more than one match practically impossible.

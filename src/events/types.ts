@@ -27,5 +27,16 @@ export interface DomainEvents {
   'extension.deleted': TenantEvent & { extensionId: string; number: number };
   'registration.added': TenantEvent & RegistrationEvent;
   'registration.removed': TenantEvent & RegistrationEvent & { reason: 'unregistered' | 'expired' | 'replaced' | 'flow-closed' | 'credentials-changed' };
+  'call.created': TenantEvent & { callId: string; from: number; to: string };
+  'leg.ringing': TenantEvent & { callId: string; legId: string; extensionId: string; contact: string };
+  'leg.answered': TenantEvent & { callId: string; legId: string; extensionId: string; contact: string };
+  'call.answered': TenantEvent & { callId: string; from: number; to: number };
+  'call.ended': TenantEvent & {
+    callId: string;
+    cause: string;
+    answered: boolean;
+    /** Milliseconds: from creation to answer (or end), of conversation, and in all. */
+    durations: { ringing: number; talk: number; total: number };
+  };
   'extension.status.changed': TenantEvent & { extensionId: string; userId: string; number: number; from: string; to: string; reason: string | null };
 }

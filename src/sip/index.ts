@@ -7,5 +7,8 @@ export * from './auth/digest.ts';
 export * from './transport/flow.ts';
 export * from './transport/transports.ts';
 export * from './transport/websocket.ts';
+export * from './transaction/state-machine.ts';
 export * from './transaction/server-transaction.ts';
+export * from './transaction/client-transaction.ts';
+export * from './dialog/dialog.ts';
 export * from './stack.ts';

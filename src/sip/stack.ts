@@ -16,7 +16,8 @@ import {
   type SipRequest,
   SipResponse,
 } from './message/index.ts';
-import type { Flow } from './transport/flow.ts';
+import { type Flow, hostForUri } from './transport/flow.ts';
+import { type ClientTransaction, type ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './transaction/client-transaction.ts';
 import { StreamTransport, type Transport, type TransportListener, UdpTransport } from './transport/transports.ts';
 import { WebSocketTransport } from './transport/websocket.ts';
 import {
@@ -36,6 +37,8 @@ export interface ListenSpec {
 
 export interface SipStackOptions {
   listen: ListenSpec[];
+  /** The host to put in our Via and Contact headers when it differs from the bound address (NAT, 0.0.0.0). */
+  publicHost?: string;
   timers?: Partial<TransactionTimers>;
   /** Server header of our responses. */
   serverName?: string;
@@ -64,6 +67,8 @@ export interface SipStackDelegate {
   onFlowClosed?(flow: Flow): void;
   /** A message that could not be parsed arrived from this flow (for abuse accounting). */
   onMalformed?(flow: Flow, reason: string): void;
+  /** A response that matched no client transaction: a 2xx retransmitted after its transaction ended. */
+  onStrayResponse?(response: SipResponse, flow: Flow): void;
 }
 
 export function randomToken(bytes = 8): string {
@@ -98,6 +103,8 @@ export class SipStack {
   readonly transports: Transport[] = [];
   private readonly timers: TransactionTimers;
   private readonly transactions = new Map<string, ServerTransaction>();
+  private readonly clientTransactions = new Map<string, ClientTransaction>();
+  private readonly publicHost: string | undefined;
   private closed = false;
 
   private constructor(
@@ -106,6 +113,7 @@ export class SipStack {
     private readonly serverName: string,
   ) {
     this.timers = { ...DEFAULT_TIMERS, ...options.timers };
+    this.publicHost = options.publicHost;
   }
 
   private readonly listener: TransportListener = {
@@ -154,12 +162,74 @@ export class SipStack {
         if (result.status !== undefined && result.partial && result.partial.method !== 'ACK') this.answerMalformed(result.status, result.reason, result.partial.headers, flow);
         return;
       }
-      if (result.message.kind === 'response') return; // no client transactions yet: stray responses are dropped
-      this.onRequest(result.message, flow);
+      if (result.message.kind === 'response') this.onResponse(result.message, flow);
+      else this.onRequest(result.message, flow);
     } catch (err) {
       // A bug must cost one message, never the process.
       this.delegate.onMalformed?.(flow, `internal error: ${(err as Error).message}`);
     }
+  }
+
+  /** rfc3261#section-17.1.3: a response belongs to the client transaction of its top Via's branch and CSeq method. */
+  private onResponse(response: SipResponse, flow: Flow): void {
+    const via = response.topVia;
+    if (!via?.branch) return;
+    const tx = this.clientTransactions.get(`${via.branch}|${response.cseq.method}`);
+    if (tx) tx.receiveResponse(response);
+    else this.delegate.onStrayResponse?.(response, flow);
+  }
+
+  /** The host our Via and Contact headers name on this flow. */
+  advertisedHost(flow: Flow): string {
+    if (this.publicHost) return this.publicHost;
+    const local = flow.localAddress.replace(/^::ffff:/, '');
+    if (local && local !== '0.0.0.0' && local !== '::') return hostForUri(local);
+    return '127.0.0.1';
+  }
+
+  /** The port our Via and Contact name for a protocol: the listening port of its transport. */
+  advertisedPort(protocol: string): number | undefined {
+    return this.transport(protocol === 'WSS' ? 'WSS' : protocol)?.port;
+  }
+
+  private viaFor(flow: Flow, branch: string): string {
+    const port = this.advertisedPort(flow.protocol);
+    return `SIP/2.0/${flow.protocol} ${this.advertisedHost(flow)}${port ? `:${port}` : ''};branch=${branch};rport`;
+  }
+
+  /**
+   * Sends a request in a new client transaction over `flow`, with our Via on top (unless `keepVia`, for a CANCEL
+   * that must carry its INVITE's Via). Responses reach `user`.
+   */
+  sendRequest(request: SipRequest, flow: Flow, user: ClientTransactionUser, options: { keepVia?: boolean } = {}): ClientTransaction {
+    if (!options.keepVia) request.headers.prepend('Via', this.viaFor(flow, `z9hG4bK${randomToken(10)}`));
+    const branch = request.topVia?.branch as string;
+    const key = `${branch}|${request.method}`;
+    const tx = request.method === 'INVITE'
+      ? new InviteClientTransaction(key, request, flow, this.timers, user)
+      : new NonInviteClientTransaction(key, request, flow, this.timers, user);
+    this.clientTransactions.set(key, tx);
+    tx.onTerminated(() => this.clientTransactions.delete(key));
+    tx.start();
+    return tx;
+  }
+
+  /** Sends a request outside any transaction (the ACK for a 2xx, rfc3261#section-13.2.2.4), with a fresh Via. */
+  sendStateless(request: SipRequest, flow: Flow): void {
+    request.headers.prepend('Via', this.viaFor(flow, `z9hG4bK${randomToken(10)}`));
+    flow.send(request.toBuffer());
+  }
+
+  /** Sends a response outside the transaction layer (a 2xx retransmitted by the TU, rfc3261#section-13.3.1.4). */
+  sendResponse2xx(response: SipResponse, request: SipRequest, flow: Flow): void {
+    this.sendResponse(response, request, flow);
+  }
+
+  /** A flow to a peer at address:port over a protocol: the UDP path, an existing connection, or a new one. */
+  async flowTo(protocol: string, address: string, port: number): Promise<Flow> {
+    const transport = this.transport(protocol);
+    if (!transport) throw new Error(`no ${protocol} transport`);
+    return transport.flowTo(address, port);
   }
 
   /** 400 or 505 to a request that could not be parsed, when its Via, From, To, Call-ID and CSeq are there to copy. */
@@ -294,6 +364,8 @@ export class SipStack {
     this.closed = true;
     for (const t of this.transactions.values()) t.terminate();
     this.transactions.clear();
+    for (const t of this.clientTransactions.values()) t.terminate();
+    this.clientTransactions.clear();
     await Promise.all(this.transports.map((t) => t.close()));
   }
 }

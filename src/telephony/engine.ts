@@ -1,13 +1,14 @@
 /**
  * The PBX engine's SIP side: it runs the SIP stack and decides what each request is for. REGISTER goes to the
- * registrar, OPTIONS is answered as a keepalive; what the engine does not offer yet is refused with the right code.
+ * registrar, INVITE and in-dialog requests to the calls, OPTIONS is answered as a keepalive.
  * Requests for SIP domains that no tenant owns are refused before anything touches the database, and addresses
  * that keep failing authentication are banned for a while.
  */
 import { createHmac } from 'node:crypto';
 import type { Db } from '../db/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
-import { DigestAuthenticator, type IncomingRequest, isSipUri, type ListenSpec, SipStack, type TransactionTimers } from '../sip/index.ts';
+import { DEFAULT_TIMERS, DigestAuthenticator, type IncomingRequest, isSipUri, type ListenSpec, SipStack, type TransactionTimers } from '../sip/index.ts';
+import { CallManager } from './calls/call-manager.ts';
 import { AbuseGuard, type AbuseGuardOptions } from './abuse-guard.ts';
 import { LocationService } from './location-service.ts';
 import { type CredentialStore, DEFAULT_REGISTRAR_OPTIONS, Registrar, type RegistrarOptions } from './registrar.ts';
@@ -15,6 +16,8 @@ import { type CredentialStore, DEFAULT_REGISTRAR_OPTIONS, Registrar, type Regist
 export interface TelephonyDirectory extends CredentialStore {
   /** Every tenant's SIP domain. */
   listDomains(): Promise<string[]>;
+  /** The extension a number dials in a tenant. */
+  findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
 }
 
 export interface TelephonyOptions {
@@ -39,6 +42,8 @@ const SUPPORTED: string[] = [];
 export class TelephonyEngine {
   private readonly unsubscribe: Array<() => void> = [];
 
+  readonly calls: CallManager;
+
   private constructor(
     private domains: Set<string>,
     readonly stack: SipStack,
@@ -46,7 +51,10 @@ export class TelephonyEngine {
     private readonly registrar: Registrar,
     private readonly abuse: AbuseGuard,
     private readonly options: TelephonyOptions,
-  ) {}
+  ) {
+    const timers = { ...DEFAULT_TIMERS, ...options.timers };
+    this.calls = new CallManager(stack, location, registrar, options.directory, options.bus, timers, (d) => this.domains.has(d.toLowerCase()));
+  }
 
   static async start(options: TelephonyOptions): Promise<TelephonyEngine> {
     const location = new LocationService(options.db, options.bus);
@@ -66,7 +74,11 @@ export class TelephonyEngine {
         { listen: options.listen, timers: options.timers, serverName: options.serverName },
         {
           onRequest: (req) => holder.engine?.onRequest(req),
-          onFlowClosed: (flow) => void location.flowClosed(flow).catch((err: unknown) => onError(err, 'location:flowClosed')),
+          onAck: (ack) => holder.engine?.calls.onAck(ack),
+          onFlowClosed: (flow) => {
+            holder.engine?.calls.onFlowClosed(flow);
+            void location.flowClosed(flow).catch((err: unknown) => onError(err, 'location:flowClosed'));
+          },
         },
       );
     } catch (err) {
@@ -127,12 +139,18 @@ export class TelephonyEngine {
         req.reply(200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
         return;
       case 'INVITE':
-        req.reply(501, { reason: 'Not Implemented (calls are not available on this server yet)' });
+        if (msg.to.params.has('tag')) {
+          this.calls.onInDialogRequest(req);
+          return;
+        }
+        await this.calls.onInvite(req, (outcome) => {
+          if (outcome === 'failed') this.abuse.fail(address);
+        });
         return;
       case 'BYE':
       case 'INFO':
       case 'UPDATE':
-        req.reply(481);
+        this.calls.onInDialogRequest(req);
         return;
       default:
         req.reply(405, { headers: [['Allow', ALLOW]] });
@@ -140,6 +158,9 @@ export class TelephonyEngine {
   }
 
   async close(): Promise<void> {
+    // Every call in flight ends cleanly: both sides hear BYE (or CANCEL), and call.ended says why.
+    this.calls.closeAll('shutdown');
+    await new Promise((r) => setTimeout(r, 50));
     for (const off of this.unsubscribe) off();
     this.location.stop();
     await this.stack.close();

@@ -19,7 +19,10 @@ export interface SippRun {
 
 export async function runSipp(options: {
   scenario: string;
-  target: string;
+  /** host:port to send to; absent for a scenario that waits for calls. */
+  target?: string;
+  /** The port sipp listens and sends on; a free one by default. */
+  localPort?: number;
   transport?: 'u1' | 't1';
   rows?: string[][];
   vars?: Record<string, string>;
@@ -32,15 +35,20 @@ export async function runSipp(options: {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-sipp-'));
   try {
     let scenario = fs.readFileSync(path.join(projectRoot, 'test/sipp', options.scenario), 'utf8');
-    for (const [name, value] of Object.entries(options.substitute ?? {})) scenario = scenario.replaceAll(`@${name}@`, value);
+    // Substitutions may hold placeholders of their own: repeat until nothing changes.
+    for (let pass = 0; pass < 4; pass++) {
+      const before = scenario;
+      for (const [name, value] of Object.entries(options.substitute ?? {})) scenario = scenario.replaceAll(`@${name}@`, value);
+      if (scenario === before) break;
+    }
     fs.writeFileSync(path.join(dir, options.scenario), scenario);
     const args = [
-      options.target,
+      ...(options.target ? [options.target] : []),
       '-sf', path.join(dir, options.scenario),
       '-t', options.transport ?? 'u1',
       '-i', '127.0.0.1',
       // sipp prints [local_port] as 5060 when asked for port 0: give each run a real free port of its own.
-      '-p', String(await freePort()),
+      '-p', String(options.localPort ?? (await freePort())),
       '-m', String(options.calls ?? 1),
       '-nostdin',
       '-timeout', `${options.timeoutSeconds ?? 20}s`,

@@ -26,7 +26,7 @@ function register(t: TestServer, ext: Ext, options: { password?: string; expires
     transport: options.transport,
     rows: [[String(ext.number), authField(String(ext.number), options.password ?? ext.secret)]],
     vars: { domain: 'pbx.test', expires: String(options.expires ?? 300) },
-    substitute: { EXPECT: String(options.expect ?? 200) },
+    substitute: { EXPECT: String(options.expect ?? 200), CONTACT: '[local_ip]:[local_port]' },
   });
 }
 

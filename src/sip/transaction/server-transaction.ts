@@ -17,6 +17,7 @@
  */
 import type { SipRequest, SipResponse } from '../message/index.ts';
 import type { Flow } from '../transport/flow.ts';
+import { InvalidStateError, StateMachine } from './state-machine.ts';
 
 export interface TransactionTimers {
   /** RTT estimate (500 ms). */
@@ -38,10 +39,6 @@ export enum ServerTransactionState {
   Terminated = 'terminated',
 }
 
-export class InvalidStateError extends Error {
-  override readonly name = 'InvalidStateError';
-}
-
 const LEGAL: Record<ServerTransactionState, readonly ServerTransactionState[]> = {
   [ServerTransactionState.Trying]: [ServerTransactionState.Proceeding, ServerTransactionState.Completed, ServerTransactionState.Terminated],
   [ServerTransactionState.Proceeding]: [ServerTransactionState.Completed, ServerTransactionState.Accepted, ServerTransactionState.Terminated],
@@ -51,13 +48,10 @@ const LEGAL: Record<ServerTransactionState, readonly ServerTransactionState[]> =
   [ServerTransactionState.Terminated]: [],
 };
 
-export abstract class ServerTransaction {
-  state: ServerTransactionState;
+export abstract class ServerTransaction extends StateMachine<ServerTransactionState> {
   /** The To tag of every response this transaction sends that needs one. */
   readonly toTag: string;
   protected lastResponse: SipResponse | undefined;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private terminatedListeners: Array<() => void> = [];
 
   constructor(
     readonly key: string,
@@ -69,7 +63,7 @@ export abstract class ServerTransaction {
     initial: ServerTransactionState,
     toTag: string,
   ) {
-    this.state = initial;
+    super(initial, LEGAL, ServerTransactionState.Terminated, 'server transaction');
     this.toTag = toTag;
   }
 
@@ -83,37 +77,6 @@ export abstract class ServerTransaction {
 
   get finalSent(): boolean {
     return this.lastResponse !== undefined && this.lastResponse.status >= 200;
-  }
-
-  onTerminated(listener: () => void): void {
-    if (this.state === ServerTransactionState.Terminated) listener();
-    else this.terminatedListeners.push(listener);
-  }
-
-  protected moveTo(next: ServerTransactionState): void {
-    if (!LEGAL[this.state].includes(next)) throw new InvalidStateError(`server transaction cannot go from ${this.state} to ${next}`);
-    this.state = next;
-    if (next === ServerTransactionState.Terminated) {
-      for (const t of this.timers) clearTimeout(t);
-      this.timers.clear();
-      const listeners = this.terminatedListeners;
-      this.terminatedListeners = [];
-      for (const l of listeners) l();
-    }
-  }
-
-  protected after(ms: number, fire: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (this.state !== ServerTransactionState.Terminated) fire();
-    }, ms);
-    t.unref();
-    this.timers.add(t);
-  }
-
-  /** Ends the transaction at once (the stack is closing). */
-  terminate(): void {
-    if (this.state !== ServerTransactionState.Terminated) this.moveTo(ServerTransactionState.Terminated);
   }
 }
 

@@ -1,0 +1,163 @@
+/**
+ * Routes calls: an authenticated INVITE from an extension to another extension of its tenant becomes a {@link Call}
+ * ringing every registered contact of the callee. Unknown numbers get 404, an extension with no contact 480,
+ * Max-Forwards 0 gets 483. Requests and ACKs inside a call's dialogs find their call here; a closed connection
+ * ends the calls that ran over it. Publishes `call.created`, `leg.ringing`, `leg.answered`, `call.answered`,
+ * `call.ended`.
+ */
+import type { PbxEventBus } from '../../events/index.ts';
+import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseUri, type SipRequest, type SipStack } from '../../sip/index.ts';
+import type { Binding, LocationService } from '../location-service.ts';
+import type { AuthOutcome, Registrar } from '../registrar.ts';
+import { Call, type CallObserver, type EndCause, type OutboundLeg } from './call.ts';
+
+/**
+ * Where to send to a contact registered over UDP. A phone behind NAT registers a Contact with its private address;
+ * only the address its REGISTER came from reaches it. A phone whose Contact names the address it sent from is
+ * reachable as it says, on the port it listens on (which may differ from the one it sent from).
+ */
+export function udpTarget(binding: Binding): { address: string; port: number } {
+  try {
+    const uri = parseUri(binding.contact);
+    if (isSipUri(uri) && uri.host.replace(/^\[|\]$/g, '') === binding.sourceAddress) return { address: binding.sourceAddress, port: uri.port ?? 5060 };
+  } catch {
+    // an unreadable Contact: the source address it is
+  }
+  return { address: binding.sourceAddress, port: binding.sourcePort };
+}
+
+export interface CallDirectory {
+  findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
+}
+
+export class CallManager implements CallObserver {
+  private readonly calls = new Map<string, Call>();
+  /** dialog key → the call and the dialog, for in-dialog requests and ACKs. */
+  private readonly dialogs = new Map<string, { call: Call; dialog: Dialog }>();
+
+  constructor(
+    private readonly stack: SipStack,
+    private readonly location: LocationService,
+    private readonly registrar: Registrar,
+    private readonly directory: CallDirectory,
+    private readonly bus: PbxEventBus,
+    private readonly timers: { T1: number; T2: number },
+    private readonly isKnownDomain: (domain: string) => boolean,
+  ) {}
+
+  get activeCalls(): Call[] {
+    return [...this.calls.values()];
+  }
+
+  /** A new INVITE (no To tag). */
+  async onInvite(req: IncomingRequest, onOutcome: (outcome: AuthOutcome) => void): Promise<void> {
+    const msg = req.message;
+    const from = msg.from.uri;
+    if (!isSipUri(from) || !from.user || !this.isKnownDomain(from.host)) {
+      req.reply(403, { reason: 'Forbidden (unknown domain)' });
+      return;
+    }
+    const caller = await this.registrar.authenticate(req, from.host, from.user, undefined, onOutcome);
+    if (!caller) return;
+    if (msg.headers.get('Max-Forwards')?.trim() === '0') {
+      req.reply(483);
+      return;
+    }
+    const target = msg.uri;
+    const dialed = isSipUri(target) ? target.user : undefined;
+    if (!dialed || !/^\d{1,9}$/.test(dialed)) {
+      req.reply(404, { reason: 'Not Found (no such number)' });
+      return;
+    }
+    const callee = await this.directory.findExtension(caller.tenantId, Number(dialed));
+    if (!callee) {
+      req.reply(404, { reason: 'Not Found (no such number)' });
+      return;
+    }
+    const bindings = callee.isActive ? this.location.lookup(callee.extensionId) : [];
+    const targets: Array<{ binding: (typeof bindings)[number]; flow: Flow }> = [];
+    for (const binding of bindings) {
+      if (binding.flow) {
+        if (!binding.flow.closed) targets.push({ binding, flow: binding.flow });
+        continue;
+      }
+      try {
+        const { address, port } = udpTarget(binding);
+        targets.push({ binding, flow: await this.stack.flowTo(binding.transport, address, port) });
+      } catch {
+        // that contact cannot be reached; the others may be
+      }
+    }
+    if (targets.length === 0) {
+      req.reply(480, { reason: 'Temporarily Unavailable (not registered)' });
+      return;
+    }
+    const call = new Call(
+      caller.tenantId,
+      from.host,
+      { extensionId: caller.extensionId, number: caller.number },
+      { extensionId: callee.extensionId, number: callee.number },
+      req,
+      this.stack,
+      this,
+      this.timers,
+    );
+    this.calls.set(call.id, call);
+    this.bus.emit('call.created', { tenantId: call.tenantId, callId: call.id, from: caller.number, to: dialed });
+    call.start(targets, callee.ringTimeout);
+  }
+
+  /** BYE, INFO, UPDATE or a re-INVITE: a request that names a dialog. */
+  onInDialogRequest(req: IncomingRequest): void {
+    const entry = this.dialogs.get(dialogKey(Dialog.idOfIncoming(req.message)));
+    if (!entry) {
+      req.reply(481);
+      return;
+    }
+    entry.call.onInDialogRequest(req, entry.dialog);
+  }
+
+  onAck(message: SipRequest): void {
+    this.dialogs.get(dialogKey(Dialog.idOfIncoming(message)))?.call.onAck();
+  }
+
+  onFlowClosed(flow: Flow): void {
+    for (const call of [...this.calls.values()]) call.onFlowClosed(flow);
+  }
+
+  /** Ends every call (shutdown): both sides hear BYE or CANCEL, and every session is closed with a cause. */
+  closeAll(cause: EndCause = 'shutdown'): void {
+    for (const call of [...this.calls.values()]) call.close(cause);
+  }
+
+  onDialog(call: Call, dialog: Dialog): void {
+    this.dialogs.set(dialog.key, { call, dialog });
+  }
+
+  onRinging(call: Call, leg: OutboundLeg): void {
+    this.bus.emit('leg.ringing', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: call.callee.extensionId, contact: leg.binding.contact });
+  }
+
+  onAnswered(call: Call, leg: OutboundLeg): void {
+    this.bus.emit('leg.answered', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: call.callee.extensionId, contact: leg.binding.contact });
+    this.bus.emit('call.answered', { tenantId: call.tenantId, callId: call.id, from: call.caller.number, to: call.callee.number });
+  }
+
+  onEnded(call: Call, cause: EndCause): void {
+    this.calls.delete(call.id);
+    for (const [key, entry] of this.dialogs) if (entry.call === call) this.dialogs.delete(key);
+    const end = call.endedAt ?? Date.now();
+    const answeredAt = call.answeredAt;
+    this.bus.emit('call.ended', {
+      tenantId: call.tenantId,
+      callId: call.id,
+      cause,
+      answered: answeredAt !== undefined,
+      durations: {
+        ringing: (answeredAt ?? end) - call.createdAt,
+        talk: answeredAt === undefined ? 0 : end - answeredAt,
+        total: end - call.createdAt,
+      },
+    });
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * A call through the B2BUA: one inbound leg (the caller's INVITE, answered by us) and the outbound legs we place
+ * to every registered contact of the callee at once. The first 2xx wins and the others are cancelled; 180/183 are
+ * passed back; all legs failing gives the caller the best failure; the ring timeout gives 480. Once answered, the
+ * two dialogs are bridged: BYE on either ends both, re-INVITE, UPDATE and INFO are relayed across. SDP passes
+ * through unchanged (the media plane will anchor it).
+ *
+ *   Routing --first 18x--> Ringing --2xx--> Answered --BYE/failure--> Ended
+ *   Routing/Ringing ------all legs fail, CANCEL, ring timeout------> Ended
+ *
+ * `close()` is idempotent and releases every leg, timer and index once.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type ClientTransaction,
+  contactHeader,
+  Dialog,
+  type Flow,
+  type IncomingRequest,
+  type InviteClientTransaction,
+  InviteServerTransaction,
+  parseUri,
+  randomToken,
+  SipHeaders,
+  SipRequest,
+  type SipResponse,
+  type SipStack,
+  StateMachine,
+} from '../../sip/index.ts';
+import type { Binding } from '../location-service.ts';
+
+export enum CallState {
+  Routing = 'routing',
+  Ringing = 'ringing',
+  Answered = 'answered',
+  Ended = 'ended',
+}
+
+const LEGAL: Record<CallState, readonly CallState[]> = {
+  [CallState.Routing]: [CallState.Ringing, CallState.Answered, CallState.Ended],
+  [CallState.Ringing]: [CallState.Answered, CallState.Ended],
+  [CallState.Answered]: [CallState.Ended],
+  [CallState.Ended]: [],
+};
+
+export type EndCause =
+  | 'caller-hangup'
+  | 'callee-hangup'
+  | 'cancelled'
+  | 'busy'
+  | 'no-answer'
+  | 'unavailable'
+  | 'rejected'
+  | 'failed'
+  | 'ack-timeout'
+  | 'peer-lost'
+  | 'shutdown';
+
+export interface CallParty {
+  extensionId: string;
+  number: number;
+}
+
+/** What the call tells its owner: the dialogs to route to it, and its life. */
+export interface CallObserver {
+  onDialog(call: Call, dialog: Dialog): void;
+  onRinging(call: Call, leg: OutboundLeg): void;
+  onAnswered(call: Call, leg: OutboundLeg): void;
+  onEnded(call: Call, cause: EndCause): void;
+}
+
+export class OutboundLeg {
+  readonly id = randomUUID();
+  state: 'trying' | 'ringing' | 'answered' | 'failed' | 'cancelled' = 'trying';
+  tx: InviteClientTransaction | undefined;
+  dialog: Dialog | undefined;
+  finalStatus: number | undefined;
+  cancelWhenProvisional = false;
+
+  constructor(
+    readonly binding: Binding,
+    readonly invite: SipRequest,
+    readonly flow: Flow,
+  ) {}
+
+  get live(): boolean {
+    return this.state === 'trying' || this.state === 'ringing';
+  }
+}
+
+export class Call extends StateMachine<CallState> {
+  readonly id = randomUUID();
+  readonly legs: OutboundLeg[] = [];
+  callerDialog: Dialog | undefined;
+  answered: OutboundLeg | undefined;
+  readonly createdAt = Date.now();
+  answeredAt: number | undefined;
+  endedAt: number | undefined;
+  endCause: EndCause | undefined;
+  /** The 2xx we owe the caller until its ACK comes (rfc3261#section-13.3.1.4). */
+  private pending2xx: { response: SipResponse; request: SipRequest; flow: Flow } | undefined;
+
+  constructor(
+    readonly tenantId: string,
+    readonly domain: string,
+    readonly caller: CallParty,
+    readonly callee: CallParty,
+    readonly inbound: IncomingRequest,
+    private readonly stack: SipStack,
+    private readonly observer: CallObserver,
+    private readonly timerValues: { T1: number; T2: number },
+  ) {
+    super(CallState.Routing, LEGAL, CallState.Ended, 'call');
+  }
+
+  private contactFor(flow: Flow, user: string): string {
+    return contactHeader(user, this.stack.advertisedHost(flow), this.stack.advertisedPort(flow.protocol), flow.protocol);
+  }
+
+  /** Rings every contact at once, and gives up after the callee's ring timeout with 480. */
+  start(targets: Array<{ binding: Binding; flow: Flow }>, ringTimeoutSeconds: number): void {
+    const offer = this.inbound.message;
+    const maxForwards = Math.max(0, Number(offer.headers.get('Max-Forwards') ?? 70) - 1);
+    const display = offer.from.displayName;
+    if (this.inbound.transaction instanceof InviteServerTransaction) this.inbound.transaction.onCancel(() => this.onCallerCancel());
+    for (const { binding, flow } of targets) {
+      const headers = new SipHeaders()
+        .add('Max-Forwards', String(maxForwards))
+        .add('From', `${display === undefined ? '' : `"${display.replace(/(["\\])/g, '\\$1')}" `}<sip:${this.caller.number}@${this.domain}>;tag=${randomToken()}`)
+        .add('To', `<sip:${this.callee.number}@${this.domain}>`)
+        .add('Call-ID', `${randomToken(12)}@switchboard`)
+        .add('CSeq', '1 INVITE')
+        .add('Contact', this.contactFor(flow, String(this.caller.number)))
+        .add('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE');
+      const contentType = offer.headers.get('Content-Type');
+      if (offer.body.length > 0 && contentType) headers.add('Content-Type', contentType);
+      const invite = new SipRequest('INVITE', parseUri(binding.contact), headers, offer.body);
+      const leg = new OutboundLeg(binding, invite, flow);
+      this.legs.push(leg);
+      leg.tx = this.stack.sendRequest(invite, flow, {
+        onResponse: (response) => this.onLegResponse(leg, response),
+        onTimeout: () => this.onLegFailed(leg, 408),
+      }) as InviteClientTransaction;
+    }
+    this.after(ringTimeoutSeconds * 1000, () => {
+      if (this.state === CallState.Routing || this.state === CallState.Ringing) this.giveUp(480, 'no-answer');
+    });
+  }
+
+  private onLegResponse(leg: OutboundLeg, response: SipResponse): void {
+    const status = response.status;
+    if (status < 200) {
+      if (status === 100) return;
+      if (leg.cancelWhenProvisional) {
+        leg.cancelWhenProvisional = false;
+        this.sendCancel(leg);
+        return;
+      }
+      if (this.state === CallState.Ended || this.answered) return;
+      if (leg.state === 'trying') leg.state = 'ringing';
+      if (this.state === CallState.Routing) this.moveTo(CallState.Ringing);
+      this.observer.onRinging(this, leg);
+      // Pass the ringing (and early media SDP with 183) back to the caller.
+      const contentType = response.headers.get('Content-Type');
+      this.inbound.reply(status, {
+        reason: response.reason,
+        body: response.body.length > 0 ? response.body : undefined,
+        contentType,
+        headers: [['Contact', this.contactFor(this.inbound.flow, String(this.callee.number))]],
+      });
+      return;
+    }
+    if (status < 300) {
+      this.onLegAnswered(leg, response);
+      return;
+    }
+    this.onLegFailed(leg, status);
+  }
+
+  private onLegAnswered(leg: OutboundLeg, response: SipResponse): void {
+    // The ACK for a 2xx is ours to send, end to end (rfc3261#section-13.2.2.4), once per dialog.
+    if (leg.dialog) {
+      this.ackLeg(leg);
+      return;
+    }
+    const contact = leg.invite.headers.get('Contact') as string;
+    leg.dialog = Dialog.asUac(leg.invite, response, leg.flow, contact);
+    this.ackLeg(leg);
+    if (this.state === CallState.Ended || this.answered || !this.inbound.transaction || this.inbound.transaction.finalSent) {
+      // A second fork, or too late: this one is hung up at once.
+      leg.state = 'cancelled';
+      this.bye(leg.dialog);
+      return;
+    }
+    leg.state = 'answered';
+    this.answered = leg;
+    this.answeredAt = Date.now();
+    this.moveTo(CallState.Answered);
+    this.observer.onDialog(this, leg.dialog);
+    for (const other of this.legs) if (other !== leg && other.live) this.cancelLeg(other);
+
+    const callerContact = this.contactFor(this.inbound.flow, String(this.callee.number));
+    this.callerDialog = Dialog.asUas(this.inbound.message, this.inbound.transaction.toTag, this.inbound.flow, callerContact);
+    this.observer.onDialog(this, this.callerDialog);
+    const ok = this.inbound.reply(200, {
+      body: response.body.length > 0 ? response.body : undefined,
+      contentType: response.headers.get('Content-Type'),
+      headers: [['Contact', callerContact], ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE']],
+    });
+    this.observer.onAnswered(this, leg);
+    this.await2xxAck(ok, this.inbound.message, this.inbound.flow);
+  }
+
+  private ackLeg(leg: OutboundLeg): void {
+    if (!leg.dialog) return;
+    const ack = leg.dialog.createRequest('ACK', { cseq: leg.invite.cseq.seq });
+    this.stack.sendStateless(ack, leg.flow);
+  }
+
+  /** Retransmits a 2xx to the caller (T1 doubling to T2) until its ACK; without one in 64*T1, the call ends. */
+  private await2xxAck(response: SipResponse, request: SipRequest, flow: Flow): void {
+    this.pending2xx = { response, request, flow };
+    const { T1, T2 } = this.timerValues;
+    let interval = T1;
+    const retransmit = () => {
+      if (this.pending2xx?.response !== response) return;
+      if (!flow.reliable) this.stack.sendResponse2xx(response, request, flow);
+      interval = Math.min(interval * 2, T2);
+      this.after(interval, retransmit);
+    };
+    this.after(interval, retransmit);
+    this.after(64 * T1, () => {
+      if (this.pending2xx?.response === response) this.hangUpAll('ack-timeout');
+    });
+  }
+
+  private onLegFailed(leg: OutboundLeg, status: number): void {
+    if (!leg.live) return;
+    leg.state = 'failed';
+    leg.finalStatus = status;
+    if (this.state === CallState.Ended || this.answered) return;
+    if (this.legs.some((l) => l.live)) return;
+    // The best failure for the caller (rfc3261#section-16.7 in spirit): busy wins, then any other answer.
+    const statuses = this.legs.map((l) => l.finalStatus ?? 480);
+    const busy = statuses.find((s) => s === 486 || s === 600);
+    const status2 = busy ?? statuses.find((s) => s !== 487 && s !== 408) ?? 480;
+    const cause: EndCause = busy ? 'busy' : status2 === 480 || status2 === 408 ? 'unavailable' : 'rejected';
+    this.inbound.reply(status2 === 408 ? 480 : status2);
+    this.end(cause);
+  }
+
+  private cancelLeg(leg: OutboundLeg): void {
+    if (!leg.live || !leg.tx) return;
+    const wasTrying = leg.state === 'trying';
+    leg.state = 'cancelled';
+    // rfc3261#section-9.1: a CANCEL may only follow a provisional response; until one comes, it waits.
+    if (wasTrying) leg.cancelWhenProvisional = true;
+    else this.sendCancel(leg);
+  }
+
+  private sendCancel(leg: OutboundLeg): void {
+    if (!leg.tx) return;
+    this.stack.sendRequest(leg.tx.createCancel(), leg.flow, { onResponse: () => {}, onTimeout: () => {} }, { keepVia: true });
+  }
+
+  private onCallerCancel(): void {
+    if (this.state !== CallState.Routing && this.state !== CallState.Ringing) return;
+    for (const leg of this.legs) this.cancelLeg(leg);
+    if (!this.inbound.transaction.finalSent) this.inbound.reply(487);
+    this.end('cancelled');
+  }
+
+  /** Ring timeout or shutdown before an answer: cancel every leg and give the caller `status`. */
+  giveUp(status: number, cause: EndCause): void {
+    for (const leg of this.legs) this.cancelLeg(leg);
+    if (!this.inbound.transaction.finalSent) this.inbound.reply(status);
+    this.end(cause);
+  }
+
+  /** A request inside one of the call's dialogs, from the side that owns `dialog`. */
+  onInDialogRequest(req: IncomingRequest, from: Dialog): void {
+    if (!from.acceptRequest(req.message)) {
+      req.reply(500, { reason: 'Server Internal Error (CSeq out of order)', headers: [['Retry-After', '1']] });
+      return;
+    }
+    const to = from === this.callerDialog ? this.answered?.dialog : this.callerDialog;
+    const method = req.message.method;
+    if (method === 'BYE') {
+      req.reply(200);
+      if (to) this.bye(to);
+      this.end(from === this.callerDialog ? 'caller-hangup' : 'callee-hangup');
+      return;
+    }
+    if (!to || this.state !== CallState.Answered) {
+      req.reply(481);
+      return;
+    }
+    // re-INVITE (hold from a phone), UPDATE, INFO (DTMF): relayed across, the answer relayed back.
+    const relay = to.createRequest(method, {
+      body: req.message.body.length > 0 ? req.message.body : undefined,
+      contentType: req.message.headers.get('Content-Type'),
+    });
+    this.stack.sendRequest(relay, to.flow, {
+      onResponse: (response) => {
+        if (response.status < 200) return;
+        if (method === 'INVITE' && response.status < 300) this.stack.sendStateless(to.createRequest('ACK', { cseq: relay.cseq.seq }), to.flow);
+        const answer = req.reply(response.status, {
+          reason: response.reason,
+          body: response.body.length > 0 ? response.body : undefined,
+          contentType: response.headers.get('Content-Type'),
+          headers: method === 'INVITE' && response.status < 300 ? [['Contact', from.localContact]] : [],
+        });
+        if (method === 'INVITE' && response.status < 300) this.await2xxAck(answer, req.message, req.flow);
+      },
+      onTimeout: () => {
+        if (!req.transaction.finalSent) req.reply(408);
+      },
+    });
+  }
+
+  /** An ACK in one of the call's dialogs: the answer to the 2xx we owed. */
+  onAck(): void {
+    this.pending2xx = undefined;
+  }
+
+  /** The peer of `flow` is gone (its connection closed): the call ends, the other side hears BYE. */
+  onFlowClosed(flow: Flow): void {
+    if (this.state === CallState.Ended) return;
+    if (this.state !== CallState.Answered) {
+      if (this.inbound.flow.id === flow.id) {
+        for (const leg of this.legs) this.cancelLeg(leg);
+        this.end('peer-lost');
+      } else {
+        for (const leg of this.legs) if (leg.flow.id === flow.id && leg.live) this.onLegFailed(leg, 480);
+      }
+      return;
+    }
+    const callerGone = this.callerDialog?.flow.id === flow.id;
+    const calleeGone = this.answered?.dialog?.flow.id === flow.id;
+    if (!callerGone && !calleeGone) return;
+    if (callerGone && this.answered?.dialog) this.bye(this.answered.dialog);
+    if (calleeGone && this.callerDialog) this.bye(this.callerDialog);
+    this.end('peer-lost');
+  }
+
+  /** Hangs up both sides (API hangup, ACK timeout, shutdown). */
+  hangUpAll(cause: EndCause): void {
+    if (this.state === CallState.Ended) return;
+    if (this.state !== CallState.Answered) {
+      this.giveUp(cause === 'shutdown' ? 503 : 480, cause);
+      return;
+    }
+    if (this.callerDialog) this.bye(this.callerDialog);
+    if (this.answered?.dialog) this.bye(this.answered.dialog);
+    this.end(cause);
+  }
+
+  private bye(dialog: Dialog): ClientTransaction {
+    return this.stack.sendRequest(dialog.createRequest('BYE'), dialog.flow, { onResponse: () => {}, onTimeout: () => {} });
+  }
+
+  private end(cause: EndCause): void {
+    if (this.state === CallState.Ended) return;
+    this.endedAt = Date.now();
+    this.endCause = cause;
+    this.moveTo(CallState.Ended);
+    this.pending2xx = undefined;
+    this.observer.onEnded(this, cause);
+  }
+
+  /** Idempotent: ends the call (BYE/CANCEL as needed) if it still runs. */
+  close(cause: EndCause = 'shutdown'): void {
+    this.hangUpAll(cause);
+  }
+
+  /** A call never just stops: its parties are told. */
+  override terminate(): void {
+    this.close('shutdown');
+  }
+}

@@ -1,0 +1,304 @@
+// Extension-to-extension calls through the B2BUA (RFC 3261 sections 13 to 15), with sipp as both phones: an
+// authenticated INVITE (407 first) rings every registered contact of the callee; 180 comes back; the first 2xx
+// wins and the others are cancelled; BYE from either side ends both legs; busy is passed back; CANCEL gives 487;
+// the ring timeout gives 480; an unknown number 404 and an unregistered one 480. SDP passes through unchanged.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { DomainEvents } from '../../src/events/index.ts';
+import { freePort } from '../support/process.ts';
+import { createUser, type TestServer, useTestServer } from '../support/server.ts';
+import { authField, runSipp, type SippRun } from '../support/sipp.ts';
+
+type Ext = { id: string; number: number; secret: string };
+
+const CALLER_HANGS_UP = `
+  <pause milliseconds="@TALK@" />
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" />`;
+
+const WAIT_FOR_BYE = `
+  <recv request="BYE" />
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>`;
+
+const CALLEE_HANGS_UP = `
+  <pause milliseconds="@TALK@" />
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: <sip:callee@[local_ip]>;tag=[pid]SIPpTag10[call_number]
+      To:[$invitefrom]
+      Call-ID: [$invitecallid]
+      CSeq: 1 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" />`;
+
+/** The ACK for a failure, in the INVITE's transaction (rfc3261#section-17.1.1.3): the INVITE's Via and branch. */
+const ACK_FAILURE = `
+  <send>
+    <![CDATA[
+      ACK sip:[field2]@[$domain] SIP/2.0
+      [last_Via:]
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>`;
+
+/** The caller's ending when the call is refused with `status`: take it, ACK it. */
+function callerRefused(status: number): string {
+  return `
+  <recv response="180" optional="true" />
+  <recv response="183" optional="true" />
+  <recv response="${status}" />${ACK_FAILURE}`;
+}
+
+/** The caller's ending when the call is answered: take the 200 (with the callee's SDP), ACK it, then `then`. */
+function answered(then: string): string {
+  return `
+  <recv response="180" optional="true" />
+  <recv response="183" optional="true" />
+  <recv response="200" rrs="true">
+    <action>
+      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="sdp,calleeport" />
+      <log message="answered with sdp [$sdp] port [$calleeport]" />
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>${then}`;
+}
+
+const CALLER_CANCELS = `
+  <recv response="180" />
+  <pause milliseconds="300" />
+  <send>
+    <![CDATA[
+      CANCEL sip:[field2]@[$domain] SIP/2.0
+      [last_Via:]
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      To: <sip:[field2]@[$domain]>
+      Call-ID: [call_id]
+      CSeq: 2 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" />
+  <recv response="487" />${ACK_FAILURE}`;
+
+async function agent(t: TestServer, token: string, name: string): Promise<Ext> {
+  const u = await createUser(t, token, { name, email: `${name.replace(/\W/g, '').toLowerCase()}@example.com` });
+  return u.extension as Ext;
+}
+
+/** Registers `ext` with a Contact at a sipp callee listening on `port` (the REGISTER comes from another sipp). */
+async function registerAt(t: TestServer, ext: Ext, port: number): Promise<void> {
+  const run = await runSipp({
+    scenario: 'register.xml',
+    target: `127.0.0.1:${t.server.sipPort}`,
+    rows: [[String(ext.number), authField(String(ext.number), ext.secret)]],
+    vars: { domain: 'pbx.test', expires: '300' },
+    substitute: { EXPECT: '200', CONTACT: `127.0.0.1:${port}` },
+  });
+  assert.equal(run.code, 0, run.errors || run.output);
+}
+
+/** A sipp callee on its own port, waiting for one call. */
+function callee(scenario: string, port: number, substitute: Record<string, string> = {}): Promise<SippRun> {
+  return runSipp({ scenario, localPort: port, substitute: { RING: '300', TALK: '300', HANGUP_STEPS: WAIT_FOR_BYE, STATUS: '486', ...substitute }, timeoutSeconds: 25 });
+}
+
+function caller(t: TestServer, from: Ext, dialed: string | number, outcome: string, talk = 300): Promise<SippRun> {
+  return runSipp({
+    scenario: 'uac-call.xml',
+    target: `127.0.0.1:${t.server.sipPort}`,
+    rows: [[String(from.number), authField(String(from.number), from.secret), String(dialed)]],
+    vars: { domain: 'pbx.test' },
+    substitute: { OUTCOME: outcome, TALK: String(talk) },
+    timeoutSeconds: 25,
+  });
+}
+
+function record(t: TestServer) {
+  const seen: Array<{ name: string; e: unknown }> = [];
+  for (const name of ['call.created', 'leg.ringing', 'leg.answered', 'call.answered', 'call.ended'] as const) {
+    t.server.bus.on(name, (e) => void seen.push({ name, e }));
+  }
+  return {
+    names: () => seen.map((s) => s.name),
+    ended: () => seen.find((s) => s.name === 'call.ended')?.e as DomainEvents['call.ended'] | undefined,
+  };
+}
+
+async function settle(check: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+describe('calls between extensions with sipp (RFC 3261 sections 13-15)', () => {
+  const ctx = useTestServer('pglite');
+
+  it('a call is answered and the caller hangs up: both legs end, SDP passes through, events tell the whole call', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Caller A'), await agent(ctx.t, ctx.token, 'Callee B')];
+    const port = await freePort();
+    const events = record(ctx.t);
+    const uas = callee('uas-answer.xml', port);
+    await registerAt(ctx.t, b, port);
+    const uac = await caller(ctx.t, a, b.number, answered(CALLER_HANGS_UP));
+    const uasRun = await uas;
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    assert.equal(uasRun.code, 0, uasRun.errors || uasRun.output);
+    assert.match(uasRun.log, new RegExp(`by\\s*"Caller ${a.number}" <sip:${a.number}@pbx\\.test>`), 'the callee sees who calls');
+    const callerPort = /offered sdp .* port (\d+)/.exec(uasRun.log)?.[1];
+    const calleePort = /answered with sdp .* port (\d+)/.exec(uac.log)?.[1];
+    assert.ok(callerPort && calleePort, 'each side got the other side\'s SDP');
+    await settle(() => events.ended() !== undefined);
+    assert.deepEqual(events.names(), ['call.created', 'leg.ringing', 'leg.answered', 'call.answered', 'call.ended']);
+    const ended = events.ended();
+    assert.equal(ended?.cause, 'caller-hangup');
+    assert.equal(ended?.answered, true);
+    assert.ok((ended?.durations.talk ?? 0) >= 250 && (ended?.durations.ringing ?? 0) >= 250);
+    assert.equal(ctx.t.server.telephony.calls.activeCalls.length, 0);
+  });
+
+  it('the callee hangs up: the caller hears BYE', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Caller C'), await agent(ctx.t, ctx.token, 'Callee D')];
+    const port = await freePort();
+    const events = record(ctx.t);
+    const uas = callee('uas-answer.xml', port, { HANGUP_STEPS: CALLEE_HANGS_UP, TALK: '500' });
+    await registerAt(ctx.t, b, port);
+    const uac = await caller(ctx.t, a, b.number, answered(WAIT_FOR_BYE));
+    const uasRun = await uas;
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    assert.equal(uasRun.code, 0, uasRun.errors || uasRun.output);
+    await settle(() => events.ended() !== undefined);
+    assert.equal(events.ended()?.cause, 'callee-hangup');
+  });
+
+  it('busy: the callee answers 486 and the caller gets 486 Busy Here', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Caller E'), await agent(ctx.t, ctx.token, 'Busy F')];
+    const port = await freePort();
+    const events = record(ctx.t);
+    const uas = callee('uas-reject.xml', port, { STATUS: '486' });
+    await registerAt(ctx.t, b, port);
+    const uac = await caller(ctx.t, a, b.number, callerRefused(486));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    assert.equal((await uas).code, 0);
+    await settle(() => events.ended() !== undefined);
+    assert.equal(events.ended()?.cause, 'busy');
+    assert.equal(events.ended()?.answered, false);
+  });
+
+  it('the caller cancels while ringing: 487 to the caller, CANCEL to the callee', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Caller G'), await agent(ctx.t, ctx.token, 'Ringing H')];
+    const port = await freePort();
+    const events = record(ctx.t);
+    const uas = callee('uas-ring-until-cancel.xml', port);
+    await registerAt(ctx.t, b, port);
+    const uac = await caller(ctx.t, a, b.number, CALLER_CANCELS);
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const uasRun = await uas;
+    assert.equal(uasRun.code, 0, uasRun.errors || uasRun.output);
+    await settle(() => events.ended() !== undefined);
+    assert.equal(events.ended()?.cause, 'cancelled');
+  });
+
+  it('nobody answers: after the extension\'s ring timeout the caller gets 480 and the callee a CANCEL', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Caller I'), await agent(ctx.t, ctx.token, 'Absent J')];
+    const res = await ctx.t.request('PUT', `/api/pbx/agent-extensions/${b.id}`, { token: ctx.token, body: { ringTimeout: 5 } });
+    assert.equal(res.statusCode, 200);
+    const port = await freePort();
+    const events = record(ctx.t);
+    const uas = callee('uas-ring-until-cancel.xml', port);
+    await registerAt(ctx.t, b, port);
+    const started = Date.now();
+    const uac = await caller(ctx.t, a, b.number, callerRefused(480));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    assert.ok(Date.now() - started >= 4500, 'it rang for the timeout');
+    assert.equal((await uas).code, 0);
+    await settle(() => events.ended() !== undefined);
+    assert.equal(events.ended()?.cause, 'no-answer');
+  });
+
+  it('an unknown number is answered 404, an extension with no contact 480', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Caller K'), await agent(ctx.t, ctx.token, 'Offline L')];
+    const unknown = await caller(ctx.t, a, 1999, callerRefused(404));
+    assert.equal(unknown.code, 0, unknown.errors || unknown.output);
+    const offline = await caller(ctx.t, a, b.number, callerRefused(480));
+    assert.equal(offline.code, 0, offline.errors || offline.output);
+  });
+
+  it('forking: two contacts of one extension ring at once; the first to answer wins and the other is cancelled', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Caller M'), await agent(ctx.t, ctx.token, 'Two Phones N')];
+    const [answerPort, ringPort] = [await freePort(), await freePort()];
+    const events = record(ctx.t);
+    const answering = callee('uas-answer.xml', answerPort, { RING: '800' });
+    const ringing = callee('uas-ring-until-cancel.xml', ringPort);
+    await registerAt(ctx.t, b, answerPort);
+    await registerAt(ctx.t, b, ringPort);
+    const uac = await caller(ctx.t, a, b.number, answered(CALLER_HANGS_UP));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const [won, cancelled] = await Promise.all([answering, ringing]);
+    assert.equal(won.code, 0, won.errors || won.output);
+    assert.equal(cancelled.code, 0, cancelled.errors || cancelled.output);
+    await settle(() => events.ended() !== undefined);
+    assert.equal(events.ended()?.cause, 'caller-hangup');
+  });
+
+  it('an INVITE without credentials is challenged 407, and a wrong password is refused 403', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Caller O'), await agent(ctx.t, ctx.token, 'Callee P')];
+    const wrong = await runSipp({
+      scenario: 'uac-call.xml',
+      target: `127.0.0.1:${ctx.t.server.sipPort}`,
+      rows: [[String(a.number), authField(String(a.number), 'not-the-secret'), String(b.number)]],
+      vars: { domain: 'pbx.test' },
+      substitute: { OUTCOME: callerRefused(403), TALK: '0' },
+    });
+    assert.equal(wrong.code, 0, wrong.errors || wrong.output);
+  });
+});
