@@ -303,14 +303,18 @@ export class SipStack {
       this.delegate.onMalformed?.(flow, `request handler failed: ${(err as Error)?.message}`);
       if (!transaction.finalSent && transaction.state !== 'terminated') incoming.reply(500);
     };
-    // A non-INVITE request must be answered by the time its handler is done; an INVITE may ring on afterwards.
-    const settle = () => {
-      if (request.method !== 'INVITE' && !transaction.finalSent && transaction.state !== 'terminated') incoming.reply(500);
-    };
+    // A non-INVITE request must be answered in time even if its handler forgets (or the peer it relays to never
+    // answers): after 64*T1 without a final answer, 500. An INVITE may ring for longer; its call owns it.
+    if (request.method !== 'INVITE') {
+      const guard = setTimeout(() => {
+        if (!transaction.finalSent && transaction.state !== 'terminated') incoming.reply(500);
+      }, 64 * this.timers.T1);
+      guard.unref();
+      transaction.onTerminated(() => clearTimeout(guard));
+    }
     try {
       const result = this.delegate.onRequest(incoming);
-      if (result instanceof Promise) result.then(settle, fail);
-      else settle();
+      if (result instanceof Promise) result.catch(fail);
     } catch (err) {
       fail(err);
     }

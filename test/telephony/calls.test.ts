@@ -44,6 +44,140 @@ const WAIT_FOR_BYE = `
     ]]>
   </send>`;
 
+/** The caller holds (re-INVITE with a=sendonly), sends a DTMF digit by INFO, then hangs up. */
+const CALLER_HOLDS_AND_SENDS_DTMF = `
+  <pause milliseconds="200" />
+  <send retrans="500">
+    <![CDATA[
+      INVITE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 3 INVITE
+      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 1 2 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+      a=sendonly
+
+    ]]>
+  </send>
+  <recv response="100" optional="true" />
+  <recv response="200">
+    <action>
+      <ereg regexp="a=(recvonly|inactive)" search_in="body" check_it="true" assign_to="held,direction" />
+      <log message="held: callee answered [$held] ([$direction])" />
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 3 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <send retrans="500">
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 4 INFO
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal=5
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200" />
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 5 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" />`;
+
+/** The callee's side of that: answers the hold with a=recvonly, takes the INFO, then the BYE. */
+const CALLEE_IS_HELD = `
+  <recv request="INVITE">
+    <action>
+      <ereg regexp="a=sendonly" search_in="body" check_it="true" assign_to="hold" />
+      <log message="hold offered: [$hold]" />
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=callee 1 2 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+      a=recvonly
+
+    ]]>
+  </send>
+  <recv request="ACK" />
+  <recv request="INFO">
+    <action>
+      <ereg regexp="Signal=([0-9*#])" search_in="body" check_it="true" assign_to="dtmf,digit" />
+      <log message="dtmf [$dtmf] digit [$digit]" />
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>${WAIT_FOR_BYE}`;
+
 const CALLEE_HANGS_UP = `
   <pause milliseconds="@TALK@" />
   <send retrans="500">
@@ -218,6 +352,23 @@ describe('calls between extensions with sipp (RFC 3261 sections 13-15)', () => {
     assert.equal(uasRun.code, 0, uasRun.errors || uasRun.output);
     await settle(() => events.ended() !== undefined);
     assert.equal(events.ended()?.cause, 'callee-hangup');
+  });
+
+  it('a re-INVITE (hold from a phone) and INFO (DTMF) are relayed across, and their answers back', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Holder Q'), await agent(ctx.t, ctx.token, 'Held R')];
+    const port = await freePort();
+    const events = record(ctx.t);
+    const uas = callee('uas-answer.xml', port, { HANGUP_STEPS: CALLEE_IS_HELD });
+    await registerAt(ctx.t, b, port);
+    const uac = await caller(ctx.t, a, b.number, answered(CALLER_HOLDS_AND_SENDS_DTMF));
+    const uasRun = await uas;
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    assert.equal(uasRun.code, 0, uasRun.errors || uasRun.output);
+    assert.match(uasRun.log, /hold offered: a=sendonly/);
+    assert.match(uac.log, /held: callee answered a=recvonly/);
+    assert.match(uasRun.log, /digit 5/);
+    await settle(() => events.ended() !== undefined);
+    assert.equal(events.ended()?.cause, 'caller-hangup');
   });
 
   it('busy: the callee answers 486 and the caller gets 486 Busy Here', async () => {
