@@ -47,6 +47,12 @@ describe('SIP message serialisation (RFC 3261 section 7)', () => {
     assert.equal(m.topVia?.host, '192.0.2.1');
   });
 
+  it('an unterminated quoted string in a list header is a 400, not an exception (found by the fuzz test)', () => {
+    const text = options('q@x').toString().replace('CSeq: 1 OPTIONS', 'CSeq: 1 OPTIONS\r\nContact: "open <sip:a@b>');
+    const r = parseDatagram(Buffer.from(text));
+    assert.ok(!r.ok && r.status === 400 && /unterminated quoted string/.test(r.reason));
+  });
+
   it('a response serialises its status line', () => {
     const r = new SipResponse(486, 'Busy Here', new SipHeaders().add('Call-ID', 'x'));
     assert.match(r.toString(), /^SIP\/2\.0 486 Busy Here\r\nCall-ID: x\r\nContent-Length: 0\r\n\r\n$/);

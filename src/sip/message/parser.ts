@@ -61,10 +61,18 @@ function readHeaderSection(text: string): { startLine: string; headers: SipHeade
 }
 
 /**
- * Parses one message whose header section is `head` (without the blank line) and whose body is `body`.
- * `framed` says the body length came from the stream framing, already checked against Content-Length.
+ * Parses one message whose header section is `head` (without the blank line) and whose body is `body`. Never
+ * throws: whatever goes wrong inside is a failure to parse, for the caller to answer or drop.
  */
 export function parseParts(head: string, body: Buffer): ParseResult {
+  try {
+    return parsePartsOrThrow(head, body);
+  } catch (err) {
+    return fail(`unparseable message (${err instanceof Error ? err.message : 'unknown error'})`, undefined);
+  }
+}
+
+function parsePartsOrThrow(head: string, body: Buffer): ParseResult {
   const section = readHeaderSection(head);
   if (typeof section === 'string') return fail(section, undefined);
   const { startLine, headers } = section;
@@ -155,12 +163,11 @@ function checkRequestHeaders(method: string, headers: SipHeaders): string | unde
     const problem = check(() => headers.values(name).forEach(parseNameAddr));
     if (problem) return problem;
   }
-  const contacts = headers.values('Contact');
-  if (!(contacts.length === 1 && contacts[0] === '*')) {
-    const problem = check(() => contacts.forEach(parseNameAddr));
-    if (problem) return `invalid Contact: ${problem}`;
-  }
-  return undefined;
+  const problem = check(() => {
+    const contacts = headers.values('Contact');
+    if (!(contacts.length === 1 && contacts[0] === '*')) contacts.forEach(parseNameAddr);
+  });
+  return problem ? `invalid Contact: ${problem}` : undefined;
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
