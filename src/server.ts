@@ -110,6 +110,19 @@ export async function ensureFirstAdmin(core: Core, print: (line: string) => void
   }
 }
 
+/** The TLS certificate and key, when both are configured; an unreadable file stops the start, naming its variable. */
+function readTlsFiles(config: Config): { cert: Buffer; key: Buffer } | undefined {
+  if (!config.sipTlsCert || !config.sipTlsKey) return undefined;
+  const read = (file: string, variable: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new Error(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  };
+  return { cert: read(config.sipTlsCert, 'PBX_SIP_TLS_CERT'), key: read(config.sipTlsKey, 'PBX_SIP_TLS_KEY') };
+}
+
 /** The UDP port `port` resolves to on `host` (a free one for 0), checked by binding it for a moment. */
 async function freeUdpPort(host: string, port: number): Promise<number> {
   const probe = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
@@ -141,8 +154,10 @@ async function startTelephony(core: Core): Promise<TelephonyEngine> {
     digestAlgorithms: config.sipDigestAlgorithms,
     abuse: { maxFailures: config.sipAuthMaxFailures, windowMs: config.sipAuthWindowSeconds * 1000, banMs: config.sipBanSeconds * 1000 },
     serverName: `Switchboard ${packageVersion()}`,
+    publicHost: config.sipPublicHost,
     onError: (err: unknown, context: string) => logger.error({ err }, context),
   };
+  const tls = readTlsFiles(config);
   let lastError: unknown;
   // With port 0 the number UDP drew may be taken on TCP: draw again a few times.
   for (let attempt = 0; attempt < (config.sipPort === 0 ? 5 : 1); attempt++) {
@@ -153,6 +168,7 @@ async function startTelephony(core: Core): Promise<TelephonyEngine> {
         listen: [
           { protocol: 'UDP', host: config.sipHost, port },
           { protocol: 'TCP', host: config.sipHost, port },
+          ...(tls ? [{ protocol: 'TLS' as const, host: config.sipHost, port: config.sipTlsPort, tls }] : []),
         ],
       });
     } catch (err) {

@@ -32,6 +32,10 @@ export interface Config {
   sipAuthWindowSeconds: number;
   sipBanSeconds: number;
   sipDigestAlgorithms: Array<'MD5' | 'SHA-256'>;
+  sipTlsPort: number;
+  sipTlsCert: string | undefined;
+  sipTlsKey: string | undefined;
+  sipPublicHost: string | undefined;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -137,6 +141,15 @@ const digestAlgorithms: Parser<Array<'MD5' | 'SHA-256'>> = (raw) => {
   return list as Array<'MD5' | 'SHA-256'>;
 };
 
+const optionalPath: Parser<string | undefined> = (raw) => (raw.trim() === '' ? undefined : path.resolve(raw.trim()));
+
+const optionalHost: Parser<string | undefined> = (raw) => {
+  const v = raw.trim();
+  if (v === '') return undefined;
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/.test(v)) throw new BadValue('must be a host name or an IP address');
+  return v;
+};
+
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel: Parser<Config['logLevel']> = (raw) => {
   const v = raw.trim().toLowerCase();
@@ -169,6 +182,10 @@ export const settings = [
   setting({ key: 'sipAuthWindowSeconds', env: 'PBX_SIP_AUTH_WINDOW', description: 'The window, in seconds, over which failed SIP authentications are counted', defaultText: '60', parse: integer(1, 86_400), fallback: () => 60 }),
   setting({ key: 'sipBanSeconds', env: 'PBX_SIP_BAN', description: 'How long, in seconds, a banned address is refused and then ignored', defaultText: '600', parse: integer(1, 7 * 86_400), fallback: () => 600 }),
   setting({ key: 'sipDigestAlgorithms', env: 'PBX_SIP_DIGEST_ALGORITHMS', description: 'Digest algorithms offered in challenges, in order', defaultText: 'MD5', parse: digestAlgorithms, fallback: () => ['MD5'] }),
+  setting({ key: 'sipTlsPort', env: 'PBX_SIP_TLS_PORT', description: 'SIP over TLS port, used when a certificate is set (0 picks a free one)', defaultText: '5061', parse: integer(0, 65535), fallback: () => 5061 }),
+  setting({ key: 'sipTlsCert', env: 'PBX_SIP_TLS_CERT', description: 'PEM certificate (chain) file for SIP over TLS; with PBX_SIP_TLS_KEY it turns TLS on', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
+  setting({ key: 'sipTlsKey', env: 'PBX_SIP_TLS_KEY', description: 'PEM private key file for SIP over TLS', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
+  setting({ key: 'sipPublicHost', env: 'PBX_SIP_PUBLIC_HOST', description: 'Address to advertise in Via and Contact when it differs from the bound one (a server behind NAT)', defaultText: undefined, parse: optionalHost, fallback: () => undefined }),
 ] as const;
 
 /** `PBX_HTTP_PORT` → `--http-port`; `DATABASE_URL` → `--database-url`. */
@@ -222,6 +239,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       const shown = /SECRET|PASSWORD|DATABASE_URL/.test(s.env) ? '' : ` (got '${raw}')`;
       problems.push(`${s.env}: ${err.message}${shown}`);
     }
+  }
+  if (problems.length === 0 && (out.sipTlsCert === undefined) !== (out.sipTlsKey === undefined)) {
+    problems.push('PBX_SIP_TLS_CERT and PBX_SIP_TLS_KEY: set both to turn SIP over TLS on, or neither');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const config = out as Config;

@@ -33,6 +33,8 @@ export interface TelephonyOptions {
   registrar?: Partial<RegistrarOptions>;
   timers?: Partial<TransactionTimers>;
   serverName?: string;
+  /** Advertised in Via and Contact instead of the bound address. */
+  publicHost?: string;
   onError?: (err: unknown, context: string) => void;
 }
 
@@ -71,7 +73,7 @@ export class TelephonyEngine {
     let stack: SipStack;
     try {
       stack = await SipStack.start(
-        { listen: options.listen, timers: options.timers, serverName: options.serverName },
+        { listen: options.listen, timers: options.timers, serverName: options.serverName, publicHost: options.publicHost },
         {
           onRequest: (req) => holder.engine?.onRequest(req),
           onAck: (ack) => holder.engine?.calls.onAck(ack),

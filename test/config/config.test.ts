@@ -47,6 +47,10 @@ describe('configuration', () => {
     });
   }
 
+  it('a TLS certificate without its key (or the reverse) is refused', () => {
+    assert.throws(() => loadConfig({ PBX_SIP_TLS_CERT: '/etc/cert.pem' }), /PBX_SIP_TLS_CERT and PBX_SIP_TLS_KEY: set both/);
+  });
+
   it('secrets are never echoed in the error', () => {
     assert.throws(() => loadConfig({ PBX_JWT_SECRET: 'tiny-secret' }), (err: Error) => !err.message.includes('tiny-secret'));
   });

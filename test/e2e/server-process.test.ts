@@ -162,6 +162,9 @@ describe('the pbx command', () => {
     const flag = await runPbxToEnd(['start', '--extension-range', '9-1'], { PBX_DATA_DIR: tempDir() });
     assert.equal(flag.code, 2);
     assert.match(flag.output, /PBX_EXTENSION_RANGE/);
+    const tls = await runPbxToEnd(['start'], { PBX_DATA_DIR: tempDir(), ...SIP, PBX_HTTP_PORT: '0', PBX_SIP_TLS_CERT: '/nonexistent/cert.pem', PBX_SIP_TLS_KEY: '/nonexistent/key.pem' });
+    assert.equal(tls.code, 1);
+    assert.match(tls.output, /PBX_SIP_TLS_CERT: cannot read \/nonexistent\/cert\.pem \(ENOENT\)/);
   });
 
   it('pbx migrate, then pbx admin create, then that administrator logs in to the started server', async () => {

@@ -17,6 +17,10 @@ export interface BaresipEvent {
   peeruri?: string;
 }
 
+function transportParam(transport: string | undefined): string {
+  return transport && transport !== 'udp' ? `;transport=${transport}` : '';
+}
+
 export class Baresip {
   readonly events: BaresipEvent[] = [];
   private output = '';
@@ -34,7 +38,15 @@ export class Baresip {
     socket.on('error', () => {});
   }
 
-  static async start(options: { user: string; password: string; domain: string; proxy: string; answer?: 'auto' | 'manual'; tone?: number }): Promise<Baresip> {
+  static async start(options: {
+    user: string;
+    password: string;
+    domain: string;
+    proxy: string;
+    answer?: 'auto' | 'manual';
+    tone?: number;
+    transport?: 'udp' | 'tcp' | 'tls';
+  }): Promise<Baresip> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-baresip-'));
     const [sipPort, ctrlPort] = [await freePort(), await freePort()];
     fs.writeFileSync(
@@ -66,7 +78,7 @@ export class Baresip {
     );
     fs.writeFileSync(
       path.join(dir, 'accounts'),
-      `<sip:${options.user}@${options.domain}>;auth_pass=${options.password};outbound="sip:${options.proxy}";regint=300;answermode=${options.answer ?? 'auto'};audio_codecs=PCMU\n`,
+      `<sip:${options.user}@${options.domain}${transportParam(options.transport)}>;auth_pass=${options.password};outbound="sip:${options.proxy}${transportParam(options.transport)}";regint=300;answermode=${options.answer ?? 'auto'};audio_codecs=PCMU\n`,
     );
     // BARESIP_TRACE=1 prints baresip's SIP trace into its output, for a failing test's message.
     const trace = process.env.BARESIP_TRACE ? ['-s'] : [];
