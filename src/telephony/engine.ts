@@ -10,6 +10,7 @@ import type { PbxEventBus } from '../events/index.ts';
 import { DEFAULT_TIMERS, DigestAuthenticator, type IncomingRequest, isSipUri, type ListenSpec, SipStack, type TransactionTimers } from '../sip/index.ts';
 import { CallManager } from './calls/call-manager.ts';
 import { AbuseGuard, type AbuseGuardOptions } from './abuse-guard.ts';
+import { CredentialCache } from './credential-cache.ts';
 import { LocationService } from './location-service.ts';
 import { type CredentialStore, DEFAULT_REGISTRAR_OPTIONS, Registrar, type RegistrarOptions } from './registrar.ts';
 
@@ -52,6 +53,7 @@ export class TelephonyEngine {
     readonly location: LocationService,
     private readonly registrar: Registrar,
     private readonly abuse: AbuseGuard,
+    private readonly credentials: CredentialCache,
     private readonly options: TelephonyOptions,
   ) {
     const timers = { ...DEFAULT_TIMERS, ...options.timers };
@@ -65,7 +67,8 @@ export class TelephonyEngine {
       secret: createHmac('sha256', options.secret).update('sip-digest-nonce').digest(),
       algorithms: options.digestAlgorithms,
     });
-    const registrar = new Registrar(options.directory, location, digest, { ...DEFAULT_REGISTRAR_OPTIONS, ...options.registrar });
+    const credentials = new CredentialCache(options.directory);
+    const registrar = new Registrar(credentials, location, digest, { ...DEFAULT_REGISTRAR_OPTIONS, ...options.registrar });
     const abuse = new AbuseGuard(options.abuse);
     const domains = new Set((await options.directory.listDomains()).map((d) => d.toLowerCase()));
     const holder: { engine?: TelephonyEngine } = {};
@@ -84,10 +87,10 @@ export class TelephonyEngine {
         },
       );
     } catch (err) {
-      location.stop();
+      await location.stop();
       throw err;
     }
-    const engine = new TelephonyEngine(domains, stack, location, registrar, abuse, options);
+    const engine = new TelephonyEngine(domains, stack, location, registrar, abuse, credentials, options);
     holder.engine = engine;
     engine.subscribe();
     return engine;
@@ -95,11 +98,19 @@ export class TelephonyEngine {
 
   private subscribe(): void {
     const { bus } = this.options;
-    const drop = (e: { extensionId: string }) => this.location.removeAll(e.extensionId, 'credentials-changed');
+    const drop = (e: { extensionId: string }) => {
+      this.credentials.invalidate(e.extensionId);
+      return this.location.removeAll(e.extensionId, 'credentials-changed');
+    };
     this.unsubscribe.push(
       bus.on('extension.credentials.changed', drop),
       bus.on('extension.deleted', drop),
-      bus.on('tenant.created', () => this.refreshDomains()),
+      bus.on('extension.updated', (e) => this.credentials.invalidate(e.extensionId)),
+      bus.on('extension.created', () => this.credentials.forgetMisses()),
+      bus.on('tenant.created', () => {
+        this.credentials.forgetMisses();
+        return this.refreshDomains();
+      }),
     );
   }
 
@@ -164,7 +175,7 @@ export class TelephonyEngine {
     this.calls.closeAll('shutdown');
     await new Promise((r) => setTimeout(r, 50));
     for (const off of this.unsubscribe) off();
-    this.location.stop();
+    await this.location.stop();
     await this.stack.close();
   }
 }

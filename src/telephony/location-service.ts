@@ -3,8 +3,12 @@
  * with its expiry and the flow it was learned on. A contact learned over a connection is reached over that same
  * connection and goes when it closes; one learned over UDP is reached at the address the REGISTER came from
  * (so a phone behind NAT is reachable) and is persisted, so it survives a restart until it expires.
+ *
+ * Memory is the truth; the database is written behind it: changes are coalesced per binding and written in one
+ * batch every second (and on stop), so a phone's refresh costs no database round trip. A crash loses at most the
+ * last second of refreshes, which phones repeat anyway.
  */
-import { and, eq, lte } from 'drizzle-orm';
+import { and, eq, lte, sql } from 'drizzle-orm';
 import { type Db, registrations } from '../db/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import type { Flow } from '../sip/index.ts';
@@ -33,6 +37,9 @@ export class LocationService {
   /** extensionId → bindings, oldest first. */
   private readonly byExtension = new Map<string, Binding[]>();
   private sweeper: NodeJS.Timeout | undefined;
+  /** extensionId|contact → the binding to write, or null to delete it. */
+  private readonly dirty = new Map<string, Binding | null>();
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Db,
@@ -68,13 +75,73 @@ export class LocationService {
       });
       this.byExtension.set(row.extensionId, list);
     }
-    this.sweeper = setInterval(() => void this.expire().catch(() => {}), 1000);
+    this.sweeper = setInterval(() => {
+      void this.expire()
+        .then(() => this.flush())
+        .catch(() => {});
+    }, 1000);
     this.sweeper.unref();
   }
 
-  stop(): void {
+  /** Stops expiring and writes what is pending. */
+  async stop(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
+    await this.flush();
+  }
+
+  /** Writes every pending change in one batch; flushes run one after another. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.write()).catch(() => {});
+    return this.flushing;
+  }
+
+  private async write(): Promise<void> {
+    if (this.dirty.size === 0) return;
+    const changes = [...this.dirty.values()];
+    const deletes = [...this.dirty.keys()].filter((k) => this.dirty.get(k) === null);
+    this.dirty.clear();
+    const upserts = changes.filter((b): b is Binding => b !== null);
+    const now = new Date();
+    for (let i = 0; i < upserts.length; i += 500) {
+      await this.db
+        .insert(registrations)
+        .values(
+          upserts.slice(i, i + 500).map((b) => ({
+            tenantId: b.tenantId,
+            extensionId: b.extensionId,
+            number: b.number,
+            contactUri: b.contact,
+            callId: b.callId,
+            cseq: b.cseq,
+            transport: b.transport,
+            sourceAddress: b.sourceAddress,
+            sourcePort: b.sourcePort,
+            userAgent: b.userAgent,
+            expiresAt: b.expiresAt,
+            updatedAt: now,
+          })),
+        )
+        .onConflictDoUpdate({
+          target: [registrations.extensionId, registrations.contactUri],
+          set: {
+            callId: sql`excluded.call_id`,
+            cseq: sql`excluded.cseq`,
+            transport: sql`excluded.transport`,
+            sourceAddress: sql`excluded.source_address`,
+            sourcePort: sql`excluded.source_port`,
+            userAgent: sql`excluded.user_agent`,
+            expiresAt: sql`excluded.expires_at`,
+            updatedAt: sql`excluded.updated_at`,
+          },
+        });
+    }
+    for (const key of deletes) {
+      const [extensionId, ...contact] = key.split('|');
+      await this.db
+        .delete(registrations)
+        .where(and(eq(registrations.extensionId, extensionId as string), eq(registrations.contactUri, contact.join('|'))));
+    }
   }
 
   /** The live bindings of an extension, oldest first. */
@@ -100,24 +167,7 @@ export class LocationService {
     if (isNew) list.push(binding);
     else list[existing] = { ...binding, registeredAt: (list[existing] as Binding).registeredAt };
     this.byExtension.set(binding.extensionId, list);
-    const values = {
-      tenantId: binding.tenantId,
-      extensionId: binding.extensionId,
-      number: binding.number,
-      contactUri: binding.contact,
-      callId: binding.callId,
-      cseq: binding.cseq,
-      transport: binding.transport,
-      sourceAddress: binding.sourceAddress,
-      sourcePort: binding.sourcePort,
-      userAgent: binding.userAgent,
-      expiresAt: binding.expiresAt,
-      updatedAt: new Date(),
-    };
-    await this.db
-      .insert(registrations)
-      .values(values)
-      .onConflictDoUpdate({ target: [registrations.extensionId, registrations.contactUri], set: values });
+    this.dirty.set(`${binding.extensionId}|${binding.contact}`, binding);
     if (isNew) this.bus.emit('registration.added', this.event(binding));
     while (list.length > this.maxBindings) {
       const oldest = list[0] as Binding;
@@ -132,9 +182,7 @@ export class LocationService {
     if (i < 0) return;
     list.splice(i, 1);
     if (list.length === 0) this.byExtension.delete(binding.extensionId);
-    await this.db
-      .delete(registrations)
-      .where(and(eq(registrations.extensionId, binding.extensionId), eq(registrations.contactUri, binding.contact)));
+    this.dirty.set(`${binding.extensionId}|${binding.contact}`, null);
     this.bus.emit('registration.removed', { ...this.event(binding), reason });
   }
 

@@ -44,7 +44,7 @@ for (const kind of databaseKinds) {
       await first.save(binding('sip:a@192.0.2.9:5062', 'UDP', 300));
       await first.save(binding('sip:b@192.0.2.9:5062;transport=tcp', 'TCP', 300));
       await first.save(binding('sip:c@192.0.2.9:5062', 'UDP', 1));
-      first.stop();
+      await first.stop();
       await new Promise((r) => setTimeout(r, 1100));
 
       const second = new LocationService(db.database.db, new EventBus<DomainEvents>());
@@ -55,8 +55,8 @@ for (const kind of databaseKinds) {
         assert.equal(left[0]?.sourcePort, 5062);
         assert.ok((left[0]?.expiresAt.getTime() ?? 0) > Date.now() + 290_000);
       } finally {
-        second.stop();
         await second.removeAll(ext.id, 'unregistered');
+        await second.stop();
       }
     });
 
@@ -73,7 +73,7 @@ for (const kind of databaseKinds) {
         assert.equal(location.lookup(ext.id).length, 0);
         assert.deepEqual(removed, ['sip:short@192.0.2.9:expired']);
       } finally {
-        location.stop();
+        await location.stop();
       }
     });
   });

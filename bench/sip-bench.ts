@@ -1,0 +1,185 @@
+/**
+ * SIP benchmark, with sipp as the load generator and Kamailio as the reference, in one run on this machine:
+ *
+ *   1. Authenticated REGISTER transactions per second (REGISTER, 401, REGISTER with digest, 200) against
+ *      Switchboard and against Kamailio (bench/kamailio-registrar.cfg), printed as a ratio.
+ *   2. Call setups per second through the B2BUA (INVITE, 407, INVITE, 180, 200, ACK, BYE) between two sipp
+ *      instances, with the number of failed calls.
+ *   3. The server's resident memory with 5,000 registered endpoints and 1,000 established calls.
+ *
+ *   npx tsx bench/sip-bench.ts            (about three minutes; needs sipp and kamailio installed)
+ *
+ * Everything runs on loopback and stops by itself; every process it starts is stopped by its own pid.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, runPbx, waitForOutput } from '../test/support/process.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-'));
+const USERS = Number(process.env.BENCH_USERS ?? 5000);
+const REGISTRATIONS = Number(process.env.BENCH_REGISTRATIONS ?? 30_000);
+const CALLS = Number(process.env.BENCH_CALLS ?? 6000);
+const CALL_RATE = Number(process.env.BENCH_CALL_RATE ?? 300);
+const HELD_CALLS = Number(process.env.BENCH_HELD_CALLS ?? 1000);
+const KAMAILIO_PASSWORD = 'bench-password-1';
+
+interface SippResult {
+  successful: number;
+  failed: number;
+  seconds: number;
+  output: string;
+}
+
+/** Runs sipp to its end (or its timeout) and reads the final statistics it prints. */
+function sipp(args: string[], timeoutSeconds: number): Promise<SippResult> & { pid: number | undefined; stop(): void } {
+  const started = process.hrtime.bigint();
+  const child = spawn('sipp', [...args, '-nostdin', '-timeout', `${timeoutSeconds}s`], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  const killer = setTimeout(() => child.kill('SIGKILL'), (timeoutSeconds + 15) * 1000);
+  const done = new Promise<SippResult>((resolve) =>
+    child.on('exit', () => {
+      clearTimeout(killer);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const last = (label: string) => {
+        const lines = output.split('\n').filter((l) => l.includes(label));
+        const m = /(\d+)\s*$/.exec(lines.at(-1)?.trim() ?? '');
+        return m ? Number(m[1]) : 0;
+      };
+      resolve({ successful: last('Successful call'), failed: last('Failed call'), seconds, output });
+    }),
+  ) as Promise<SippResult> & { pid: number | undefined; stop(): void };
+  done.pid = child.pid;
+  done.stop = () => child.kill('SIGTERM');
+  return done;
+}
+
+function csv(name: string, rows: string[][]): string {
+  const file = path.join(work, name);
+  fs.writeFileSync(file, ['SEQUENTIAL', ...rows.map((r) => r.join(';'))].join('\n') + '\n');
+  return file;
+}
+
+function rssMiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+async function api(base: string, token: string | undefined, method: string, url: string, body?: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(base + url, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function registerLoad(target: string, rowsFile: string): Promise<SippResult> {
+  return sipp([target, '-sf', path.join(here, 'sipp/register-load.xml'), '-inf', rowsFile, '-set', 'domain', 'pbx.bench', '-i', '127.0.0.1', '-p', String(await freePort()), '-m', String(REGISTRATIONS), '-r', '20000', '-l', '2000'], 120);
+}
+
+async function main(): Promise<void> {
+  const [httpPort, sipPort, kamailioPort, uasPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const base = `http://127.0.0.1:${httpPort}`;
+  const server = runPbx(['start'], {
+    PBX_DATA_DIR: path.join(work, 'data'),
+    PBX_HTTP_HOST: '127.0.0.1',
+    PBX_HTTP_PORT: String(httpPort),
+    PBX_SIP_HOST: '127.0.0.1',
+    PBX_SIP_PORT: String(sipPort),
+    PBX_DOMAIN: 'pbx.bench',
+    PBX_EXTENSION_RANGE: '10000-19999',
+    PBX_ADMIN_EMAIL: 'bench@example.com',
+    PBX_ADMIN_PASSWORD: 'bench-admin-password',
+    PBX_LOG_LEVEL: 'warn',
+    PBX_SIP_AUTH_MAX_FAILURES: '100000',
+  });
+  const stopAll: Array<() => unknown> = [() => server.stop()];
+  try {
+    await waitForOutput(server, 'listening on');
+    const pid = server.child.pid as number;
+    const token = (await api(base, undefined, 'POST', '/api/auth/login', { email: 'bench@example.com', password: 'bench-admin-password' })).accessToken as string;
+    console.log(`# creating ${USERS} extensions`);
+    const users: Array<{ number: number; secret: string }> = [];
+    for (let i = 0; i < USERS; i += 20) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(20, USERS - i) }, (_, j) => api(base, token, 'POST', '/api/users', { name: `Bench ${i + j}`, email: `bench${i + j}@example.com` })),
+      );
+      for (const u of batch) users.push(u.extension as { number: number; secret: string });
+    }
+    const rssIdle = rssMiB(pid);
+
+    // 1. REGISTER throughput, Switchboard then Kamailio, same sipp, same load.
+    console.log(`# ${REGISTRATIONS} authenticated registrations of ${USERS} users, against Switchboard`);
+    const ours = await registerLoad(`127.0.0.1:${sipPort}`, csv('ours.csv', users.map((u) => [String(u.number), `[authentication username=${u.number} password=${u.secret}]`])));
+    const rssRegistered = rssMiB(pid);
+
+    const cfg = path.join(work, 'kamailio.cfg');
+    fs.writeFileSync(cfg, fs.readFileSync(path.join(here, 'kamailio-registrar.cfg'), 'utf8').replaceAll('@PORT@', String(kamailioPort)).replaceAll('@PASSWORD@', KAMAILIO_PASSWORD));
+    const kamailio = spawn('kamailio', ['-f', cfg, '-DD', '-E', '-m', '256', '-M', '16', '-P', path.join(work, 'kamailio.pid'), '-Y', work], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let kamailioLog = '';
+    kamailio.stderr.on('data', (d: Buffer) => (kamailioLog = (kamailioLog + d.toString()).slice(-5000)));
+    stopAll.push(() => kamailio.kill('SIGTERM'));
+    await new Promise((r) => setTimeout(r, 1500));
+    if (kamailio.exitCode !== null) throw new Error(`kamailio did not start:\n${kamailioLog}`);
+    console.log(`# the same load against Kamailio`);
+    const theirs = await registerLoad(`127.0.0.1:${kamailioPort}`, csv('kamailio.csv', users.map((u) => [String(u.number), `[authentication username=${u.number} password=${KAMAILIO_PASSWORD}]`])));
+    kamailio.kill('SIGTERM');
+
+    // 2. Call setups per second through the B2BUA: caller = the first extension, callee = the second, answered by sipp.
+    const [caller, callee] = [users[0], users[1]] as [{ number: number; secret: string }, { number: number; secret: string }];
+    const uas = sipp(['-sf', path.join(here, 'sipp/call-uas.xml'), '-i', '127.0.0.1', '-p', String(uasPort)], 150);
+    stopAll.push(() => uas.stop());
+    // The callee registers from another port with a Contact at the waiting sipp's port (same IP: the Contact is used).
+    const regRows = csv('callee.csv', [[String(callee.number), `[authentication username=${callee.number} password=${callee.secret}]`]]);
+    const contactScenario = path.join(work, 'register-contact.xml');
+    fs.writeFileSync(contactScenario, fs.readFileSync(path.join(here, 'sipp/register-load.xml'), 'utf8').replaceAll('[local_ip]:[local_port]>', `127.0.0.1:${uasPort}>`));
+    await sipp([`127.0.0.1:${sipPort}`, '-sf', contactScenario, '-inf', regRows, '-set', 'domain', 'pbx.bench', '-i', '127.0.0.1', '-p', String(await freePort()), '-m', '1'], 20);
+    const callRows = csv('calls.csv', [[String(caller.number), `[authentication username=${caller.number} password=${caller.secret}]`, String(callee.number)]]);
+    console.log(`# ${CALLS} calls at up to ${CALL_RATE} per second through the B2BUA`);
+    const calls = await sipp([`127.0.0.1:${sipPort}`, '-sf', path.join(here, 'sipp/call-uac.xml'), '-inf', callRows, '-set', 'domain', 'pbx.bench', '-set', 'hold', '0', '-i', '127.0.0.1', '-p', String(await freePort()), '-m', String(CALLS), '-r', String(CALL_RATE), '-l', '3000'], 120);
+
+    // 3. Memory with every endpoint registered and HELD_CALLS established calls.
+    console.log(`# ${HELD_CALLS} calls held open`);
+    const held = sipp([`127.0.0.1:${sipPort}`, '-sf', path.join(here, 'sipp/call-uac.xml'), '-inf', callRows, '-set', 'domain', 'pbx.bench', '-set', 'hold', '20000', '-i', '127.0.0.1', '-p', String(await freePort()), '-m', String(HELD_CALLS), '-r', '250', '-l', String(HELD_CALLS + 10)], 90);
+    stopAll.push(() => held.stop());
+    await new Promise((r) => setTimeout(r, (HELD_CALLS / 250) * 1000 + 4000));
+    const rssCalls = rssMiB(pid);
+    const heldResult = await held;
+    uas.stop();
+
+    const ourRate = ours.successful / ours.seconds;
+    const theirRate = theirs.successful / theirs.seconds;
+    const callRate = calls.successful / calls.seconds;
+    console.log('');
+    console.log('| measure | Switchboard | Kamailio | ratio |');
+    console.log('| --- | --- | --- | --- |');
+    console.log(`| authenticated REGISTER/s (${REGISTRATIONS} by ${USERS} users) | ${ourRate.toFixed(0)} (${ours.failed} failed) | ${theirRate.toFixed(0)} (${theirs.failed} failed) | ${(ourRate / theirRate).toFixed(2)} |`);
+    console.log(`| call setups/s (INVITE..BYE, ${CALLS} calls offered at ${CALL_RATE}/s) | ${callRate.toFixed(0)} (${calls.failed} failed of ${calls.successful + calls.failed}) | | |`);
+    console.log(`| RSS idle / ${USERS} registered / + ${HELD_CALLS} calls held (${heldResult.successful} completed) | ${rssIdle} / ${rssRegistered} / ${rssCalls} MiB | | |`);
+  } finally {
+    for (const stop of stopAll.reverse()) {
+      try {
+        await stop();
+      } catch {
+        // already stopped
+      }
+    }
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
