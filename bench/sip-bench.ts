@@ -7,7 +7,10 @@
  *      instances, with the number of failed calls.
  *   3. The server's resident memory with 5,000 registered endpoints and 1,000 established calls.
  *
- *   npx tsx bench/sip-bench.ts            (about three minutes; needs sipp and kamailio installed)
+ *   npx tsx bench/sip-bench.ts                          (embedded PGlite; about a minute and a half)
+ *   BENCH_DATABASE=postgres npx tsx bench/sip-bench.ts  (a throwaway PostgreSQL server, as larger sites run)
+ *
+ * Needs sipp and kamailio (Debian's sip-tester and kamailio) and, for the second, postgresql.
  *
  * Everything runs on loopback and stops by itself; every process it starts is stopped by its own pid.
  */
@@ -16,6 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startPostgres } from '../scripts/postgres-cluster.mjs';
 import { freePort, runPbx, waitForOutput } from '../test/support/process.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -88,7 +92,9 @@ async function registerLoad(target: string, rowsFile: string): Promise<SippResul
 async function main(): Promise<void> {
   const [httpPort, sipPort, kamailioPort, uasPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const base = `http://127.0.0.1:${httpPort}`;
+  const cluster = process.env.BENCH_DATABASE === 'postgres' ? await startPostgres() : undefined;
   const server = runPbx(['start'], {
+    ...(cluster ? { DATABASE_URL: cluster.url } : {}),
     PBX_DATA_DIR: path.join(work, 'data'),
     PBX_HTTP_HOST: '127.0.0.1',
     PBX_HTTP_PORT: String(httpPort),
@@ -101,7 +107,7 @@ async function main(): Promise<void> {
     PBX_LOG_LEVEL: 'warn',
     PBX_SIP_AUTH_MAX_FAILURES: '100000',
   });
-  const stopAll: Array<() => unknown> = [() => server.stop()];
+  const stopAll: Array<() => unknown> = [() => cluster?.stop(), () => server.stop()];
   try {
     await waitForOutput(server, 'listening on');
     const pid = server.child.pid as number;
@@ -159,6 +165,7 @@ async function main(): Promise<void> {
     const theirRate = theirs.successful / theirs.seconds;
     const callRate = calls.successful / calls.seconds;
     console.log('');
+    console.log(`Switchboard on ${cluster ? 'PostgreSQL (throwaway local cluster)' : 'embedded PGlite'}; ${os.cpus().length} cores`);
     console.log('| measure | Switchboard | Kamailio | ratio |');
     console.log('| --- | --- | --- | --- |');
     console.log(`| authenticated REGISTER/s (${REGISTRATIONS} by ${USERS} users) | ${ourRate.toFixed(0)} (${ours.failed} failed) | ${theirRate.toFixed(0)} (${theirs.failed} failed) | ${(ourRate / theirRate).toFixed(2)} |`);

@@ -5,8 +5,9 @@
  * (so a phone behind NAT is reachable) and is persisted, so it survives a restart until it expires.
  *
  * Memory is the truth; the database is written behind it: changes are coalesced per binding and written in one
- * batch every second (and on stop), so a phone's refresh costs no database round trip. A crash loses at most the
- * last second of refreshes, which phones repeat anyway.
+ * batch every second (and on stop), so a phone's refresh costs no database round trip. A refresh that only moves
+ * the expiry is written at most every 30 seconds. A crash loses at most that much of an expiry, and phones refresh
+ * well before theirs ends.
  */
 import { and, eq, lte, sql } from 'drizzle-orm';
 import { type Db, registrations } from '../db/index.ts';
@@ -39,6 +40,8 @@ export class LocationService {
   private sweeper: NodeJS.Timeout | undefined;
   /** extensionId|contact → the binding to write, or null to delete it. */
   private readonly dirty = new Map<string, Binding | null>();
+  /** extensionId|contact → when its expiry was last queued for writing. */
+  private readonly persistedAt = new Map<string, number>();
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -164,10 +167,17 @@ export class LocationService {
     const list = this.byExtension.get(binding.extensionId) ?? [];
     const existing = list.findIndex((b) => b.contact === binding.contact);
     const isNew = existing < 0;
+    const before = isNew ? undefined : (list[existing] as Binding);
     if (isNew) list.push(binding);
-    else list[existing] = { ...binding, registeredAt: (list[existing] as Binding).registeredAt };
+    else list[existing] = { ...binding, registeredAt: (before as Binding).registeredAt };
     this.byExtension.set(binding.extensionId, list);
-    this.dirty.set(`${binding.extensionId}|${binding.contact}`, binding);
+    // A plain refresh only moves the expiry: written at most every 30 s, which a restart can afford to lose.
+    const key = `${binding.extensionId}|${binding.contact}`;
+    const moved = !before || before.sourceAddress !== binding.sourceAddress || before.sourcePort !== binding.sourcePort || before.transport !== binding.transport;
+    if (moved || Date.now() - (this.persistedAt.get(key) ?? 0) > 30_000) {
+      this.dirty.set(key, binding);
+      this.persistedAt.set(key, Date.now());
+    }
     if (isNew) this.bus.emit('registration.added', this.event(binding));
     while (list.length > this.maxBindings) {
       const oldest = list[0] as Binding;
@@ -183,6 +193,7 @@ export class LocationService {
     list.splice(i, 1);
     if (list.length === 0) this.byExtension.delete(binding.extensionId);
     this.dirty.set(`${binding.extensionId}|${binding.contact}`, null);
+    this.persistedAt.delete(`${binding.extensionId}|${binding.contact}`);
     this.bus.emit('registration.removed', { ...this.event(binding), reason });
   }
 
