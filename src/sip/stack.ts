@@ -71,8 +71,19 @@ export interface SipStackDelegate {
   onStrayResponse?(response: SipResponse, flow: Flow): void;
 }
 
+// Tags and branches are drawn from a pool refilled 4 KiB at a time: one system call per few hundred tokens.
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+
+/** `bytes` random bytes as hex (tags, branches, Call-IDs). */
 export function randomToken(bytes = 8): string {
-  return randomBytes(bytes).toString('hex');
+  if (poolAt + bytes > pool.length) {
+    pool = randomBytes(4096);
+    poolAt = 0;
+  }
+  const token = pool.toString('hex', poolAt, poolAt + bytes);
+  poolAt += bytes;
+  return token;
 }
 
 /** RFC 3261 section 17.2.3: the branch, sent-by and method (ACK counts as INVITE); RFC 2543 peers by dialog fields. */
@@ -220,11 +231,6 @@ export class SipStack {
     flow.send(request.toBuffer());
   }
 
-  /** Sends a response outside the transaction layer (a 2xx retransmitted by the TU, rfc3261#section-13.3.1.4). */
-  sendResponse2xx(response: SipResponse, request: SipRequest, flow: Flow): void {
-    this.sendResponse(response, request, flow);
-  }
-
   /** A flow to a peer at address:port over a protocol: the UDP path, an existing connection, or a new one. */
   async flowTo(protocol: string, address: string, port: number): Promise<Flow> {
     const transport = this.transport(protocol);
@@ -263,7 +269,7 @@ export class SipStack {
   }
 
   private createTransaction(key: string, request: SipRequest, flow: Flow): ServerTransaction {
-    const transmit = (response: SipResponse) => this.sendResponse(response, request, flow);
+    const transmit = this.responseRoute(request, flow);
     const transaction =
       request.method === 'INVITE'
         ? new InviteServerTransaction(key, request, flow, this.timers, transmit, randomToken())
@@ -286,6 +292,7 @@ export class SipStack {
   }
 
   private dispatch(request: SipRequest, flow: Flow, transaction: ServerTransaction): void {
+    let guard: NodeJS.Timeout | undefined;
     const incoming: IncomingRequest = {
       message: request,
       flow,
@@ -296,6 +303,7 @@ export class SipStack {
           headers: [...(options.headers ?? []), ['Server', this.serverName]],
         });
         transaction.respond(response);
+        if (status >= 200 && guard) clearTimeout(guard);
         return response;
       },
     };
@@ -306,11 +314,10 @@ export class SipStack {
     // A non-INVITE request must be answered in time even if its handler forgets (or the peer it relays to never
     // answers): after 64*T1 without a final answer, 500. An INVITE may ring for longer; its call owns it.
     if (request.method !== 'INVITE') {
-      const guard = setTimeout(() => {
+      guard = setTimeout(() => {
         if (!transaction.finalSent && transaction.state !== 'terminated') incoming.reply(500);
       }, 64 * this.timers.T1);
       guard.unref();
-      transaction.onTerminated(() => clearTimeout(guard));
     }
     try {
       const result = this.delegate.onRequest(incoming);
@@ -344,23 +351,26 @@ export class SipStack {
     for (const v of rest) request.headers.add('Via', v);
   }
 
-  /** RFC 3261 section 18.2.2: the same connection when reliable; over UDP, received:rport or the Via's sent-by. */
-  private sendResponse(response: SipResponse, request: SipRequest, flow: Flow): void {
-    if (flow.reliable || flow.protocol !== 'UDP') {
-      flow.send(response.toBuffer());
-      return;
-    }
+  /**
+   * RFC 3261 section 18.2.2: where the responses to a request go, worked out once. The same connection when
+   * reliable; over UDP, received:rport or the Via's sent-by. The route holds no reference to the request.
+   */
+  private responseRoute(request: SipRequest, flow: Flow): (bytes: Buffer) => void {
+    if (flow.reliable || flow.protocol !== 'UDP') return (bytes) => void flow.send(bytes);
     const via = request.topVia;
     const rport = via?.params.get('rport');
     const address = via?.params.get('received') ?? via?.host.replace(/^\[|\]$/g, '') ?? flow.remoteAddress;
     const port = rport ? Number(rport) : (via?.port ?? 5060);
-    if (address === flow.remoteAddress && port === flow.remotePort) {
-      flow.send(response.toBuffer());
-      return;
-    }
-    void this.transport('UDP')
-      ?.flowTo(address, port)
-      .then((target) => target.send(response.toBuffer()));
+    if (address === flow.remoteAddress && port === flow.remotePort) return (bytes) => void flow.send(bytes);
+    return (bytes) =>
+      void this.transport('UDP')
+        ?.flowTo(address, port)
+        .then((target) => target.send(bytes));
+  }
+
+  /** Sends a response outside the transaction layer (a 2xx retransmitted by the TU, rfc3261#section-13.3.1.4). */
+  sendResponse2xx(response: SipResponse, request: SipRequest, flow: Flow): void {
+    this.responseRoute(request, flow)(response.toBuffer());
   }
 
   async close(): Promise<void> {

@@ -32,6 +32,19 @@ export function canonicalHeaderName(name: string): string {
   return CANONICAL.get(lower) ?? name;
 }
 
+// Header lookups happen many times per message: the key of a name as written is computed once and remembered.
+const keyCache = new Map<string, string>();
+
+/** The case-folded canonical name headers are matched by. */
+function headerKey(name: string): string {
+  let key = keyCache.get(name);
+  if (key === undefined) {
+    key = canonicalHeaderName(name).toLowerCase();
+    if (keyCache.size < 10_000) keyCache.set(name, key);
+  }
+  return key;
+}
+
 /** Headers whose values may be comma-separated lists (RFC 3261 section 7.3.1). */
 const LIST_HEADERS = new Set(
   ['Via', 'Contact', 'Route', 'Record-Route', 'Allow', 'Supported', 'Require', 'Proxy-Require', 'Unsupported', 'Accept',
@@ -40,7 +53,7 @@ const LIST_HEADERS = new Set(
 );
 
 export class SipHeaders {
-  private readonly list: Array<{ name: string; value: string }> = [];
+  private readonly list: Array<{ name: string; key: string; value: string }> = [];
   private readonly cache = new Map<string, unknown>();
 
   /** Every header field in order, names canonical. */
@@ -49,26 +62,29 @@ export class SipHeaders {
   }
 
   has(name: string): boolean {
-    const key = canonicalHeaderName(name).toLowerCase();
-    return this.list.some((h) => h.name.toLowerCase() === key);
+    const key = headerKey(name);
+    return this.list.some((h) => h.key === key);
   }
 
   /** The first field's value. */
   get(name: string): string | undefined {
-    const key = canonicalHeaderName(name).toLowerCase();
-    return this.list.find((h) => h.name.toLowerCase() === key)?.value;
+    const key = headerKey(name);
+    for (const h of this.list) if (h.key === key) return h.value;
+    return undefined;
   }
 
   /** Every field's value, one entry per header line. */
   getAll(name: string): string[] {
-    const key = canonicalHeaderName(name).toLowerCase();
-    return this.list.filter((h) => h.name.toLowerCase() === key).map((h) => h.value);
+    const key = headerKey(name);
+    const out: string[] = [];
+    for (const h of this.list) if (h.key === key) out.push(h.value);
+    return out;
   }
 
   /** Every element of a list header, across all its lines (`Via: a, b` and `Via: c` give a, b, c). */
   values(name: string): string[] {
     const all = this.getAll(name);
-    if (!LIST_HEADERS.has(canonicalHeaderName(name).toLowerCase())) return all;
+    if (!LIST_HEADERS.has(headerKey(name))) return all;
     return all.flatMap((v) => splitTopLevel(v, ',').map((s) => s.trim()).filter((s) => s !== ''));
   }
 
@@ -77,18 +93,17 @@ export class SipHeaders {
   }
 
   add(name: string, value: string): this {
-    const canonical = canonicalHeaderName(name);
-    this.list.push({ name: canonical, value });
-    this.cache.delete(canonical.toLowerCase());
+    const key = headerKey(name);
+    this.list.push({ name: canonicalHeaderName(name), key, value });
+    this.cache.delete(key);
     return this;
   }
 
   /** Adds the field before every other field of the same name (Via, Record-Route). */
   prepend(name: string, value: string): this {
-    const canonical = canonicalHeaderName(name);
-    const key = canonical.toLowerCase();
-    const at = this.list.findIndex((h) => h.name.toLowerCase() === key);
-    this.list.splice(at < 0 ? this.list.length : at, 0, { name: canonical, value });
+    const key = headerKey(name);
+    const at = this.list.findIndex((h) => h.key === key);
+    this.list.splice(at < 0 ? this.list.length : at, 0, { name: canonicalHeaderName(name), key, value });
     this.cache.delete(key);
     return this;
   }
@@ -99,18 +114,18 @@ export class SipHeaders {
   }
 
   remove(name: string): this {
-    const key = canonicalHeaderName(name).toLowerCase();
-    for (let i = this.list.length - 1; i >= 0; i--) if ((this.list[i] as { name: string }).name.toLowerCase() === key) this.list.splice(i, 1);
+    const key = headerKey(name);
+    for (let i = this.list.length - 1; i >= 0; i--) if ((this.list[i] as { key: string }).key === key) this.list.splice(i, 1);
     this.cache.delete(key);
     return this;
   }
 
   /** Removes the first field's first list element (the top Via, the first Route). */
   removeFirstValue(name: string): this {
-    const key = canonicalHeaderName(name).toLowerCase();
-    const at = this.list.findIndex((h) => h.name.toLowerCase() === key);
+    const key = headerKey(name);
+    const at = this.list.findIndex((h) => h.key === key);
     if (at < 0) return this;
-    const entry = this.list[at] as { name: string; value: string };
+    const entry = this.list[at] as { value: string };
     const parts = splitTopLevel(entry.value, ',');
     if (parts.length <= 1) this.list.splice(at, 1);
     else entry.value = parts.slice(1).join(',').trim();
@@ -120,7 +135,7 @@ export class SipHeaders {
 
   /** Parses once and caches until the header changes. */
   parsed<T>(name: string, parse: () => T): T {
-    const key = canonicalHeaderName(name).toLowerCase();
+    const key = headerKey(name);
     if (this.cache.has(key)) return this.cache.get(key) as T;
     const value = parse();
     this.cache.set(key, value);

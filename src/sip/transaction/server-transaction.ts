@@ -51,19 +51,24 @@ const LEGAL: Record<ServerTransactionState, readonly ServerTransactionState[]> =
 export abstract class ServerTransaction extends StateMachine<ServerTransactionState> {
   /** The To tag of every response this transaction sends that needs one. */
   readonly toTag: string;
-  protected lastResponse: SipResponse | undefined;
+  /** The last response as bytes: all a finished transaction needs to answer a retransmission. */
+  protected lastResponse: Buffer | undefined;
+  protected lastStatus = 0;
+  /** The request, until the final response: a finished transaction keeps only what it must. */
+  request: SipRequest | undefined;
 
   constructor(
     readonly key: string,
-    readonly request: SipRequest,
+    request: SipRequest,
     readonly flow: Flow,
     protected readonly timerValues: TransactionTimers,
     /** Puts a response on the wire, routed as RFC 3261 section 18.2.2 says. */
-    protected readonly transmit: (response: SipResponse) => void,
+    protected readonly transmit: (response: Buffer) => void,
     initial: ServerTransactionState,
     toTag: string,
   ) {
     super(initial, LEGAL, ServerTransactionState.Terminated, 'server transaction');
+    this.request = request;
     this.toTag = toTag;
   }
 
@@ -76,12 +81,12 @@ export abstract class ServerTransaction extends StateMachine<ServerTransactionSt
   }
 
   get finalSent(): boolean {
-    return this.lastResponse !== undefined && this.lastResponse.status >= 200;
+    return this.lastStatus >= 200;
   }
 }
 
 export class NonInviteServerTransaction extends ServerTransaction {
-  constructor(key: string, request: SipRequest, flow: Flow, timers: TransactionTimers, transmit: (r: SipResponse) => void, toTag: string) {
+  constructor(key: string, request: SipRequest, flow: Flow, timers: TransactionTimers, transmit: (r: Buffer) => void, toTag: string) {
     super(key, request, flow, timers, transmit, ServerTransactionState.Trying, toTag);
   }
 
@@ -89,12 +94,14 @@ export class NonInviteServerTransaction extends ServerTransaction {
     if (this.finalSent || this.state === ServerTransactionState.Terminated) {
       throw new InvalidStateError('a final response was already sent');
     }
-    this.lastResponse = response;
-    this.transmit(response);
+    this.lastResponse = response.toBuffer();
+    this.lastStatus = response.status;
+    this.transmit(this.lastResponse);
     if (response.status < 200) {
       if (this.state === ServerTransactionState.Trying) this.moveTo(ServerTransactionState.Proceeding);
       return;
     }
+    this.request = undefined;
     this.moveTo(ServerTransactionState.Completed);
     // Timer J: absorb retransmissions for 64*T1 over UDP; zero over reliable transports.
     const timerJ = this.flow.reliable ? 0 : 64 * this.timerValues.T1;
@@ -106,15 +113,18 @@ export class InviteServerTransaction extends ServerTransaction {
   private cancelListeners: Array<() => void> = [];
   cancelled = false;
 
-  constructor(key: string, request: SipRequest, flow: Flow, timers: TransactionTimers, transmit: (r: SipResponse) => void, toTag: string) {
+  constructor(key: string, request: SipRequest, flow: Flow, timers: TransactionTimers, transmit: (r: Buffer) => void, toTag: string) {
     super(key, request, flow, timers, transmit, ServerTransactionState.Proceeding, toTag);
   }
 
   respond(response: SipResponse): void {
     if (this.state !== ServerTransactionState.Proceeding) throw new InvalidStateError(`cannot respond in ${this.state}`);
-    this.lastResponse = response;
-    this.transmit(response);
+    const bytes = response.toBuffer();
+    this.lastResponse = bytes;
+    this.lastStatus = response.status;
+    this.transmit(bytes);
     if (response.status < 200) return;
+    this.request = undefined;
     const { T1, T2 } = this.timerValues;
     if (response.status < 300) {
       // rfc6026#section-7.1: Accepted absorbs retransmitted INVITEs; the TU retransmits the 2xx itself.
@@ -127,7 +137,7 @@ export class InviteServerTransaction extends ServerTransaction {
       let interval = T1;
       const timerG = () => {
         if (this.state !== ServerTransactionState.Completed) return;
-        this.transmit(response);
+        this.transmit(bytes);
         interval = Math.min(interval * 2, T2);
         this.after(interval, timerG);
       };
