@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import type https from 'node:https';
+import os from 'node:os';
 import {
   formatParams,
   type ParseResult,
@@ -69,6 +70,14 @@ export interface SipStackDelegate {
   onMalformed?(flow: Flow, reason: string): void;
   /** A response that matched no client transaction: a 2xx retransmitted after its transaction ended. */
   onStrayResponse?(response: SipResponse, flow: Flow): void;
+}
+
+/** The first non-internal IPv4 address of this machine, if it has one. */
+export function firstExternalIPv4(): string | undefined {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return undefined;
 }
 
 // Tags and branches are drawn from a pool refilled 4 KiB at a time: one system call per few hundred tokens.
@@ -190,12 +199,16 @@ export class SipStack {
     else this.delegate.onStrayResponse?.(response, flow);
   }
 
-  /** The host our Via and Contact headers name on this flow. */
+  /**
+   * The host our Via and Contact headers name on this flow: the public host if one is set; else the flow's own
+   * local address; else, for a socket bound to every address, the machine's first external IPv4 address (a
+   * multi-homed server should set a public host).
+   */
   advertisedHost(flow: Flow): string {
     if (this.publicHost) return this.publicHost;
     const local = flow.localAddress.replace(/^::ffff:/, '');
     if (local && local !== '0.0.0.0' && local !== '::') return hostForUri(local);
-    return '127.0.0.1';
+    return firstExternalIPv4() ?? '127.0.0.1';
   }
 
   /** The port our Via and Contact name for a protocol: the listening port of its transport. */
