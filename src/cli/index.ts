@@ -2,11 +2,11 @@
  * The `pbx` command: `start`, `migrate`, `admin create --email E --password P`, `doctor`. Every setting may be
  * given as an environment variable or as its flag (`--http-port 8080`).
  */
-import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { ConfigError, type Config, flagName, loadConfig, parseFlags, settings } from '../config/index.ts';
 import { openDatabase } from '../db/index.ts';
+import { rtpengineVersion } from '../media/index.ts';
 import { PbxError } from '../errors/index.ts';
 import { createLogger, openCore, packageVersion, startServer } from '../server.ts';
 
@@ -95,12 +95,6 @@ function udpPortFree(host: string, port: number): Promise<boolean> {
   });
 }
 
-function binaryVersion(cmd: string, args: string[]): string | undefined {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
-  if (r.error || r.status !== 0) return undefined;
-  return (r.stdout || r.stderr).split('\n')[0]?.trim();
-}
-
 /** Prints what this machine offers Switchboard; exits non-zero when something the server needs is wrong. */
 async function doctor(config: Config): Promise<boolean> {
   let ok = true;
@@ -128,7 +122,7 @@ async function doctor(config: Config): Promise<boolean> {
   line('info', 'phones', `register as <extension>@${config.domain} to this host, port ${config.sipPort}, UDP or TCP, with the extension's secret`);
   line('info', 'extension range', `${config.extensionRange.start}-${config.extensionRange.end}`);
   line('info', 'JWT secret', config.jwtSecret ? 'from PBX_JWT_SECRET' : `kept in ${config.dataDir}/jwt-secret`);
-  const rtpengine = binaryVersion('rtpengine', ['--version']);
+  const rtpengine = rtpengineVersion();
   line(rtpengine ? 'ok' : 'warn', 'rtpengine', rtpengine ?? 'not installed: calls will use direct media (no hold music, recording, WebRTC to RTP)');
   return ok;
 }

@@ -1,0 +1,107 @@
+/**
+ * Runs rtpengine as a child process on loopback (userspace forwarding, `--table=-1`, no kernel module), checks it
+ * with ng `ping`, starts it again if it dies (with a growing pause, so a daemon that cannot start does not spin),
+ * and stops it on close. Whoever owns calls hears `onRestart`: calls whose media lived in the dead daemon are gone.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { NgClient } from './ng-client.ts';
+
+export interface RtpEngineSupervisorOptions {
+  /** The address rtpengine relays media on (and listens for ng on). */
+  interface: string;
+  ngPort: number;
+  portMin: number;
+  portMax: number;
+  binary?: string;
+  /** Extra arguments, for tests and tuning. */
+  args?: string[];
+  onRestart?: (reason: string) => void;
+  onLog?: (line: string) => void;
+}
+
+/** The rtpengine binary's version line, or undefined when it is not installed. */
+export function rtpengineVersion(binary = 'rtpengine'): string | undefined {
+  const r = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 5000 });
+  if (r.error || r.status !== 0) return undefined;
+  return (r.stdout || r.stderr).split('\n')[0]?.trim();
+}
+
+export class RtpEngineSupervisor {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private restarts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  client: NgClient | undefined;
+
+  constructor(private readonly options: RtpEngineSupervisorOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get restartCount(): number {
+    return this.restarts;
+  }
+
+  /** Starts rtpengine and waits until it answers ping (10 s at most). */
+  async start(): Promise<void> {
+    this.stopping = false;
+    this.client ??= await NgClient.connect({ host: this.options.interface, port: this.options.ngPort, retryMs: 200, attempts: 3 });
+    this.spawn();
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`rtpengine exited at start (code ${this.child.exitCode})`);
+      if (await this.client.ping()) return;
+    }
+    throw new Error('rtpengine did not answer ping within 10 s');
+  }
+
+  private spawn(): void {
+    const o = this.options;
+    const args = [
+      '--foreground',
+      '--table=-1',
+      `--interface=${o.interface}`,
+      `--listen-ng=${o.interface}:${o.ngPort}`,
+      `--port-min=${o.portMin}`,
+      `--port-max=${o.portMax}`,
+      '--log-stderr',
+      '--log-level=5',
+      ...(o.args ?? []),
+    ];
+    const child = spawn(o.binary ?? 'rtpengine', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) if (line.trim()) o.onLog?.(line);
+    });
+    child.on('exit', (code, signal) => {
+      if (this.child !== child || this.stopping) return;
+      this.child = undefined;
+      const reason = `rtpengine exited (${signal ?? `code ${code}`})`;
+      this.restarts++;
+      o.onRestart?.(reason);
+      const pause = Math.min(30_000, 250 * 2 ** Math.min(this.restarts, 7));
+      this.restartTimer = setTimeout(() => {
+        if (!this.stopping) this.spawn();
+      }, pause);
+      this.restartTimer.unref();
+    });
+    this.child = child;
+  }
+
+  /** Stops rtpengine (TERM, then KILL after 3 s) and the client. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const child = this.child;
+    this.child = undefined;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.client?.close();
+    this.client = undefined;
+  }
+}
