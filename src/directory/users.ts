@@ -2,7 +2,7 @@
  * Users: people with an email, a role and at most one extension. Creating a user gives it the lowest free extension
  * of its tenant in the same transaction (seed 004), and deleting it frees the number.
  */
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, count, eq } from 'drizzle-orm';
 import { type Db, extensions, isUniqueViolation, type UserRole, users } from '../db/index.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
@@ -178,10 +178,10 @@ export class UserService {
   }
 
   async countAdmins(tenantId: string): Promise<number> {
-    const rows = await this.db
-      .select({ id: users.id })
+    const [row] = await this.db
+      .select({ admins: count() })
       .from(users)
       .where(and(eq(users.tenantId, tenantId), eq(users.role, 'ADMIN')));
-    return rows.length;
+    return Number(row?.admins ?? 0);
   }
 }

@@ -52,7 +52,6 @@ export class Registrar {
     req: IncomingRequest,
     domain: string,
     user: string,
-    realm: string | undefined,
     onOutcome: (outcome: AuthOutcome) => void,
   ): Promise<ExtensionCredentials | undefined> {
     const isRegister = req.message.method === 'REGISTER';
@@ -61,7 +60,7 @@ export class Registrar {
     const challengeHeader = isRegister ? 'WWW-Authenticate' : 'Proxy-Authenticate';
     const challenge = (stale: boolean) => {
       onOutcome('challenged');
-      req.reply(challengeStatus, { headers: this.digest.challenge(realm ?? domain, stale).map((v) => [challengeHeader, v] as [string, string]) });
+      req.reply(challengeStatus, { headers: this.digest.challenge(domain, stale).map((v) => [challengeHeader, v] as [string, string]) });
       return undefined;
     };
     const offered = req.message.headers.getAll(authHeader).filter((v) => /^\s*Digest\s/i.test(v));
@@ -79,7 +78,7 @@ export class Registrar {
     const record = credentials.username === user ? await this.credentials.findCredentials(domain, user) : undefined;
     const lookup = (_username: string, algorithm: DigestAlgorithm) =>
       record && record.isActive ? (algorithm === 'MD5' ? record.ha1Md5 : record.ha1Sha256) : undefined;
-    const verdict = this.digest.verify(credentials, req.message.method, record?.realm ?? realm ?? domain, lookup);
+    const verdict = this.digest.verify(credentials, req.message.method, record?.realm ?? domain, lookup);
     if (verdict.ok && record) {
       onOutcome('ok');
       return record;
@@ -97,7 +96,7 @@ export class Registrar {
       req.reply(404, { reason: 'Not Found (the To URI must name an extension)' });
       return;
     }
-    const record = await this.authenticate(req, to.host, to.user, undefined, onOutcome);
+    const record = await this.authenticate(req, to.host, to.user, onOutcome);
     if (!record) return;
 
     // rfc3261#section-10.3 step 6: the expiry of each contact.

@@ -57,7 +57,7 @@ export class CallManager implements CallObserver {
       req.reply(403, { reason: 'Forbidden (unknown domain)' });
       return;
     }
-    const caller = await this.registrar.authenticate(req, from.host, from.user, undefined, onOutcome);
+    const caller = await this.registrar.authenticate(req, from.host, from.user, onOutcome);
     if (!caller) return;
     if (msg.headers.get('Max-Forwards')?.trim() === '0') {
       req.reply(483);
@@ -145,7 +145,7 @@ export class CallManager implements CallObserver {
 
   onEnded(call: Call, cause: EndCause): void {
     this.calls.delete(call.id);
-    for (const [key, entry] of this.dialogs) if (entry.call === call) this.dialogs.delete(key);
+    for (const dialog of [call.callerDialog, call.answered?.dialog]) if (dialog) this.dialogs.delete(dialog.key);
     const end = call.endedAt ?? Date.now();
     const answeredAt = call.answeredAt;
     this.bus.emit('call.ended', {
