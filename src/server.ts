@@ -14,6 +14,8 @@ import type { Config } from './config/index.ts';
 import { type Database, openDatabase } from './db/index.ts';
 import { createDirectory, type Directory, generateSecret, type Tenant } from './directory/index.ts';
 import { EventBus, type PbxEventBus } from './events/index.ts';
+import { ensureHoldMusic, startMedia, type StartedMedia } from './media/index.ts';
+import { firstExternalIPv4 } from './sip/index.ts';
 import { TelephonyEngine } from './telephony/index.ts';
 
 export const SERVICE_NAME = 'Switchboard';
@@ -136,8 +138,33 @@ async function freeUdpPort(host: string, port: number): Promise<number> {
   }
 }
 
+/**
+ * The media plane (PBX_RTPENGINE). A relay the server runs listens on the SIP address (the first external IPv4 when
+ * SIP listens on every address) and advertises PBX_SIP_PUBLIC_HOST when that is an IP address.
+ */
+export async function startMediaPlane(config: Config, logger: Logger): Promise<StartedMedia> {
+  const wildcard = config.sipHost === '0.0.0.0' || config.sipHost === '::';
+  const address = wildcard ? (firstExternalIPv4() ?? '127.0.0.1') : config.sipHost;
+  const media = await startMedia(
+    {
+      mode: config.rtpengine,
+      address,
+      advertisedAddress: config.sipPublicHost && net.isIP(config.sipPublicHost) && config.sipPublicHost !== address ? config.sipPublicHost : undefined,
+      portMin: config.rtpPorts.start,
+      portMax: config.rtpPorts.end,
+    },
+    {
+      warn: (message) => logger.warn(message),
+      error: (err, context) => logger.error({ err }, context),
+      daemon: (line) => logger.debug({ rtpengine: line }, 'media:rtpengine'),
+    },
+  );
+  logger.info({ media: media.description }, 'media:ready');
+  return media;
+}
+
 /** SIP on UDP and TCP, on one port: UDP binds first (0 picks a free port), TCP takes the same number. */
-async function startTelephony(core: Core): Promise<TelephonyEngine> {
+async function startTelephony(core: Core, media: StartedMedia): Promise<TelephonyEngine> {
   const { config, directory, logger } = core;
   const options = {
     directory: {
@@ -155,6 +182,7 @@ async function startTelephony(core: Core): Promise<TelephonyEngine> {
     abuse: { maxFailures: config.sipAuthMaxFailures, windowMs: config.sipAuthWindowSeconds * 1000, banMs: config.sipBanSeconds * 1000 },
     serverName: `Switchboard ${packageVersion()}`,
     publicHost: config.sipPublicHost,
+    media: { plane: media.plane, holdMusic: config.holdMusic ?? ensureHoldMusic(path.join(config.dataDir, 'media')) },
     onError: (err: unknown, context: string) => logger.error({ err }, context),
   };
   const tls = readTlsFiles(config);
@@ -181,6 +209,7 @@ async function startTelephony(core: Core): Promise<TelephonyEngine> {
 export interface RunningServer extends Core {
   app: FastifyInstance;
   telephony: TelephonyEngine;
+  media: StartedMedia;
   /** The SIP port actually bound (UDP and TCP). */
   sipPort: number;
   /** http://host:port the server listens on. */
@@ -196,9 +225,11 @@ export async function startServer(
   const core = await openCore(config, logger, options.database);
   let app: FastifyInstance | undefined;
   let telephony: TelephonyEngine | undefined;
+  let media: StartedMedia | undefined;
   try {
     await ensureFirstAdmin(core, options.print ?? ((line) => console.log(line)));
-    telephony = await startTelephony(core);
+    media = await startMediaPlane(config, logger);
+    telephony = await startTelephony(core, media);
     app = await buildApi({
       config,
       database: core.database,
@@ -212,10 +243,12 @@ export async function startServer(
   } catch (err) {
     await app?.close();
     await telephony?.close();
+    await media?.close();
     await core.close();
     throw err;
   }
   const engine = telephony;
+  const mediaPlane = media;
   const sipPort = engine.stack.transports[0]?.port ?? config.sipPort;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
@@ -228,6 +261,7 @@ export async function startServer(
     ...core,
     app: started,
     telephony: engine,
+    media: mediaPlane,
     sipPort,
     url,
     port,
@@ -236,6 +270,7 @@ export async function startServer(
         try {
           // The engine first: its WebSocket flows live on the HTTP server and would hold its close up.
           await engine.close();
+          await mediaPlane.close();
           await started.close();
         } finally {
           await core.close();

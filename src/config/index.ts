@@ -36,7 +36,12 @@ export interface Config {
   sipTlsCert: string | undefined;
   sipTlsKey: string | undefined;
   sipPublicHost: string | undefined;
+  rtpengine: RtpEngineMode;
+  rtpPorts: { start: number; end: number };
+  holdMusic: string | undefined;
 }
+
+export type RtpEngineMode = 'auto' | 'off' | { host: string; port: number };
 
 type Parser<T> = (raw: string) => T;
 
@@ -150,6 +155,22 @@ const optionalHost: Parser<string | undefined> = (raw) => {
   return v;
 };
 
+const rtpengineMode: Parser<RtpEngineMode> = (raw) => {
+  const v = raw.trim();
+  if (v.toLowerCase() === 'auto' || v.toLowerCase() === 'off') return v.toLowerCase() as 'auto' | 'off';
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new BadValue('must be auto, off, or the host:port of an rtpengine ng listener');
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+};
+
+const portRange: Parser<{ start: number; end: number }> = (raw) => {
+  const m = /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/.exec(raw);
+  const start = Number(m?.[1]);
+  const end = Number(m?.[2]);
+  if (!m || start < 1024 || end > 65535 || end - start < 20) throw new BadValue('must be two ports like 30000-39999, from 1024 to 65535, at least 20 apart');
+  return { start, end };
+};
+
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel: Parser<Config['logLevel']> = (raw) => {
   const v = raw.trim().toLowerCase();
@@ -185,6 +206,9 @@ export const settings = [
   setting({ key: 'sipTlsPort', env: 'PBX_SIP_TLS_PORT', description: 'SIP over TLS port, used when a certificate is set (0 picks a free one)', defaultText: '5061', parse: integer(0, 65535), fallback: () => 5061 }),
   setting({ key: 'sipTlsCert', env: 'PBX_SIP_TLS_CERT', description: 'PEM certificate (chain) file for SIP over TLS; with PBX_SIP_TLS_KEY it turns TLS on', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
   setting({ key: 'sipTlsKey', env: 'PBX_SIP_TLS_KEY', description: 'PEM private key file for SIP over TLS', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
+  setting({ key: 'rtpengine', env: 'PBX_RTPENGINE', description: 'Media relay: auto (run rtpengine when installed), off (direct media), or host:port of an external rtpengine', defaultText: 'auto', parse: rtpengineMode, fallback: () => 'auto' }),
+  setting({ key: 'rtpPorts', env: 'PBX_RTP_PORTS', description: 'UDP port range rtpengine relays media on, when the server runs it', defaultText: '30000-39999', parse: portRange, fallback: () => ({ start: 30000, end: 39999 }) }),
+  setting({ key: 'holdMusic', env: 'PBX_HOLD_MUSIC', description: 'Audio file (WAV, MP3, anything ffmpeg reads) played to a party on hold; a generated tune when unset', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
   setting({ key: 'sipPublicHost', env: 'PBX_SIP_PUBLIC_HOST', description: 'Address to advertise in Via and Contact when it differs from the bound one (a server behind NAT)', defaultText: undefined, parse: optionalHost, fallback: () => undefined }),
 ] as const;
 

@@ -31,6 +31,10 @@ export interface DomainEvents {
   'leg.ringing': TenantEvent & { callId: string; legId: string; extensionId: string; contact: string };
   'leg.answered': TenantEvent & { callId: string; legId: string; extensionId: string; contact: string };
   'call.answered': TenantEvent & { callId: string; from: number; to: number };
+  /** A side of an answered call holds the other (its phone sent sendonly or inactive), or resumes. */
+  'call.hold': TenantEvent & { callId: string; side: 'caller' | 'callee'; held: boolean };
+  /** A DTMF digit pressed by a side of an answered call: RFC 4733 telephone-events seen by the relay, or SIP INFO. */
+  'call.dtmf': TenantEvent & { callId: string; side: 'caller' | 'callee'; digit: string; via: 'rfc4733' | 'info' };
   'call.ended': TenantEvent & {
     callId: string;
     cause: string;

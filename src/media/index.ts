@@ -1,7 +1,11 @@
 /**
- * The media plane. So far: rtpengine's ng control protocol (bencode over UDP) and a supervisor that runs rtpengine
- * as a child process; the MediaPlane the engine will use per call builds on them.
+ * The media plane: the {@link MediaPlane} the engine uses per call, on rtpengine (its ng control protocol, and a
+ * supervisor that runs it as a child process) or direct (SDP passed through).
  */
 export { BencodeError, decode, encode, type BValue } from './rtpengine/bencode.ts';
 export { NgClient, type NgReply, RtpEngineError } from './rtpengine/ng-client.ts';
 export { RtpEngineSupervisor, rtpengineVersion, type RtpEngineSupervisorOptions } from './rtpengine/supervisor.ts';
+export { CALL_ID_PREFIX, RtpEngineMediaPlane } from './rtpengine/rtpengine-media-plane.ts';
+export { DirectMediaPlane, type DtmfEvent, type MediaPlane, type MediaProfile, MediaUnavailableError, type SdpStep } from './media-plane.ts';
+export { ensureHoldMusic, holdMusic, wavFile } from './hold-music.ts';
+export { type MediaSettings, type RtpEngineMode, startMedia, type StartedMedia } from './start.ts';

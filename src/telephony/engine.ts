@@ -8,7 +8,9 @@ import { createHmac } from 'node:crypto';
 import type { Db } from '../db/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import { DEFAULT_TIMERS, DigestAuthenticator, type IncomingRequest, isSipUri, type ListenSpec, SipStack, type TransactionTimers } from '../sip/index.ts';
+import { DirectMediaPlane } from '../media/index.ts';
 import { CallManager } from './calls/call-manager.ts';
+import type { CallMedia } from './calls/call.ts';
 import { AbuseGuard, type AbuseGuardOptions } from './abuse-guard.ts';
 import { CredentialCache } from './credential-cache.ts';
 import { LocationService } from './location-service.ts';
@@ -36,6 +38,8 @@ export interface TelephonyOptions {
   serverName?: string;
   /** Advertised in Via and Contact instead of the bound address. */
   publicHost?: string;
+  /** The media plane calls go through; direct media when absent. */
+  media?: Omit<CallMedia, 'onError'>;
   onError?: (err: unknown, context: string) => void;
 }
 
@@ -57,7 +61,9 @@ export class TelephonyEngine {
     private readonly options: TelephonyOptions,
   ) {
     const timers = { ...DEFAULT_TIMERS, ...options.timers };
-    this.calls = new CallManager(stack, location, registrar, options.directory, options.bus, timers, (d) => this.domains.has(d.toLowerCase()));
+    const onError = options.onError ?? (() => {});
+    const media: CallMedia = { ...(options.media ?? { plane: new DirectMediaPlane('no media plane was given'), holdMusic: undefined }), onError };
+    this.calls = new CallManager(stack, location, registrar, options.directory, options.bus, timers, (d) => this.domains.has(d.toLowerCase()), media);
   }
 
   static async start(options: TelephonyOptions): Promise<TelephonyEngine> {

@@ -46,6 +46,8 @@ export class Baresip {
     answer?: 'auto' | 'manual';
     tone?: number;
     transport?: 'udp' | 'tcp' | 'tls';
+    /** Dump what the phone hears and sends as WAV files into this directory (baresip's sndfile module). */
+    dumpDir?: string;
   }): Promise<Baresip> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-baresip-'));
     const [sipPort, ctrlPort] = [await freePort(), await freePort()];
@@ -59,6 +61,7 @@ export class Baresip {
         'module ausine.so',
         'module aufile.so',
         'module aubridge.so',
+        ...(options.dumpDir ? ['module sndfile.so', `snd_path ${options.dumpDir}`] : []),
         'module account.so',
         'module_app menu.so',
         'module_app ctrl_tcp.so',

@@ -29,6 +29,12 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+/** A window of 200 UDP ports for one test server's rtpengine, drawn from 20000-29999. */
+export function testRtpPorts(): { start: number; end: number } {
+  const start = 20_000 + Math.floor(Math.random() * 50) * 200;
+  return { start, end: start + 199 };
+}
+
 export async function startTestServer(kind: DatabaseKind, overrides: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-test-'));
   const testDb = await openTestDatabase(kind, { migrate: false });
@@ -43,6 +49,9 @@ export async function startTestServer(kind: DatabaseKind, overrides: Partial<Con
     logLevel: 'silent',
     sipHost: '127.0.0.1',
     sipPort: 0,
+    // Direct media unless a test asks for the relay; each server's relay gets ports of its own.
+    rtpengine: 'off',
+    rtpPorts: testRtpPorts(),
     ...overrides,
   };
   let server: RunningServer;

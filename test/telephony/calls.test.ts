@@ -284,7 +284,7 @@ async function registerAt(t: TestServer, ext: Ext, port: number): Promise<void> 
 
 /** A sipp callee on its own port, waiting for one call. */
 function callee(scenario: string, port: number, substitute: Record<string, string> = {}): Promise<SippRun> {
-  return runSipp({ scenario, localPort: port, substitute: { RING: '300', TALK: '300', HANGUP_STEPS: WAIT_FOR_BYE, STATUS: '486', ...substitute }, timeoutSeconds: 25 });
+  return runSipp({ scenario, localPort: port, substitute: { RING: '300', TALK: '300', HANGUP_STEPS: WAIT_FOR_BYE, STATUS: '486', MEDIA_PORT: '[media_port]', ...substitute }, timeoutSeconds: 25 });
 }
 
 function caller(t: TestServer, from: Ext, dialed: string | number, outcome: string, talk = 300): Promise<SippRun> {
@@ -300,11 +300,12 @@ function caller(t: TestServer, from: Ext, dialed: string | number, outcome: stri
 
 function record(t: TestServer) {
   const seen: Array<{ name: string; e: unknown }> = [];
-  for (const name of ['call.created', 'leg.ringing', 'leg.answered', 'call.answered', 'call.ended'] as const) {
+  for (const name of ['call.created', 'leg.ringing', 'leg.answered', 'call.answered', 'call.hold', 'call.dtmf', 'call.ended'] as const) {
     t.server.bus.on(name, (e) => void seen.push({ name, e }));
   }
   return {
     names: () => seen.map((s) => s.name),
+    all: <K extends keyof DomainEvents>(name: K) => seen.filter((s) => s.name === name).map((s) => s.e as DomainEvents[K]),
     ended: () => seen.find((s) => s.name === 'call.ended')?.e as DomainEvents['call.ended'] | undefined,
   };
 }
@@ -314,8 +315,12 @@ async function settle(check: () => boolean, ms = 3000): Promise<void> {
   while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
-describe('calls between extensions with sipp (RFC 3261 sections 13-15)', () => {
-  const ctx = useTestServer('pglite');
+for (const media of ['direct', 'rtpengine'] as const) describe(`calls between extensions with sipp (RFC 3261 sections 13-15), ${media} media`, () => {
+  const ctx = useTestServer('pglite', { rtpengine: media === 'direct' ? 'off' : 'auto' });
+
+  it(`the server runs with ${media} media`, () => {
+    assert.equal(ctx.t.server.media.plane.kind, media);
+  });
 
   it('a call is answered and the caller hangs up: both legs end, SDP passes through, events tell the whole call', async () => {
     const [a, b] = [await agent(ctx.t, ctx.token, 'Caller A'), await agent(ctx.t, ctx.token, 'Callee B')];
@@ -331,6 +336,11 @@ describe('calls between extensions with sipp (RFC 3261 sections 13-15)', () => {
     const callerPort = /offered sdp .* port (\d+)/.exec(uasRun.log)?.[1];
     const calleePort = /answered with sdp .* port (\d+)/.exec(uac.log)?.[1];
     assert.ok(callerPort && calleePort, 'each side got the other side\'s SDP');
+    const { start, end } = ctx.t.server.config.rtpPorts;
+    const relayed = (port: string) => Number(port) >= start && Number(port) <= end;
+    // Direct media hands each phone the other's SDP; the relay gives each a port of its own.
+    assert.equal(relayed(callerPort), media === 'rtpengine', `the callee was offered port ${callerPort}`);
+    assert.equal(relayed(calleePort), media === 'rtpengine', `the caller was answered with port ${calleePort}`);
     await settle(() => events.ended() !== undefined);
     assert.deepEqual(events.names(), ['call.created', 'leg.ringing', 'leg.answered', 'call.answered', 'call.ended']);
     const ended = events.ended();
@@ -354,7 +364,7 @@ describe('calls between extensions with sipp (RFC 3261 sections 13-15)', () => {
     assert.equal(events.ended()?.cause, 'callee-hangup');
   });
 
-  it('a re-INVITE (hold from a phone) and INFO (DTMF) are relayed across, and their answers back', async () => {
+  it('a re-INVITE (hold from a phone) and INFO (DTMF) are relayed across, and their answers back; hold and the digit are events', async () => {
     const [a, b] = [await agent(ctx.t, ctx.token, 'Holder Q'), await agent(ctx.t, ctx.token, 'Held R')];
     const port = await freePort();
     const events = record(ctx.t);
@@ -369,6 +379,9 @@ describe('calls between extensions with sipp (RFC 3261 sections 13-15)', () => {
     assert.match(uasRun.log, /digit 5/);
     await settle(() => events.ended() !== undefined);
     assert.equal(events.ended()?.cause, 'caller-hangup');
+    const callId = events.ended()?.callId;
+    assert.deepEqual(events.all('call.hold').map(({ callId: id, side, held }) => ({ id, side, held })), [{ id: callId, side: 'caller', held: true }]);
+    assert.deepEqual(events.all('call.dtmf').map(({ side, digit, via }) => ({ side, digit, via })), [{ side: 'caller', digit: '5', via: 'info' }]);
   });
 
   it('busy: the callee answers 486 and the caller gets 486 Busy Here', async () => {

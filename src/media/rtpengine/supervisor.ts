@@ -7,8 +7,10 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { NgClient } from './ng-client.ts';
 
 export interface RtpEngineSupervisorOptions {
-  /** The address rtpengine relays media on (and listens for ng on). */
+  /** The address rtpengine relays media on: `IP`, or `IP!ADVERTISED` when it is reached at another address (NAT). */
   interface: string;
+  /** Where rtpengine listens for ng commands (loopback unless told otherwise). */
+  ngHost?: string;
   ngPort: number;
   portMin: number;
   portMax: number;
@@ -46,7 +48,7 @@ export class RtpEngineSupervisor {
   /** Starts rtpengine and waits until it answers ping (10 s at most). */
   async start(): Promise<void> {
     this.stopping = false;
-    this.client ??= await NgClient.connect({ host: this.options.interface, port: this.options.ngPort, retryMs: 200, attempts: 3 });
+    this.client ??= await NgClient.connect({ host: this.options.ngHost ?? '127.0.0.1', port: this.options.ngPort, retryMs: 200, attempts: 3 });
     this.spawn();
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
@@ -62,7 +64,7 @@ export class RtpEngineSupervisor {
       '--foreground',
       '--table=-1',
       `--interface=${o.interface}`,
-      `--listen-ng=${o.interface}:${o.ngPort}`,
+      `--listen-ng=${o.ngHost ?? '127.0.0.1'}:${o.ngPort}`,
       `--port-min=${o.portMin}`,
       `--port-max=${o.portMax}`,
       '--log-stderr',

@@ -6,10 +6,11 @@
  * `call.ended`.
  */
 import type { PbxEventBus } from '../../events/index.ts';
+import { CALL_ID_PREFIX } from '../../media/index.ts';
 import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseUri, type SipRequest, type SipStack } from '../../sip/index.ts';
 import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
-import { Call, type CallObserver, type EndCause, type OutboundLeg } from './call.ts';
+import { Call, type CallMedia, type CallObserver, type CallSide, type EndCause, type OutboundLeg } from './call.ts';
 
 /**
  * Where to send to a contact registered over UDP. A phone behind NAT registers a Contact with its private address;
@@ -43,7 +44,17 @@ export class CallManager implements CallObserver {
     private readonly bus: PbxEventBus,
     private readonly timers: { T1: number; T2: number },
     private readonly isKnownDomain: (domain: string) => boolean,
-  ) {}
+    private readonly media: CallMedia,
+  ) {
+    media.plane.onDtmf((e) => this.callOfMedia(e.callId)?.onMediaDtmf(e.fromTag, e.digit));
+    // The relay restarted: the calls it anchored have no audio any more, so they are ended rather than left mute.
+    media.plane.onLost(() => this.closeAll('media-lost'));
+  }
+
+  private callOfMedia(mediaId: string): Call | undefined {
+    const call = this.calls.get(mediaId.slice(CALL_ID_PREFIX.length));
+    return call?.mediaId === mediaId ? call : undefined;
+  }
 
   get activeCalls(): Call[] {
     return [...this.calls.values()];
@@ -101,10 +112,11 @@ export class CallManager implements CallObserver {
       this.stack,
       this,
       this.timers,
+      this.media,
     );
     this.calls.set(call.id, call);
     this.bus.emit('call.created', { tenantId: call.tenantId, callId: call.id, from: caller.number, to: dialed });
-    call.start(targets, callee.ringTimeout);
+    await call.start(targets, callee.ringTimeout);
   }
 
   /** BYE, INFO, UPDATE or a re-INVITE: a request that names a dialog. */
@@ -141,6 +153,14 @@ export class CallManager implements CallObserver {
   onAnswered(call: Call, leg: OutboundLeg): void {
     this.bus.emit('leg.answered', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: call.callee.extensionId, contact: leg.binding.contact });
     this.bus.emit('call.answered', { tenantId: call.tenantId, callId: call.id, from: call.caller.number, to: call.callee.number });
+  }
+
+  onHold(call: Call, side: CallSide, held: boolean): void {
+    this.bus.emit('call.hold', { tenantId: call.tenantId, callId: call.id, side, held });
+  }
+
+  onDtmf(call: Call, side: CallSide, digit: string, via: 'rfc4733' | 'info'): void {
+    this.bus.emit('call.dtmf', { tenantId: call.tenantId, callId: call.id, side, digit, via });
   }
 
   onEnded(call: Call, cause: EndCause): void {

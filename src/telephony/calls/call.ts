@@ -2,8 +2,10 @@
  * A call through the B2BUA: one inbound leg (the caller's INVITE, answered by us) and the outbound legs we place
  * to every registered contact of the callee at once. The first 2xx wins and the others are cancelled; 180/183 are
  * passed back; all legs failing gives the caller the best failure; the ring timeout gives 480. Once answered, the
- * two dialogs are bridged: BYE on either ends both, re-INVITE, UPDATE and INFO are relayed across. SDP passes
- * through unchanged (the media plane will anchor it).
+ * two dialogs are bridged: BYE on either ends both, re-INVITE, UPDATE and INFO are relayed across.
+ * Every SDP on its way across goes through the media plane, rewritten for the side it goes to (anchored by the
+ * relay, or passed through by direct media). A party that holds (sendonly or inactive) leaves the other hearing
+ * music on hold; DTMF sent by SIP INFO is reported like the relay's RFC 4733 digits.
  *
  *   Routing --first 18x--> Ringing --2xx--> Answered --BYE/failure--> Ended
  *   Routing/Ringing ------all legs fail, CANCEL, ring timeout------> Ended
@@ -27,6 +29,7 @@ import {
   type SipStack,
   StateMachine,
 } from '../../sip/index.ts';
+import { CALL_ID_PREFIX, type MediaPlane, type MediaProfile, MediaUnavailableError } from '../../media/index.ts';
 import type { Binding } from '../location-service.ts';
 
 export enum CallState {
@@ -54,7 +57,45 @@ export type EndCause =
   | 'failed'
   | 'ack-timeout'
   | 'peer-lost'
+  | 'media-failed'
+  | 'media-lost'
   | 'shutdown';
+
+export type CallSide = 'caller' | 'callee';
+
+/** The media plane as a call uses it, with the file a held party hears. */
+export interface CallMedia {
+  plane: MediaPlane;
+  holdMusic: string | undefined;
+  onError(err: unknown, context: string): void;
+}
+
+/** The media tag of the caller's side; each outbound leg is tagged with its own id. */
+export const CALLER_TAG = 'caller';
+
+/** A browser (WebSocket) gets WebRTC media; every other transport plain RTP. */
+export function profileOf(flow: Flow): MediaProfile {
+  return flow.protocol === 'WS' || flow.protocol === 'WSS' ? 'webrtc' : 'rtp';
+}
+
+function isSdp(contentType: string | undefined, body: Buffer): boolean {
+  return body.length > 0 && (contentType ?? '').split(';')[0]?.trim().toLowerCase() === 'application/sdp';
+}
+
+/** An SDP that puts the other side on hold: sendonly or inactive (session or media level), or the old c=0.0.0.0. */
+export function sdpHolds(sdp: string): boolean {
+  return /^a=(sendonly|inactive)\s*$/m.test(sdp) || /^c=IN IP4 0\.0\.0\.0\s*$/m.test(sdp);
+}
+
+/** The digit of a SIP INFO DTMF body (application/dtmf-relay `Signal=5`, or application/dtmf `5`). */
+export function infoDigit(contentType: string | undefined, body: Buffer): string | undefined {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  const text = body.toString('utf8');
+  const raw = type === 'application/dtmf-relay' ? /^\s*Signal\s*=\s*(\S+)\s*$/im.exec(text)?.[1] : type === 'application/dtmf' ? text.trim() : undefined;
+  if (!raw) return undefined;
+  const digit = raw === '10' ? '*' : raw === '11' ? '#' : raw.toUpperCase();
+  return /^[0-9*#A-D]$/.test(digit) ? digit : undefined;
+}
 
 export interface CallParty {
   extensionId: string;
@@ -67,10 +108,11 @@ export interface CallObserver {
   onRinging(call: Call, leg: OutboundLeg): void;
   onAnswered(call: Call, leg: OutboundLeg): void;
   onEnded(call: Call, cause: EndCause): void;
+  onHold(call: Call, side: CallSide, held: boolean): void;
+  onDtmf(call: Call, side: CallSide, digit: string, via: 'rfc4733' | 'info'): void;
 }
 
 export class OutboundLeg {
-  readonly id = randomUUID();
   state: 'trying' | 'ringing' | 'answered' | 'failed' | 'cancelled' = 'trying';
   tx: InviteClientTransaction | undefined;
   dialog: Dialog | undefined;
@@ -81,6 +123,8 @@ export class OutboundLeg {
     readonly binding: Binding,
     readonly invite: SipRequest,
     readonly flow: Flow,
+    /** The leg's media tag and branch. */
+    readonly id: string,
   ) {}
 
   get live(): boolean {
@@ -99,6 +143,13 @@ export class Call extends StateMachine<CallState> {
   endCause: EndCause | undefined;
   /** The 2xx we owe the caller until its ACK comes (rfc3261#section-13.3.1.4). */
   private pending2xx: { response: SipResponse; request: SipRequest; flow: Flow } | undefined;
+  /** The call's session in the media plane. */
+  readonly mediaId = `${CALL_ID_PREFIX}${this.id}`;
+  private mediaUsed = false;
+  /** Which sides hold the other (their last offer was sendonly or inactive). */
+  readonly holding = new Set<CallSide>();
+  /** Messages for the caller leave in order, each after its SDP went through the media plane. */
+  private upstream: Promise<void> = Promise.resolve();
 
   constructor(
     readonly tenantId: string,
@@ -109,6 +160,7 @@ export class Call extends StateMachine<CallState> {
     private readonly stack: SipStack,
     private readonly observer: CallObserver,
     private readonly timerValues: { T1: number; T2: number },
+    private readonly media: CallMedia,
   ) {
     super(CallState.Routing, LEGAL, CallState.Ended, 'call');
   }
@@ -117,13 +169,51 @@ export class Call extends StateMachine<CallState> {
     return contactHeader(user, this.stack.advertisedHost(flow), this.stack.advertisedPort(flow.protocol), flow.protocol);
   }
 
+  /** Sends messages toward the caller in order, after whatever went before them. */
+  private toCaller(step: () => Promise<void>): void {
+    this.upstream = this.upstream.then(step).catch((err: unknown) => this.mediaFailed(err));
+  }
+
+  private mediaFailed(err: unknown): void {
+    this.media.onError(err, 'call:media');
+    this.hangUpAll('media-failed');
+  }
+
+  /** The SDP a message carries, rewritten by the media plane for the side it goes to; other bodies pass as they are. */
+  private async mediaBody(
+    kind: 'offer' | 'answer',
+    message: { body: Buffer; headers: SipHeaders },
+    fromTag: string,
+    toTag: string | undefined,
+    to: Flow,
+    branch?: string,
+  ): Promise<Buffer | undefined> {
+    if (message.body.length === 0) return undefined;
+    if (!isSdp(message.headers.get('Content-Type'), message.body)) return message.body;
+    this.mediaUsed = true;
+    const step = { callId: this.mediaId, fromTag, toTag, branch, sdp: message.body.toString('utf8'), profile: profileOf(to) };
+    const sdp = kind === 'offer' ? await this.media.plane.offer(step) : await this.media.plane.answer({ ...step, toTag: toTag as string });
+    return Buffer.from(sdp, 'utf8');
+  }
+
   /** Rings every contact at once, and gives up after the callee's ring timeout with 480. */
-  start(targets: Array<{ binding: Binding; flow: Flow }>, ringTimeoutSeconds: number): void {
+  async start(targets: Array<{ binding: Binding; flow: Flow }>, ringTimeoutSeconds: number): Promise<void> {
     const offer = this.inbound.message;
     const maxForwards = Math.max(0, Number(offer.headers.get('Max-Forwards') ?? 70) - 1);
     const display = offer.from.displayName;
     if (this.inbound.transaction instanceof InviteServerTransaction) this.inbound.transaction.onCancel(() => this.onCallerCancel());
-    for (const { binding, flow } of targets) {
+    const branches = targets.map(() => randomUUID());
+    let bodies: Array<Buffer | undefined>;
+    try {
+      bodies = await Promise.all(targets.map(({ flow }, i) => this.mediaBody('offer', offer, CALLER_TAG, undefined, flow, branches[i])));
+    } catch (err) {
+      this.media.onError(err, 'call:media offer');
+      if (!this.inbound.transaction.finalSent) this.inbound.reply(500, { reason: 'Server Internal Error (media relay failed)' });
+      this.end('media-failed');
+      return;
+    }
+    if (this.state === CallState.Ended) return;
+    for (const [i, { binding, flow }] of targets.entries()) {
       const headers = new SipHeaders()
         .add('Max-Forwards', String(maxForwards))
         .add('From', `${display === undefined ? '' : `"${display.replace(/(["\\])/g, '\\$1')}" `}<sip:${this.caller.number}@${this.domain}>;tag=${randomToken()}`)
@@ -133,9 +223,10 @@ export class Call extends StateMachine<CallState> {
         .add('Contact', this.contactFor(flow, String(this.caller.number)))
         .add('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE');
       const contentType = offer.headers.get('Content-Type');
-      if (offer.body.length > 0 && contentType) headers.add('Content-Type', contentType);
-      const invite = new SipRequest('INVITE', parseUri(binding.contact), headers, offer.body);
-      const leg = new OutboundLeg(binding, invite, flow);
+      const body = bodies[i];
+      if (body && contentType) headers.add('Content-Type', contentType);
+      const invite = new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
+      const leg = new OutboundLeg(binding, invite, flow, branches[i] as string);
       this.legs.push(leg);
       leg.tx = this.stack.sendRequest(invite, flow, {
         onResponse: (response) => this.onLegResponse(leg, response),
@@ -161,12 +252,15 @@ export class Call extends StateMachine<CallState> {
       if (this.state === CallState.Routing) this.moveTo(CallState.Ringing);
       this.observer.onRinging(this, leg);
       // Pass the ringing (and early media SDP with 183) back to the caller.
-      const contentType = response.headers.get('Content-Type');
-      this.inbound.reply(status, {
-        reason: response.reason,
-        body: response.body.length > 0 ? response.body : undefined,
-        contentType,
-        headers: [['Contact', this.contactFor(this.inbound.flow, String(this.callee.number))]],
+      this.toCaller(async () => {
+        const body = await this.mediaBody('answer', response, leg.id, CALLER_TAG, this.inbound.flow, leg.id);
+        if (this.state === CallState.Ended || this.answered || this.inbound.transaction.finalSent) return;
+        this.inbound.reply(status, {
+          reason: response.reason,
+          body,
+          contentType: body ? response.headers.get('Content-Type') : undefined,
+          headers: [['Contact', this.contactFor(this.inbound.flow, String(this.callee.number))]],
+        });
       });
       return;
     }
@@ -199,16 +293,20 @@ export class Call extends StateMachine<CallState> {
     this.observer.onDialog(this, leg.dialog);
     for (const other of this.legs) if (other !== leg && other.live) this.cancelLeg(other);
 
-    const callerContact = this.contactFor(this.inbound.flow, String(this.callee.number));
-    this.callerDialog = Dialog.asUas(this.inbound.message, this.inbound.transaction.toTag, this.inbound.flow, callerContact);
-    this.observer.onDialog(this, this.callerDialog);
-    const ok = this.inbound.reply(200, {
-      body: response.body.length > 0 ? response.body : undefined,
-      contentType: response.headers.get('Content-Type'),
-      headers: [['Contact', callerContact], ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE']],
+    this.toCaller(async () => {
+      const body = await this.mediaBody('answer', response, leg.id, CALLER_TAG, this.inbound.flow, leg.id);
+      if (this.state === CallState.Ended || this.inbound.transaction.finalSent) return;
+      const callerContact = this.contactFor(this.inbound.flow, String(this.callee.number));
+      this.callerDialog = Dialog.asUas(this.inbound.message, this.inbound.transaction.toTag, this.inbound.flow, callerContact);
+      this.observer.onDialog(this, this.callerDialog);
+      const ok = this.inbound.reply(200, {
+        body,
+        contentType: body ? response.headers.get('Content-Type') : undefined,
+        headers: [['Contact', callerContact], ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE']],
+      });
+      this.observer.onAnswered(this, leg);
+      this.await2xxAck(ok, this.inbound.message, this.inbound.flow);
     });
-    this.observer.onAnswered(this, leg);
-    this.await2xxAck(ok, this.inbound.message, this.inbound.flow);
   }
 
   private ackLeg(leg: OutboundLeg): void {
@@ -295,27 +393,76 @@ export class Call extends StateMachine<CallState> {
       req.reply(481);
       return;
     }
+    const side: CallSide = from === this.callerDialog ? 'caller' : 'callee';
+    const fromTag = side === 'caller' ? CALLER_TAG : (this.answered as OutboundLeg).id;
+    const toTag = side === 'caller' ? (this.answered as OutboundLeg).id : CALLER_TAG;
+    if (method === 'INFO') {
+      const digit = infoDigit(req.message.headers.get('Content-Type'), req.message.body);
+      if (digit) this.observer.onDtmf(this, side, digit, 'info');
+    }
+    const sdpOffer = (method === 'INVITE' || method === 'UPDATE') && isSdp(req.message.headers.get('Content-Type'), req.message.body);
+    const holds = sdpOffer ? sdpHolds(req.message.body.toString('utf8')) : undefined;
     // re-INVITE (hold from a phone), UPDATE, INFO (DTMF): relayed across, the answer relayed back.
-    const relay = to.createRequest(method, {
-      body: req.message.body.length > 0 ? req.message.body : undefined,
-      contentType: req.message.headers.get('Content-Type'),
+    void (async () => {
+      const body = sdpOffer ? await this.mediaBody('offer', req.message, fromTag, toTag, to.flow) : req.message.body.length > 0 ? req.message.body : undefined;
+      if (this.state === CallState.Ended) {
+        req.reply(481);
+        return;
+      }
+      const relay = to.createRequest(method, { body, contentType: req.message.headers.get('Content-Type') });
+      this.stack.sendRequest(relay, to.flow, {
+        onResponse: (response) => {
+          if (response.status < 200) return;
+          if (method === 'INVITE' && response.status < 300) this.stack.sendStateless(to.createRequest('ACK', { cseq: relay.cseq.seq }), to.flow);
+          void (async () => {
+            const answered = sdpOffer && response.status < 300 ? await this.mediaBody('answer', response, toTag, fromTag, from.flow) : undefined;
+            const answer = req.reply(response.status, {
+              reason: response.reason,
+              body: answered ?? (response.body.length > 0 ? response.body : undefined),
+              contentType: response.headers.get('Content-Type'),
+              headers: method === 'INVITE' && response.status < 300 ? [['Contact', from.localContact]] : [],
+            });
+            if (method === 'INVITE' && response.status < 300) this.await2xxAck(answer, req.message, req.flow);
+            if (holds !== undefined && response.status < 300) await this.setHolding(side, holds);
+          })().catch((err: unknown) => this.mediaFailed(err));
+        },
+        onTimeout: () => {
+          if (!req.transaction.finalSent) req.reply(408);
+        },
+      });
+    })().catch((err: unknown) => {
+      if (!req.transaction.finalSent) req.reply(500, { reason: 'Server Internal Error (media relay failed)' });
+      this.mediaFailed(err);
     });
-    this.stack.sendRequest(relay, to.flow, {
-      onResponse: (response) => {
-        if (response.status < 200) return;
-        if (method === 'INVITE' && response.status < 300) this.stack.sendStateless(to.createRequest('ACK', { cseq: relay.cseq.seq }), to.flow);
-        const answer = req.reply(response.status, {
-          reason: response.reason,
-          body: response.body.length > 0 ? response.body : undefined,
-          contentType: response.headers.get('Content-Type'),
-          headers: method === 'INVITE' && response.status < 300 ? [['Contact', from.localContact]] : [],
-        });
-        if (method === 'INVITE' && response.status < 300) this.await2xxAck(answer, req.message, req.flow);
-      },
-      onTimeout: () => {
-        if (!req.transaction.finalSent) req.reply(408);
-      },
-    });
+  }
+
+  /** `side` holds the other (or resumes): the other side hears music on hold while it lasts. */
+  private async setHolding(side: CallSide, holds: boolean): Promise<void> {
+    if (this.holding.has(side) === holds || this.state !== CallState.Answered) return;
+    if (holds) this.holding.add(side);
+    else this.holding.delete(side);
+    this.observer.onHold(this, side, holds);
+    const holderTag = side === 'caller' ? CALLER_TAG : (this.answered as OutboundLeg).id;
+    const heldTag = side === 'caller' ? (this.answered as OutboundLeg).id : CALLER_TAG;
+    try {
+      // A holding phone may go on sending (sendonly): its audio is blocked, so the held party hears the music alone.
+      if (holds && this.media.holdMusic) {
+        await this.media.plane.block(this.mediaId, holderTag, true);
+        await this.media.plane.play(this.mediaId, heldTag, this.media.holdMusic);
+      } else if (!holds) {
+        await this.media.plane.stopPlay(this.mediaId, heldTag);
+        await this.media.plane.block(this.mediaId, holderTag, false);
+      }
+    } catch (err) {
+      // Direct media has no music to play: the held phone hears what its peer sends (usually silence).
+      if (!(err instanceof MediaUnavailableError)) this.media.onError(err, 'call:hold music');
+    }
+  }
+
+  /** A DTMF digit the relay saw in the call's media, from the party tagged `fromTag`. */
+  onMediaDtmf(fromTag: string, digit: string): void {
+    if (this.state !== CallState.Answered) return;
+    this.observer.onDtmf(this, fromTag === CALLER_TAG ? 'caller' : 'callee', digit, 'rfc4733');
   }
 
   /** An ACK in one of the call's dialogs: the answer to the 2xx we owed. */
@@ -363,8 +510,11 @@ export class Call extends StateMachine<CallState> {
     if (this.state === CallState.Ended) return;
     this.endedAt = Date.now();
     this.endCause = cause;
+    // The caller always gets a final answer, whatever ended the call before it had one.
+    if (!this.inbound.transaction.finalSent) this.inbound.reply(cause === 'shutdown' ? 503 : 480);
     this.moveTo(CallState.Ended);
     this.pending2xx = undefined;
+    if (this.mediaUsed) this.media.plane.delete(this.mediaId).catch((err: unknown) => this.media.onError(err, 'call:media delete'));
     this.observer.onEnded(this, cause);
   }
 

@@ -1,0 +1,106 @@
+/**
+ * What the engine asks of media, per call. A call's parties are named by tags (the caller's, and one per
+ * outbound leg); every SDP the B2BUA forwards passes through {@link MediaPlane.offer} or {@link MediaPlane.answer}
+ * on its way, rewritten for the transport of the side it goes to. The relay (rtpengine) anchors media and can
+ * play, block, record and report DTMF; direct media passes SDP through and refuses what needs a relay with
+ * {@link MediaUnavailableError}.
+ */
+
+/** What the receiving side of an SDP speaks: a browser (ICE, DTLS-SRTP, rtcp-mux) or a phone (plain RTP). */
+export type MediaProfile = 'webrtc' | 'rtp';
+
+export interface SdpStep {
+  /** The call's media session; one per B2BUA call. */
+  callId: string;
+  /** The tag of the party whose SDP this is. */
+  fromTag: string;
+  /** The tag of the party it goes to, once known (answers, re-offers). */
+  toTag?: string;
+  /** A fork of the offer: each outbound leg of a ringing call is a branch of its own. */
+  branch?: string;
+  sdp: string;
+  /** What the receiving side speaks. */
+  profile: MediaProfile;
+}
+
+export interface DtmfEvent {
+  callId: string;
+  /** The party that pressed the key. */
+  fromTag: string;
+  digit: string;
+  durationMs: number;
+}
+
+export class MediaUnavailableError extends Error {
+  override readonly name = 'MediaUnavailableError';
+  constructor(what: string, why: string) {
+    super(`${what} needs the media relay (rtpengine), and ${why}`);
+  }
+}
+
+export interface MediaPlane {
+  readonly kind: 'rtpengine' | 'direct';
+  /** Why relay-only features are unavailable, or undefined when they are available. */
+  readonly unavailableReason: string | undefined;
+  /** An SDP offer from `fromTag`, rewritten for the side it goes to. */
+  offer(step: SdpStep): Promise<string>;
+  /** An SDP answer from `fromTag` to the offer of `toTag`, rewritten for the side it goes back to. */
+  answer(step: SdpStep & { toTag: string }): Promise<string>;
+  /** The media sessions of ours the relay holds now (none for direct media). */
+  sessions(): Promise<string[]>;
+  /** Releases the call's media; idempotent, and quiet for a call the relay does not know. */
+  delete(callId: string): Promise<void>;
+  /** Plays an audio file to the party `toTag`, repeating it, until {@link stopPlay}. */
+  play(callId: string, toTag: string, file: string): Promise<void>;
+  stopPlay(callId: string, toTag: string): Promise<void>;
+  /** Stops (or restores) the audio the party `fromTag` sends: its peer hears silence. */
+  block(callId: string, fromTag: string, blocked: boolean): Promise<void>;
+  /** DTMF digits pressed in calls (RFC 4733 telephone-events seen by the relay). */
+  onDtmf(listener: (event: DtmfEvent) => void): void;
+  /** The relay lost every call it carried (it restarted): the calls it anchored have no audio any more. */
+  onLost(listener: (reason: string) => void): void;
+  close(): Promise<void>;
+}
+
+/** Media straight between the phones: SDP passes through, and what needs a relay says so. */
+export class DirectMediaPlane implements MediaPlane {
+  readonly kind = 'direct';
+
+  constructor(readonly unavailableReason: string) {}
+
+  offer(step: SdpStep): Promise<string> {
+    return Promise.resolve(step.sdp);
+  }
+
+  answer(step: SdpStep): Promise<string> {
+    return Promise.resolve(step.sdp);
+  }
+
+  sessions(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
+  delete(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  play(): Promise<void> {
+    return Promise.reject(new MediaUnavailableError('Playing audio into a call', this.unavailableReason));
+  }
+
+  stopPlay(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  block(): Promise<void> {
+    return Promise.reject(new MediaUnavailableError('Muting a party', this.unavailableReason));
+  }
+
+  onDtmf(): void {}
+
+  onLost(): void {}
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

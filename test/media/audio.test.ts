@@ -1,0 +1,204 @@
+// Real audio through the relay (rtpengine): two baresip phones, each sending a tone of its own, call each other;
+// what each one heard (dumped by baresip's sndfile module) is the other's tone, and a digit sent as an RFC 4733
+// telephone-event is reported as a call.dtmf event. A baresip phone holds a callee (sipp for the signalling, an RTP
+// socket of the test for its audio): the held side hears music on hold, not silence and not the caller's tone,
+// until the caller resumes, and then the caller's tone again. The relay keeps no media session after a call.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import type { DomainEvents } from '../../src/events/index.ts';
+import { dominantTone, type Pcm, readWav, rms, slice } from '../support/audio.ts';
+import { Baresip } from '../support/baresip.ts';
+import { RtpSink } from '../support/rtp.ts';
+import { createUser, type TestServer, useTestServer } from '../support/server.ts';
+import { authField, runSipp } from '../support/sipp.ts';
+import { freePort } from '../support/process.ts';
+
+const TONE_A = 700;
+const TONE_B = 1300;
+
+function waitForEvent<K extends keyof DomainEvents>(seen: Array<{ name: string; e: unknown }>, name: K, match: (e: DomainEvents[K]) => boolean, ms = 10_000): Promise<DomainEvents[K]> {
+  const deadline = Date.now() + ms;
+  return (async () => {
+    for (;;) {
+      const hit = seen.find((s) => s.name === name && match(s.e as DomainEvents[K]));
+      if (hit) return hit.e as DomainEvents[K];
+      if (Date.now() > deadline) throw new Error(`no ${name} within ${ms} ms; saw ${seen.map((s) => s.name).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What the phone heard (`dec`) or sent (`enc`), as baresip's sndfile module dumped it. */
+function dumped(dir: string, kind: 'dec' | 'enc'): Pcm {
+  const file = fs.readdirSync(dir).find((f) => f.endsWith(`-${kind}.wav`));
+  assert.ok(file, `baresip dumped no ${kind} audio into ${dir}: ${fs.readdirSync(dir).join(', ')}`);
+  return readWav(path.join(dir, file));
+}
+
+type Ext = { id: string; number: number; secret: string };
+
+async function ext(t: TestServer, token: string, name: string): Promise<Ext> {
+  return (await createUser(t, token, { name, email: `${name.replace(/\W/g, '').toLowerCase()}@example.com` })).extension as Ext;
+}
+
+function record(t: TestServer): Array<{ name: string; e: unknown }> {
+  const seen: Array<{ name: string; e: unknown }> = [];
+  for (const name of ['call.answered', 'call.hold', 'call.dtmf', 'call.ended'] as const) t.server.bus.on(name, (e) => void seen.push({ name, e }));
+  return seen;
+}
+
+async function registered(t: TestServer, ...exts: Ext[]): Promise<void> {
+  const location = t.server.telephony.location;
+  for (let i = 0; i < 250 && exts.some((e) => location.lookup(e.id).length === 0); i++) await sleep(20);
+}
+
+/** The callee's answers to a hold and a resume re-INVITE (media at @MEDIA_PORT@), then it waits for the BYE. */
+function answerReinvite(direction: string): string {
+  return `
+  <recv request="INVITE" />
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=callee 1 2 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio @MEDIA_PORT@ RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+      a=${direction}
+
+    ]]>
+  </send>
+  <recv request="ACK" />`;
+}
+
+const HELD_THEN_RESUMED = `${answerReinvite('recvonly')}${answerReinvite('sendrecv')}
+  <recv request="BYE" />
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>`;
+
+describe('audio through the relay (rtpengine)', () => {
+  const ctx = useTestServer('pglite', { rtpengine: 'auto' });
+
+  it('two baresip phones hear each other\'s tone, and a telephone-event is a call.dtmf event', async () => {
+    const t = ctx.t;
+    assert.equal(t.server.media.plane.kind, 'rtpengine');
+    const [a, b] = [await ext(t, ctx.token, 'Audio A'), await ext(t, ctx.token, 'Audio B')];
+    const seen = record(t);
+    const dirA = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-audio-a-'));
+    const dirB = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-audio-b-'));
+    const proxy = `127.0.0.1:${t.server.sipPort}`;
+    const phoneA = await Baresip.start({ user: String(a.number), password: a.secret, domain: 'pbx.test', proxy, answer: 'manual', tone: TONE_A, dumpDir: dirA });
+    const phoneB = await Baresip.start({ user: String(b.number), password: b.secret, domain: 'pbx.test', proxy, answer: 'auto', tone: TONE_B, dumpDir: dirB });
+    try {
+      await registered(t, a, b);
+      phoneA.command('dial', `sip:${b.number}@pbx.test`);
+      await Promise.all([phoneA.waitFor('CALL_ESTABLISHED'), phoneB.waitFor('CALL_ESTABLISHED')]);
+      await sleep(2000);
+      phoneA.command('sndcode', '5');
+      const dtmf = await waitForEvent(seen, 'call.dtmf', (e) => e.via === 'rfc4733');
+      assert.deepEqual({ side: dtmf.side, digit: dtmf.digit }, { side: 'caller', digit: '5' });
+      phoneA.command('hangup');
+      await waitForEvent(seen, 'call.ended', () => true);
+      await Promise.all([phoneA.waitFor('CALL_CLOSED'), phoneB.waitFor('CALL_CLOSED')]);
+      await phoneA.stop();
+      await phoneB.stop();
+
+      const heardByA = dumped(dirA, 'dec');
+      const heardByB = dumped(dirB, 'dec');
+      const byA = dominantTone(slice(heardByA, 0.5, 1.8), heardByA.rate, [TONE_A, TONE_B]);
+      assert.equal(byA.frequency, TONE_B, 'the caller hears the callee\'s tone');
+      assert.ok(byA.ratio > 10, `clearly (ratio ${byA.ratio.toFixed(1)})`);
+      const byB = dominantTone(slice(heardByB, 0.5, 1.8), heardByB.rate, [TONE_A, TONE_B]);
+      assert.equal(byB.frequency, TONE_A, 'the callee hears the caller\'s tone');
+      assert.ok(byB.ratio > 10, `clearly (ratio ${byB.ratio.toFixed(1)})`);
+      assert.deepEqual(await t.server.media.plane.sessions(), [], 'the relay holds no media session after the call');
+    } finally {
+      await phoneA.stop();
+      await phoneB.stop();
+      fs.rmSync(dirA, { recursive: true, force: true });
+      fs.rmSync(dirB, { recursive: true, force: true });
+    }
+  });
+
+  it('a phone holds: the held side hears music on hold, then the caller again after resume', async () => {
+    const t = ctx.t;
+    const [a, b] = [await ext(t, ctx.token, 'Holder H'), await ext(t, ctx.token, 'Held K')];
+    const seen = record(t);
+    const sink = await RtpSink.open();
+    const calleePort = await freePort();
+    const callee = runSipp({
+      scenario: 'uas-answer.xml',
+      localPort: calleePort,
+      substitute: { RING: '200', MEDIA_PORT: String(sink.port), HANGUP_STEPS: HELD_THEN_RESUMED },
+      timeoutSeconds: 40,
+    });
+    const registration = await runSipp({
+      scenario: 'register.xml',
+      target: `127.0.0.1:${t.server.sipPort}`,
+      rows: [[String(b.number), authField(String(b.number), b.secret)]],
+      vars: { domain: 'pbx.test', expires: '300' },
+      substitute: { EXPECT: '200', CONTACT: `127.0.0.1:${calleePort}` },
+    });
+    assert.equal(registration.code, 0, registration.errors || registration.output);
+    const phoneA = await Baresip.start({ user: String(a.number), password: a.secret, domain: 'pbx.test', proxy: `127.0.0.1:${t.server.sipPort}`, answer: 'manual', tone: TONE_A });
+    try {
+      await registered(t, a);
+      phoneA.command('dial', `sip:${b.number}@pbx.test`);
+      await phoneA.waitFor('CALL_ESTABLISHED');
+      const t0 = Date.now();
+      await sleep(1500);
+      phoneA.command('hold');
+      await waitForEvent(seen, 'call.hold', (e) => e.held && e.side === 'caller');
+      const t1 = Date.now();
+      await sleep(2500);
+      phoneA.command('resume');
+      await waitForEvent(seen, 'call.hold', (e) => !e.held);
+      const t2 = Date.now();
+      await sleep(1500);
+      phoneA.command('hangup');
+      await waitForEvent(seen, 'call.ended', () => true);
+      const run = await callee;
+      assert.equal(run.code, 0, run.errors || run.output);
+
+      const before = dominantTone(sink.pcmu(t0 + 300, t1 - 200), 8000, [TONE_A, 261.63, 329.63, 392.0, 440]);
+      assert.equal(before.frequency, TONE_A, 'before hold the callee hears the caller\'s tone');
+      const held = sink.pcmu(t1 + 500, t2 - 200);
+      assert.ok(held.length > 8000, `audio keeps coming during hold (${held.length} samples)`);
+      assert.ok(rms(held) > 0.01, `and it is not silence (rms ${rms(held).toFixed(4)})`);
+      const music = dominantTone(held, 8000, [TONE_A, 261.63, 329.63, 392.0, 440, 523.25]);
+      assert.notEqual(music.frequency, TONE_A, 'and not the caller: music on hold');
+      const after = dominantTone(sink.pcmu(t2 + 500, t2 + 1400), 8000, [TONE_A, 261.63, 329.63, 392.0, 440]);
+      assert.equal(after.frequency, TONE_A, 'after resume the callee hears the caller again');
+      assert.deepEqual(await t.server.media.plane.sessions(), []);
+    } finally {
+      await phoneA.stop();
+      sink.close();
+    }
+  });
+});
