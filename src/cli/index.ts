@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { ConfigError, type Config, flagName, loadConfig, parseFlags, settings } from '../config/index.ts';
 import { openDatabase } from '../db/index.ts';
-import { rtpengineVersion } from '../media/index.ts';
+import { NgClient, rtpengineVersion } from '../media/index.ts';
 import { PbxError } from '../errors/index.ts';
 import { createLogger, openCore, packageVersion, startServer } from '../server.ts';
 
@@ -122,8 +122,18 @@ async function doctor(config: Config): Promise<boolean> {
   line('info', 'phones', `register as <extension>@${config.domain} to this host, port ${config.sipPort}, UDP or TCP, with the extension's secret`);
   line('info', 'extension range', `${config.extensionRange.start}-${config.extensionRange.end}`);
   line('info', 'JWT secret', config.jwtSecret ? 'from PBX_JWT_SECRET' : `kept in ${config.dataDir}/jwt-secret`);
-  const rtpengine = rtpengineVersion();
-  line(rtpengine ? 'ok' : 'warn', 'rtpengine', rtpengine ?? 'not installed: calls will use direct media (no hold music, recording, WebRTC to RTP)');
+  const mode = config.rtpengine;
+  const direct = 'calls will use direct media: no music on hold, no browser-to-phone audio';
+  if (mode === 'off') line('info', 'media', `PBX_RTPENGINE=off: ${direct}`);
+  else if (mode === 'auto') {
+    const rtpengine = rtpengineVersion();
+    line(rtpengine ? 'ok' : 'warn', 'media', rtpengine ? `${rtpengine}, run by the server on UDP ports ${config.rtpPorts.start}-${config.rtpPorts.end}` : `rtpengine is not installed (Debian rtpengine-daemon): ${direct}`);
+  } else {
+    const client = await NgClient.connect({ host: mode.host, port: mode.port, retryMs: 300, attempts: 3 });
+    const pong = await client.ping();
+    client.close();
+    line(pong ? 'ok' : 'fail', 'media', `rtpengine at ${mode.host}:${mode.port} ${pong ? 'answers ping' : 'does not answer ping: the server will not start'}`);
+  }
   return ok;
 }
 

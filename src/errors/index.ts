@@ -24,6 +24,7 @@ export const ErrorCatalogue = {
   PBX_ERR_TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many failed attempts; try again later' },
   PBX_ERR_INTERNAL: { status: 500, message: 'Internal server error' },
   PBX_ERR_UNAVAILABLE: { status: 503, message: 'Service unavailable' },
+  PBX_ERR_MEDIA_UNAVAILABLE: { status: 503, message: 'This needs the media relay (rtpengine), which is not available' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

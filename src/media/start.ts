@@ -27,6 +27,8 @@ export interface StartedMedia {
   plane: MediaPlane;
   /** One line for the log and `pbx doctor`. */
   description: string;
+  /** The process id of the rtpengine the server runs, if it runs one. */
+  readonly pid?: number;
   /** Stops the plane and the daemon we run, if any. */
   close(): Promise<void>;
 }
@@ -84,7 +86,10 @@ export async function startMedia(
     const plane = holder.plane;
     return {
       plane,
-      description: `rtpengine ${version} run by the server (pid ${supervisor.pid}), media on ${settings.address} ports ${settings.portMin}-${settings.portMax}`,
+      get pid() {
+        return supervisor.pid;
+      },
+      description: `rtpengine ${version} run by the server, media on ${settings.address} ports ${settings.portMin}-${settings.portMax}`,
       async close() {
         await plane.close();
         await supervisor.stop();

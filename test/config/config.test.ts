@@ -40,7 +40,19 @@ describe('configuration', () => {
     ['PBX_ADMIN_PASSWORD', 'short', /PBX_ADMIN_PASSWORD: must be at least 8 characters$/m],
     ['PBX_LOG_LEVEL', 'loud', /PBX_LOG_LEVEL: must be one of/],
     ['PBX_TRUST_PROXY', 'maybe', /PBX_TRUST_PROXY: must be true or false/],
+    ['PBX_RTPENGINE', 'sometimes', /PBX_RTPENGINE: must be auto, off, or the host:port of an rtpengine ng listener/],
+    ['PBX_RTPENGINE', 'media:99999', /PBX_RTPENGINE/],
+    ['PBX_RTP_PORTS', '40000-30000', /PBX_RTP_PORTS: must be two ports like 30000-39999/],
+    ['PBX_RTP_PORTS', '80-100', /PBX_RTP_PORTS/],
   ];
+
+  it('PBX_RTPENGINE is auto by default, off, or an external rtpengine by host:port', () => {
+    assert.equal(loadConfig({}).rtpengine, 'auto');
+    assert.equal(loadConfig({ PBX_RTPENGINE: 'OFF' }).rtpengine, 'off');
+    assert.deepEqual(loadConfig({ PBX_RTPENGINE: 'media.example.com:2223' }).rtpengine, { host: 'media.example.com', port: 2223 });
+    assert.deepEqual(loadConfig({ PBX_RTPENGINE: '[::1]:2223' }).rtpengine, { host: '::1', port: 2223 });
+    assert.deepEqual(loadConfig({ PBX_RTP_PORTS: '40000-40999' }).rtpPorts, { start: 40000, end: 40999 });
+  });
   for (const [name, value, message] of bad) {
     it(`a bad ${name} (${value}) is refused with a message naming it`, () => {
       assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => err instanceof ConfigError && message.test(err.message));

@@ -193,12 +193,18 @@ describe('the pbx command', () => {
     }
   });
 
-  it('pbx doctor prints the database, the HTTP port and whether rtpengine is present', async () => {
+  it('pbx doctor prints the database, the HTTP port and which media a start would use', async () => {
     const r = await runPbxToEnd(['doctor', '--http-port', String(await freePort())], { PBX_DATA_DIR: tempDir(), PBX_HTTP_HOST: '127.0.0.1' });
     assert.equal(r.code, 0, r.output);
     assert.match(r.output, /^OK +database +embedded PGlite at /m);
     assert.match(r.output, /^OK +HTTP port +127\.0\.0\.1:\d+ is free/m);
-    assert.match(r.output, /^(OK|WARN) +rtpengine +/m);
+    assert.match(r.output, /^(OK|WARN) +media +/m);
+    const off = await runPbxToEnd(['doctor', '--http-port', String(await freePort())], { PBX_DATA_DIR: tempDir(), PBX_HTTP_HOST: '127.0.0.1', PBX_RTPENGINE: 'off' });
+    assert.match(off.output, /^INFO +media +PBX_RTPENGINE=off: calls will use direct media/m);
+    const port = await freePort();
+    const absent = await runPbxToEnd(['doctor', '--http-port', String(await freePort())], { PBX_DATA_DIR: tempDir(), PBX_HTTP_HOST: '127.0.0.1', PBX_RTPENGINE: `127.0.0.1:${port}` });
+    assert.equal(absent.code, 1, absent.output);
+    assert.match(absent.output, new RegExp(`^FAIL +media +rtpengine at 127\\.0\\.0\\.1:${port} does not answer ping`, 'm'));
   });
 
   it('pbx help lists the commands and every flag', async () => {

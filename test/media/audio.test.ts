@@ -201,4 +201,44 @@ describe('audio through the relay (rtpengine)', () => {
       sink.close();
     }
   });
+
+  it('the relay dies mid-call: the call ends (cause media-lost) on both phones, the relay comes back, and the next call has audio', async () => {
+    const t = ctx.t;
+    const [a, b] = [await ext(t, ctx.token, 'Lost L'), await ext(t, ctx.token, 'Lost M')];
+    const seen = record(t);
+    const proxy = `127.0.0.1:${t.server.sipPort}`;
+    const dirB = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-audio-m-'));
+    const phoneA = await Baresip.start({ user: String(a.number), password: a.secret, domain: 'pbx.test', proxy, answer: 'manual', tone: TONE_A });
+    const phoneB = await Baresip.start({ user: String(b.number), password: b.secret, domain: 'pbx.test', proxy, answer: 'auto', tone: TONE_B, dumpDir: dirB });
+    try {
+      await registered(t, a, b);
+      phoneA.command('dial', `sip:${b.number}@pbx.test`);
+      await Promise.all([phoneA.waitFor('CALL_ESTABLISHED'), phoneB.waitFor('CALL_ESTABLISHED')]);
+      const pid = t.server.media.pid as number;
+      assert.ok(pid > 0);
+      process.kill(pid, 'SIGKILL');
+      const ended = await waitForEvent(seen, 'call.ended', () => true);
+      assert.equal(ended.cause, 'media-lost');
+      await Promise.all([phoneA.waitFor('CALL_CLOSED'), phoneB.waitFor('CALL_CLOSED')]);
+      // The supervisor starts it again; a new call is anchored in the new daemon.
+      for (let i = 0; i < 100 && (t.server.media.pid === undefined || t.server.media.pid === pid); i++) await sleep(100);
+      assert.notEqual(t.server.media.pid, pid);
+      phoneA.events.length = 0;
+      phoneB.events.length = 0;
+      await sleep(500);
+      phoneA.command('dial', `sip:${b.number}@pbx.test`);
+      await Promise.all([phoneA.waitFor('CALL_ESTABLISHED'), phoneB.waitFor('CALL_ESTABLISHED')]);
+      await sleep(1500);
+      phoneA.command('hangup');
+      await phoneB.waitFor('CALL_CLOSED');
+      await phoneB.stop();
+      const files = fs.readdirSync(dirB).filter((f) => f.endsWith('-dec.wav')).sort();
+      const second = readWav(path.join(dirB, files[files.length - 1] as string));
+      assert.equal(dominantTone(slice(second, 0.3, 1.3), second.rate, [TONE_A, TONE_B]).frequency, TONE_A, 'the next call has audio');
+    } finally {
+      await phoneA.stop();
+      await phoneB.stop();
+      fs.rmSync(dirB, { recursive: true, force: true });
+    }
+  });
 });

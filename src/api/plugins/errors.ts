@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ErrorCatalogue, type ErrorCode, isPbxError } from '../../errors/index.ts';
+import { MediaUnavailableError } from '../../media/index.ts';
 
 interface AjvError {
   keyword: string;
@@ -54,6 +55,8 @@ const fastifyCodes: Record<string, ErrorCode> = {
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    // What needs the media relay, asked of a server on direct media: the relay's absence is the answer.
+    if (err instanceof MediaUnavailableError) return send(reply, 'PBX_ERR_MEDIA_UNAVAILABLE', err.message);
     if (isPbxError(err)) {
       if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
       return send(reply, err.code, err.message, err.details);
