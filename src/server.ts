@@ -14,9 +14,10 @@ import type { Config } from './config/index.ts';
 import { type Database, openDatabase } from './db/index.ts';
 import { createDirectory, type Directory, generateSecret, type Tenant } from './directory/index.ts';
 import { EventBus, type PbxEventBus } from './events/index.ts';
-import { ensureHoldMusic, startMedia, type StartedMedia } from './media/index.ts';
+import { ensureHoldMusic, RecordingVault, startMedia, type StartedMedia } from './media/index.ts';
 import { firstExternalIPv4 } from './sip/index.ts';
 import { TelephonyEngine } from './telephony/index.ts';
+import { RecordingService } from './telephony/recordings.ts';
 
 export const SERVICE_NAME = 'Switchboard';
 
@@ -78,6 +79,21 @@ export async function openCore(config: Config, logger: Logger, database?: Databa
     await db.close();
     throw err;
   }
+}
+
+/** The recording key kept in the data directory when PBX_RECORDING_KEY is not set, made on first use. */
+export function loadOrCreateRecordingKey(dataDir: string): Buffer {
+  const file = path.join(dataDir, 'recording-key');
+  try {
+    const existing = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'hex');
+    if (existing.length === 32) return existing;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  fs.mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32);
+  fs.writeFileSync(file, key.toString('hex') + '\n', { mode: 0o600 });
+  return key;
 }
 
 /** The signing secret kept in the data directory, made on first use (readable by its owner only). */
@@ -152,6 +168,7 @@ export async function startMediaPlane(config: Config, logger: Logger): Promise<S
       advertisedAddress: config.sipPublicHost && net.isIP(config.sipPublicHost) && config.sipPublicHost !== address ? config.sipPublicHost : undefined,
       portMin: config.rtpPorts.start,
       portMax: config.rtpPorts.end,
+      recordingDir: path.resolve(config.dataDir, 'media', 'spool'),
     },
     {
       warn: (message) => logger.warn(message),
@@ -210,6 +227,7 @@ export interface RunningServer extends Core {
   app: FastifyInstance;
   telephony: TelephonyEngine;
   media: StartedMedia;
+  recordings: RecordingService;
   /** The SIP port actually bound (UDP and TCP). */
   sipPort: number;
   /** http://host:port the server listens on. */
@@ -226,16 +244,21 @@ export async function startServer(
   let app: FastifyInstance | undefined;
   let telephony: TelephonyEngine | undefined;
   let media: StartedMedia | undefined;
+  let recordings: RecordingService | undefined;
   try {
     await ensureFirstAdmin(core, options.print ?? ((line) => console.log(line)));
     media = await startMediaPlane(config, logger);
     telephony = await startTelephony(core, media);
+    const vault = new RecordingVault(config.recordingKey ?? loadOrCreateRecordingKey(config.dataDir), config.recordingOldKeys);
+    recordings = new RecordingService(core.database.db, core.bus, media.plane, telephony.calls, vault, path.resolve(config.dataDir), (err, context) => logger.error({ err }, context));
+    await recordings.start();
     app = await buildApi({
       config,
       database: core.database,
       directory: core.directory,
       logger,
       info: { service: SERVICE_NAME, version: packageVersion() },
+      recordings,
     });
     await app.listen({ port: config.httpPort, host: config.httpHost });
     // SIP over WebSocket shares the HTTP port, so a browser needs one origin for everything.
@@ -244,11 +267,13 @@ export async function startServer(
     await app?.close();
     await telephony?.close();
     await media?.close();
+    await recordings?.close();
     await core.close();
     throw err;
   }
   const engine = telephony;
   const mediaPlane = media;
+  const recorder = recordings;
   const sipPort = engine.stack.transports[0]?.port ?? config.sipPort;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
@@ -262,6 +287,7 @@ export async function startServer(
     app: started,
     telephony: engine,
     media: mediaPlane,
+    recordings: recorder,
     sipPort,
     url,
     port,
@@ -270,7 +296,9 @@ export async function startServer(
         try {
           // The engine first: its WebSocket flows live on the HTTP server and would hold its close up.
           await engine.close();
+          // The relay finishes the recordings of the calls just ended; they are filed before the database closes.
           await mediaPlane.close();
+          await recorder.close();
           await started.close();
         } finally {
           await core.close();

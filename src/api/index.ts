@@ -17,6 +17,8 @@ import { agentExtensionRoutes } from './routes/agent-extensions.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { healthRoutes, type HealthInfo } from './routes/health.ts';
+import { recordingRoutes } from './routes/recordings.ts';
+import type { RecordingService } from '../telephony/recordings.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
 
@@ -26,6 +28,8 @@ export interface ApiDeps {
   directory: Directory;
   logger: Logger;
   info: HealthInfo;
+  /** Call recordings, when the server runs the telephony engine. */
+  recordings?: RecordingService;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -69,6 +73,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   tenantRoutes(app, deps.directory, { extensionRange: deps.config.extensionRange });
   userRoutes(app, deps.directory);
   agentExtensionRoutes(app, deps.directory);
+  if (deps.recordings) recordingRoutes(app, deps.directory, deps.recordings);
   auditRoutes(app, deps.directory);
 
   await app.ready();

@@ -47,6 +47,7 @@ export function agentExtensionBody(ext: Extension) {
     statusChangedAt: ext.statusChangedAt,
     isActive: ext.isActive,
     ringTimeout: ext.ringTimeout,
+    recordingPolicy: ext.recordingPolicy,
     createdAt: ext.createdAt,
     updatedAt: ext.updatedAt,
   };

@@ -74,6 +74,7 @@ export const AgentExtensionBody = Type.Object({
   statusChangedAt: DateTime,
   isActive: Type.Boolean(),
   ringTimeout: Type.Integer({ description: 'Seconds a call rings before it is given up' }),
+  recordingPolicy: Nullable(Type.Union([Type.Literal('always'), Type.Literal('never'), Type.Literal('on-demand')], { description: "The extension's recording policy; null follows the tenant's" })),
   createdAt: DateTime,
   updatedAt: DateTime,
 });

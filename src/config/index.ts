@@ -39,6 +39,8 @@ export interface Config {
   rtpengine: RtpEngineMode;
   rtpPorts: { start: number; end: number };
   holdMusic: string | undefined;
+  recordingKey: Buffer | undefined;
+  recordingOldKeys: Buffer[];
 }
 
 export type RtpEngineMode = 'auto' | 'off' | { host: string; port: number };
@@ -171,6 +173,19 @@ const portRange: Parser<{ start: number; end: number }> = (raw) => {
   return { start, end };
 };
 
+/** A 256-bit key: 64 hex digits, or base64 of 32 bytes. */
+function parseKey(raw: string): Buffer {
+  const v = raw.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'base64');
+  if (key.length !== 32 || (!/^[0-9a-fA-F]{64}$/.test(v) && key.toString('base64').replace(/=+$/, '') !== v.replace(/=+$/, ''))) {
+    throw new BadValue('must be a 256-bit key: 64 hex digits or the base64 of 32 bytes (openssl rand -hex 32)');
+  }
+  return key;
+}
+
+const optionalKey: Parser<Buffer | undefined> = (raw) => (raw.trim() === '' ? undefined : parseKey(raw));
+const keyList: Parser<Buffer[]> = (raw) => raw.split(',').map((k) => k.trim()).filter((k) => k !== '').map(parseKey);
+
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel: Parser<Config['logLevel']> = (raw) => {
   const v = raw.trim().toLowerCase();
@@ -209,6 +224,8 @@ export const settings = [
   setting({ key: 'rtpengine', env: 'PBX_RTPENGINE', description: 'Media relay: auto (run rtpengine when installed), off (direct media), or host:port of an external rtpengine', defaultText: 'auto', parse: rtpengineMode, fallback: () => 'auto' }),
   setting({ key: 'rtpPorts', env: 'PBX_RTP_PORTS', description: 'UDP port range rtpengine relays media on, when the server runs it', defaultText: '30000-39999', parse: portRange, fallback: () => ({ start: 30000, end: 39999 }) }),
   setting({ key: 'holdMusic', env: 'PBX_HOLD_MUSIC', description: 'Audio file (WAV, MP3, anything ffmpeg reads) played to a party on hold; a generated tune when unset', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
+  setting({ key: 'recordingKey', env: 'PBX_RECORDING_KEY', description: 'AES-256 key that encrypts call recordings (64 hex digits); generated once into the data directory when absent', defaultText: undefined, parse: optionalKey, fallback: () => undefined }),
+  setting({ key: 'recordingOldKeys', env: 'PBX_RECORDING_OLD_KEYS', description: 'Earlier recording keys, comma-separated, still used to read older recordings after a rotation', defaultText: undefined, parse: keyList, fallback: () => [] }),
   setting({ key: 'sipPublicHost', env: 'PBX_SIP_PUBLIC_HOST', description: 'Address to advertise in Via and Contact when it differs from the bound one (a server behind NAT)', defaultText: undefined, parse: optionalHost, fallback: () => undefined }),
 ] as const;
 

@@ -10,6 +10,9 @@ const timestamps = {
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 };
 
+export const recordingPolicies = ['always', 'never', 'on-demand'] as const;
+export type RecordingPolicy = (typeof recordingPolicies)[number];
+
 export const tenants = pgTable('tenants', {
   id: uuid('id').primaryKey().defaultRandom(),
   name: text('name').notNull(),
@@ -19,6 +22,8 @@ export const tenants = pgTable('tenants', {
   isSystem: boolean('is_system').notNull().default(false),
   extensionRangeStart: integer('extension_range_start').notNull(),
   extensionRangeEnd: integer('extension_range_end').notNull(),
+  /** Which calls are recorded: every one, none, or those someone asks for; an extension may say otherwise. */
+  recordingPolicy: text('recording_policy').$type<RecordingPolicy>().notNull().default('on-demand'),
   ...timestamps,
 }, (t) => [
   uniqueIndex('tenants_domain_key').on(t.domain),
@@ -66,6 +71,8 @@ export const extensions = pgTable('extensions', {
   isActive: boolean('is_active').notNull().default(true),
   /** Seconds a call to this extension rings before it is given up (seed 004's `Dial(PJSIP/1000,20)`). */
   ringTimeout: integer('ring_timeout').notNull().default(20),
+  /** The extension's own recording policy; null follows the tenant's. */
+  recordingPolicy: text('recording_policy').$type<RecordingPolicy>(),
   ...timestamps,
 }, (t) => [
   uniqueIndex('extensions_tenant_number_key').on(t.tenantId, t.number),
@@ -117,3 +124,32 @@ export const registrations = pgTable('registrations', {
 ]);
 
 export const schema = { tenants, users, extensions, auditLog, registrations };
+
+/**
+ * Call recordings: one stereo WAV per call (the caller on the left channel, the callee on the right), kept
+ * encrypted (AES-256-GCM) under the data directory; the row says where, how long, and the plaintext's SHA-256.
+ */
+export const recordings = pgTable('recordings', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'restrict' }),
+  /** The engine's call id (call.* events carry it). */
+  callId: text('call_id').notNull(),
+  callerNumber: integer('caller_number'),
+  calleeNumber: integer('callee_number'),
+  /** Relative to the data directory. */
+  path: text('path').notNull(),
+  durationMs: integer('duration_ms').notNull(),
+  /** Bytes of the encrypted file. */
+  size: integer('size').notNull(),
+  /** SHA-256 of the WAV before encryption, hex. */
+  sha256: text('sha256').notNull(),
+  /** The key the file was encrypted with: the first 16 hex digits of the key's SHA-256. */
+  keyId: text('key_id').notNull(),
+  channels: text('channels').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+  endedAt: timestamp('ended_at', { withTimezone: true }).notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  index('recordings_tenant_started_idx').on(t.tenantId, t.startedAt),
+  index('recordings_call_idx').on(t.callId),
+]);

@@ -3,7 +3,7 @@
  * for; it is freed when its user or the extension is deleted. Credentials are kept only as digest HA1 hashes.
  */
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { type AgentStatus, type Db, extensions, isUniqueViolation, tenants, users } from '../db/index.ts';
+import { type AgentStatus, type Db, extensions, isUniqueViolation, type RecordingPolicy, tenants, users } from '../db/index.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import { digestHashes, generateSecret, secretMatches } from './digest-credentials.ts';
@@ -19,6 +19,8 @@ export interface Extension {
   statusChangedAt: Date;
   isActive: boolean;
   ringTimeout: number;
+  /** The extension's own recording policy; null follows the tenant's. */
+  recordingPolicy: RecordingPolicy | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -59,6 +61,7 @@ export function toExtension(row: ExtensionRow): Extension {
     statusChangedAt: row.statusChangedAt,
     isActive: row.isActive,
     ringTimeout: row.ringTimeout,
+    recordingPolicy: row.recordingPolicy ?? null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -159,10 +162,11 @@ export class ExtensionService {
     return row ? toExtension(row) : undefined;
   }
 
-  async update(tenantId: string, id: string, patch: { isActive?: boolean; ringTimeout?: number; secret?: string }): Promise<Extension> {
+  async update(tenantId: string, id: string, patch: { isActive?: boolean; ringTimeout?: number; secret?: string; recordingPolicy?: RecordingPolicy | null }): Promise<Extension> {
     const current = await this.get(tenantId, id);
     const values: Partial<typeof extensions.$inferInsert> = { updatedAt: new Date() };
     if (patch.isActive !== undefined) values.isActive = patch.isActive;
+    if (patch.recordingPolicy !== undefined) values.recordingPolicy = patch.recordingPolicy;
     if (patch.ringTimeout !== undefined) values.ringTimeout = patch.ringTimeout;
     if (patch.secret !== undefined) {
       const [tenant] = await this.db.select({ domain: tenants.domain }).from(tenants).where(eq(tenants.id, tenantId));

@@ -4,7 +4,7 @@
  */
 import { asc, eq } from 'drizzle-orm';
 import type { ExtensionRange } from '../config/index.ts';
-import { type Db, isUniqueViolation, tenants } from '../db/index.ts';
+import { type Db, isUniqueViolation, type RecordingPolicy, tenants } from '../db/index.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 
@@ -14,6 +14,7 @@ export interface Tenant {
   domain: string;
   isSystem: boolean;
   extensionRange: ExtensionRange;
+  recordingPolicy: RecordingPolicy;
   createdAt: Date;
 }
 
@@ -26,6 +27,7 @@ function toTenant(row: TenantRow): Tenant {
     domain: row.domain,
     isSystem: row.isSystem,
     extensionRange: { start: row.extensionRangeStart, end: row.extensionRangeEnd },
+    recordingPolicy: row.recordingPolicy,
     createdAt: row.createdAt,
   };
 }
@@ -77,6 +79,12 @@ export class TenantService {
   async list(): Promise<Tenant[]> {
     const rows = await this.db.select().from(tenants).orderBy(asc(tenants.createdAt));
     return rows.map(toTenant);
+  }
+
+  async setRecordingPolicy(id: string, policy: RecordingPolicy): Promise<Tenant> {
+    const [row] = await this.db.update(tenants).set({ recordingPolicy: policy, updatedAt: new Date() }).where(eq(tenants.id, id)).returning();
+    if (!row) throw new PbxError('PBX_ERR_TENANT_NOT_FOUND');
+    return toTenant(row);
   }
 
   async get(id: string): Promise<Tenant> {

@@ -35,6 +35,8 @@ export interface DomainEvents {
   'call.hold': TenantEvent & { callId: string; side: 'caller' | 'callee'; held: boolean };
   /** A DTMF digit pressed by a side of an answered call: RFC 4733 telephone-events seen by the relay, or SIP INFO. */
   'call.dtmf': TenantEvent & { callId: string; side: 'caller' | 'callee'; digit: string; via: 'rfc4733' | 'info' };
+  /** A call's recording was sealed and filed. */
+  'recording.ready': TenantEvent & { callId: string; durationMs: number };
   'call.ended': TenantEvent & {
     callId: string;
     cause: string;

@@ -7,8 +7,8 @@ import path from 'node:path';
 
 const RATE = 8000;
 
-/** A 16-bit PCM mono WAV file of `samples`. */
-export function wavFile(samples: Int16Array, rate = RATE): Buffer {
+/** A 16-bit PCM WAV file of `samples` (interleaved when there are several channels). */
+export function wavFile(samples: Int16Array, rate = RATE, channels = 1): Buffer {
   const data = Buffer.alloc(samples.length * 2);
   for (let i = 0; i < samples.length; i++) data.writeInt16LE(samples[i] as number, i * 2);
   const header = Buffer.alloc(44);
@@ -17,10 +17,10 @@ export function wavFile(samples: Int16Array, rate = RATE): Buffer {
   header.write('WAVEfmt ', 8);
   header.writeUInt32LE(16, 16);
   header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
+  header.writeUInt16LE(channels, 22);
   header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * 2, 28);
-  header.writeUInt16LE(2, 32);
+  header.writeUInt32LE(rate * 2 * channels, 28);
+  header.writeUInt16LE(2 * channels, 32);
   header.writeUInt16LE(16, 34);
   header.write('data', 36);
   header.writeUInt32LE(data.length, 40);

@@ -5,6 +5,7 @@
  * play, block, record and report DTMF; direct media passes SDP through and refuses what needs a relay with
  * {@link MediaUnavailableError}.
  */
+import type { Mixdown } from './recording/mixdown.ts';
 
 /** What the receiving side of an SDP speaks: a browser (ICE, DTLS-SRTP, rtcp-mux) or a phone (plain RTP). */
 export type MediaProfile = 'webrtc' | 'rtp';
@@ -31,6 +32,12 @@ export interface DtmfEvent {
   durationMs: number;
 }
 
+/** A call's recording, mixed down once its media session ended. */
+export interface FinishedRecording {
+  callId: string;
+  mixdown: Mixdown;
+}
+
 export class MediaUnavailableError extends Error {
   override readonly name = 'MediaUnavailableError';
   constructor(what: string, why: string) {
@@ -55,6 +62,16 @@ export interface MediaPlane {
   stopPlay(callId: string, toTag: string): Promise<void>;
   /** Stops (or restores) the audio the party `fromTag` sends: its peer hears silence. */
   block(callId: string, fromTag: string, blocked: boolean): Promise<void>;
+  /**
+   * Records the call from now on: `channels` names the parties of the left and right channels. The recording is
+   * finished (and handed to {@link onRecording}) when the call's media is deleted.
+   */
+  startRecording(callId: string, channels: [string, string]): Promise<void>;
+  /** Pauses the recording (until {@link startRecording} again); what was recorded is kept. */
+  stopRecording(callId: string): Promise<void>;
+  onRecording(listener: (recording: FinishedRecording) => void): void;
+  /** Finishes the recordings an earlier run left behind (a crash, a kill), except those of calls still `live`. */
+  recoverRecordings(live: (callId: string) => boolean): Promise<void>;
   /** DTMF digits pressed in calls (RFC 4733 telephone-events seen by the relay). */
   onDtmf(listener: (event: DtmfEvent) => void): void;
   /** The relay lost every call it carried (it restarted): the calls it anchored have no audio any more. */
@@ -94,6 +111,20 @@ export class DirectMediaPlane implements MediaPlane {
 
   block(): Promise<void> {
     return Promise.reject(new MediaUnavailableError('Muting a party', this.unavailableReason));
+  }
+
+  startRecording(): Promise<void> {
+    return Promise.reject(new MediaUnavailableError('Recording a call', this.unavailableReason));
+  }
+
+  stopRecording(): Promise<void> {
+    return Promise.reject(new MediaUnavailableError('Recording a call', this.unavailableReason));
+  }
+
+  onRecording(): void {}
+
+  recoverRecordings(): Promise<void> {
+    return Promise.resolve();
   }
 
   onDtmf(): void {}

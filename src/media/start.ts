@@ -4,7 +4,7 @@
  * it is not installed or cannot start. `host:port`: an rtpengine run by someone else, which must answer ping.
  * `off`: direct media.
  */
-import dgram from 'node:dgram';
+import fs from 'node:fs';
 import { DirectMediaPlane, type MediaPlane } from './media-plane.ts';
 import { NgClient } from './rtpengine/ng-client.ts';
 import { bindDtmfSocket, RtpEngineMediaPlane } from './rtpengine/rtpengine-media-plane.ts';
@@ -21,6 +21,8 @@ export interface MediaSettings {
   portMin: number;
   portMax: number;
   binary?: string;
+  /** Where the rtpengine the server runs writes call recordings (pcap files) for the server to mix down. */
+  recordingDir?: string;
 }
 
 export interface StartedMedia {
@@ -31,18 +33,6 @@ export interface StartedMedia {
   readonly pid?: number;
   /** Stops the plane and the daemon we run, if any. */
   close(): Promise<void>;
-}
-
-async function freeLoopbackUdpPort(): Promise<number> {
-  const probe = dgram.createSocket('udp4');
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      probe.once('error', reject);
-      probe.bind(0, '127.0.0.1', () => resolve(probe.address().port));
-    });
-  } finally {
-    probe.close();
-  }
 }
 
 function direct(reason: string, description: string): StartedMedia {
@@ -63,11 +53,14 @@ export async function startMedia(
     const holder: { plane?: RtpEngineMediaPlane } = {};
     const supervisor = new RtpEngineSupervisor({
       interface: settings.advertisedAddress ? `${settings.address}!${settings.advertisedAddress}` : settings.address,
-      ngPort: await freeLoopbackUdpPort(),
       portMin: settings.portMin,
       portMax: settings.portMax,
       binary: settings.binary,
-      args: [`--dtmf-log-dest=127.0.0.1:${dtmfSocket.address().port}`, '--delete-delay=0'],
+      args: [
+        `--dtmf-log-dest=127.0.0.1:${dtmfSocket.address().port}`,
+        '--delete-delay=0',
+        ...(settings.recordingDir ? [`--recording-dir=${settings.recordingDir}`, '--recording-method=pcap', '--recording-format=raw'] : []),
+      ],
       onRestart: (reason) => {
         log.warn(`media: ${reason}; calls in flight lost their media and are ended`);
         holder.plane?.lost(reason);
@@ -75,8 +68,10 @@ export async function startMedia(
       onLog: log.daemon,
     });
     try {
+      // rtpengine makes its pcaps and metadata folders, but not the spool they live in.
+      if (settings.recordingDir) fs.mkdirSync(settings.recordingDir, { recursive: true });
       await supervisor.start();
-      holder.plane = await RtpEngineMediaPlane.start({ client: supervisor.client as NgClient, dtmfSocket, onError: log.error });
+      holder.plane = await RtpEngineMediaPlane.start({ client: supervisor.client as NgClient, dtmfSocket, recordingDir: settings.recordingDir, onError: log.error });
     } catch (err) {
       await supervisor.stop();
       dtmfSocket.close();

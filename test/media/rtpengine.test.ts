@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RtpEngineError, RtpEngineSupervisor, rtpengineVersion } from '../../src/media/index.ts';
-import { freePort } from '../support/process.ts';
 
 const offerSdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n';
 const answerSdp = 'v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6002 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n';
@@ -17,7 +16,7 @@ describe('rtpengine over the ng protocol', () => {
   before(async () => {
     assert.ok(rtpengineVersion(), 'rtpengine is installed (Debian rtpengine-daemon; .ci/run installs it)');
     const portMin = 30_000 + Math.floor(Math.random() * 200) * 100;
-    supervisor = new RtpEngineSupervisor({ interface: '127.0.0.1', ngPort: await freePort(), portMin, portMax: portMin + 99, onRestart: (r) => void restarts.push(r) });
+    supervisor = new RtpEngineSupervisor({ interface: '127.0.0.1', portMin, portMax: portMin + 99, onRestart: (r) => void restarts.push(r) });
     await supervisor.start();
   });
   after(() => supervisor.stop());

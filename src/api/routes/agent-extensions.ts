@@ -27,6 +27,7 @@ const UpdateAgentExtension = Type.Object(
     isActive: Type.Optional(Type.Boolean()),
     ringTimeout: Type.Optional(Type.Integer({ minimum: 5, maximum: 300 })),
     sipPassword: Type.Optional(Type.String({ minLength: 8, maxLength: 128 })),
+    recordingPolicy: Type.Optional(Nullable(Type.Union([Type.Literal('always'), Type.Literal('never'), Type.Literal('on-demand')]))),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -115,7 +116,7 @@ export function agentExtensionRoutes(app: FastifyInstance, directory: Directory)
     config: { roles: ['ADMIN'], audit: 'agent_extension.update' },
     schema: {
       tags: ['agent-extensions'],
-      summary: 'Change an agent extension (active, ring timeout, SIP password)',
+      summary: 'Change an agent extension (active, ring timeout, SIP password, recording policy)',
       security,
       params: IdParams,
       body: UpdateAgentExtension,

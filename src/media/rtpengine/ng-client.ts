@@ -43,6 +43,11 @@ export class NgClient {
     socket.on('error', () => {});
   }
 
+  /** Sends to another port from now on (a daemon started again on a fresh port). */
+  retarget(port: number): void {
+    this.options.port = port;
+  }
+
   static async connect(options: NgClientOptions): Promise<NgClient> {
     const socket = dgram.createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
     await new Promise<void>((resolve) => socket.bind(0, options.host.includes(':') ? '::1' : '127.0.0.1', () => resolve()));

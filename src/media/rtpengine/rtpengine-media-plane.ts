@@ -5,9 +5,13 @@
  * DTMF arrives as JSON datagrams from rtpengine's DTMF log (its `dtmf-log-dest` pointed at our socket).
  */
 import dgram from 'node:dgram';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { BValue } from './bencode.ts';
 import type { NgClient } from './ng-client.ts';
-import type { DtmfEvent, MediaPlane, MediaProfile, SdpStep } from '../media-plane.ts';
+import { type DtmfEvent, type FinishedRecording, type MediaPlane, type MediaProfile, MediaUnavailableError, type SdpStep } from '../media-plane.ts';
+import { mixdown } from '../recording/mixdown.ts';
+import { type CapturedDatagram, readPcap } from '../recording/pcap.ts';
 
 /** rtpengine call ids of ours start with this, so a restart can find and delete what an earlier run left. */
 export const CALL_ID_PREFIX = 'switchboard-';
@@ -23,6 +27,8 @@ export interface RtpEngineMediaPlaneOptions {
   client: NgClient;
   /** The socket rtpengine's DTMF log is sent to (bound by {@link bindDtmfSocket}). */
   dtmfSocket: dgram.Socket;
+  /** rtpengine's `--recording-dir` (pcap method), when recordings are possible: it must be readable here. */
+  recordingDir?: string;
   onError?: (err: unknown, context: string) => void;
 }
 
@@ -44,18 +50,24 @@ export class RtpEngineMediaPlane implements MediaPlane {
   readonly unavailableReason = undefined;
   private readonly dtmfListeners: Array<(event: DtmfEvent) => void> = [];
   private readonly lostListeners: Array<(reason: string) => void> = [];
+  private readonly recordingListeners: Array<(recording: FinishedRecording) => void> = [];
+  /** Calls being recorded: the tags of the left and right channels, and the relay ports each one sent to. */
+  private readonly recorded = new Map<string, { channels: [string, string]; ports: Map<number, 0 | 1> }>();
+  /** Deletes under way: closing waits for them, so no recording is left unfinished by a shutdown. */
+  private readonly deleting = new Set<Promise<void>>();
 
   private constructor(
     private readonly client: NgClient,
     private readonly dtmfSocket: dgram.Socket,
     private readonly onError: (err: unknown, context: string) => void,
+    private readonly recordingDir: string | undefined,
   ) {
     dtmfSocket.on('message', (data) => this.onDtmfLog(data));
     dtmfSocket.on('error', (err) => onError(err, 'media:dtmf socket'));
   }
 
   static async start(options: RtpEngineMediaPlaneOptions): Promise<RtpEngineMediaPlane> {
-    const plane = new RtpEngineMediaPlane(options.client, options.dtmfSocket, options.onError ?? (() => {}));
+    const plane = new RtpEngineMediaPlane(options.client, options.dtmfSocket, options.onError ?? (() => {}), options.recordingDir);
     await plane.deleteStale();
     return plane;
   }
@@ -99,9 +111,90 @@ export class RtpEngineMediaPlane implements MediaPlane {
     return this.sdpOf(await this.client.request('answer', params), 'answer');
   }
 
-  async delete(callId: string): Promise<void> {
+  delete(callId: string): Promise<void> {
+    const job = this.deleteNow(callId);
+    this.deleting.add(job);
+    const forget = () => void this.deleting.delete(job);
+    job.then(forget, forget);
+    return job;
+  }
+
+  private async deleteNow(callId: string): Promise<void> {
+    const recording = this.recorded.get(callId);
+    if (recording) await this.learnPorts(callId).catch((err: unknown) => this.onError(err, 'media:recording ports'));
     // delete-delay 0: the ports come back at once (rtpengine keeps a deleted call 30 s otherwise).
     await this.client.request('delete', { 'call-id': callId, 'delete-delay': 0 });
+    if (recording) {
+      this.recorded.delete(callId);
+      this.finishRecording(callId, (port) => recording.ports.get(port));
+    }
+  }
+
+  async startRecording(callId: string, channels: [string, string]): Promise<void> {
+    if (!this.recordingDir) throw new MediaUnavailableError('Recording a call', 'the relay\'s recordings are not readable here (an external rtpengine)');
+    if (!this.recorded.has(callId)) this.recorded.set(callId, { channels, ports: new Map() });
+    await this.client.request('start recording', { 'call-id': callId });
+    await this.learnPorts(callId);
+  }
+
+  async stopRecording(callId: string): Promise<void> {
+    if (!this.recorded.has(callId)) return;
+    await this.learnPorts(callId);
+    await this.client.request('stop recording', { 'call-id': callId });
+  }
+
+  /** Which relay ports each recorded party sends to (a re-INVITE may add some): their packets make its channel. */
+  private async learnPorts(callId: string): Promise<void> {
+    const recording = this.recorded.get(callId);
+    if (!recording) return;
+    const reply = await this.client.request('query', { 'call-id': callId });
+    const tags = (reply.tags ?? {}) as { [tag: string]: BValue };
+    for (const [index, tag] of recording.channels.entries()) {
+      const monologue = tags[tag] as { medias?: Array<{ streams?: Array<{ 'local port'?: number }> }> } | undefined;
+      for (const media of monologue?.medias ?? []) {
+        for (const stream of media.streams ?? []) if (typeof stream['local port'] === 'number') recording.ports.set(stream['local port'], index as 0 | 1);
+      }
+    }
+  }
+
+  /** The pcap files rtpengine wrote for a call become one recording; the files are removed once it is handed on. */
+  private finishRecording(callId: string, channelOf: (port: number) => 0 | 1 | undefined): void {
+    const dir = this.recordingDir;
+    if (!dir) return;
+    try {
+      const pcaps = path.join(dir, 'pcaps');
+      const files = fs.existsSync(pcaps) ? fs.readdirSync(pcaps).filter((f) => f.startsWith(`${callId}-`) && f.endsWith('.pcap')) : [];
+      const datagrams: CapturedDatagram[] = [];
+      for (const file of files) datagrams.push(...readPcap(fs.readFileSync(path.join(pcaps, file))));
+      const finished: FinishedRecording = { callId, mixdown: mixdown(datagrams, channelOf) };
+      for (const listener of this.recordingListeners) listener(finished);
+      for (const file of files) fs.rmSync(path.join(pcaps, file), { force: true });
+      const metadata = path.join(dir, 'metadata');
+      if (fs.existsSync(metadata)) for (const f of fs.readdirSync(metadata)) if (f.includes(`-${callId}-`)) fs.rmSync(path.join(metadata, f), { force: true });
+    } catch (err) {
+      this.onError(err, 'media:recording');
+    }
+  }
+
+  onRecording(listener: (recording: FinishedRecording) => void): void {
+    this.recordingListeners.push(listener);
+  }
+
+  async recoverRecordings(live: (callId: string) => boolean): Promise<void> {
+    const pcaps = this.recordingDir ? path.join(this.recordingDir, 'pcaps') : undefined;
+    if (!pcaps || !fs.existsSync(pcaps)) return;
+    const calls = new Set(fs.readdirSync(pcaps).filter((f) => f.startsWith(CALL_ID_PREFIX) && f.endsWith('.pcap')).map((f) => f.slice(0, f.lastIndexOf('-'))));
+    for (const callId of calls) {
+      if (live(callId) || this.recorded.has(callId)) continue;
+      // Who sent to which port is no longer known: the first party heard is the left channel.
+      const order: number[] = [];
+      this.finishRecording(callId, (port) => {
+        if (!order.includes(port) && order.length < 2) order.push(port);
+        const index = order.indexOf(port);
+        return index < 0 ? undefined : (index as 0 | 1);
+      });
+    }
+    await Promise.resolve();
   }
 
   async play(callId: string, toTag: string, file: string): Promise<void> {
@@ -150,8 +243,8 @@ export class RtpEngineMediaPlane implements MediaPlane {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.deleting]);
     this.dtmfSocket.close();
-    return Promise.resolve();
   }
 }

@@ -4,6 +4,7 @@
  * and stops it on close. Whoever owns calls hears `onRestart`: calls whose media lived in the dead daemon are gone.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import { NgClient } from './ng-client.ts';
 
 export interface RtpEngineSupervisorOptions {
@@ -11,7 +12,11 @@ export interface RtpEngineSupervisorOptions {
   interface: string;
   /** Where rtpengine listens for ng commands (loopback unless told otherwise). */
   ngHost?: string;
-  ngPort: number;
+  /**
+   * Where rtpengine listens for ng commands; by default a free port, drawn again at each start (the last one may
+   * have been taken by another program while the daemon was down).
+   */
+  ngPort?: number;
   portMin: number;
   portMax: number;
   binary?: string;
@@ -26,6 +31,18 @@ export function rtpengineVersion(binary = 'rtpengine'): string | undefined {
   const r = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 5000 });
   if (r.error || r.status !== 0) return undefined;
   return (r.stdout || r.stderr).split('\n')[0]?.trim();
+}
+
+async function freeUdpPort(host: string): Promise<number> {
+  const probe = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.bind(0, host, () => resolve(probe.address().port));
+    });
+  } finally {
+    probe.close();
+  }
 }
 
 export class RtpEngineSupervisor {
@@ -48,8 +65,10 @@ export class RtpEngineSupervisor {
   /** Starts rtpengine and waits until it answers ping (10 s at most). */
   async start(): Promise<void> {
     this.stopping = false;
-    this.client ??= await NgClient.connect({ host: this.options.ngHost ?? '127.0.0.1', port: this.options.ngPort, retryMs: 200, attempts: 3 });
-    this.spawn();
+    const ngPort = this.options.ngPort ?? (await freeUdpPort(this.options.ngHost ?? '127.0.0.1'));
+    this.client ??= await NgClient.connect({ host: this.options.ngHost ?? '127.0.0.1', port: ngPort, retryMs: 200, attempts: 3 });
+    this.client.retarget(ngPort);
+    this.spawn(ngPort);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`rtpengine exited at start (code ${this.child.exitCode})`);
@@ -58,13 +77,17 @@ export class RtpEngineSupervisor {
     throw new Error('rtpengine did not answer ping within 10 s');
   }
 
-  private spawn(): void {
+  private spawn(ngPort: number): void {
     const o = this.options;
     const args = [
+      // Only our options: the system's /etc/rtpengine/rtpengine.conf opens control and CLI ports of its own.
+      '--config-file=none',
       '--foreground',
       '--table=-1',
+      // A call whose parties both stop sending (a long inactive hold) is kept 5 minutes, not rtpengine's 60 s.
+      '--timeout=300',
       `--interface=${o.interface}`,
-      `--listen-ng=${o.ngHost ?? '127.0.0.1'}:${o.ngPort}`,
+      `--listen-ng=${o.ngHost ?? '127.0.0.1'}:${ngPort}`,
       `--port-min=${o.portMin}`,
       `--port-max=${o.portMax}`,
       '--log-stderr',
@@ -72,18 +95,31 @@ export class RtpEngineSupervisor {
       ...(o.args ?? []),
     ];
     const child = spawn(o.binary ?? 'rtpengine', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const recent: string[] = [];
     child.stderr?.on('data', (d: Buffer) => {
-      for (const line of d.toString().split('\n')) if (line.trim()) o.onLog?.(line);
+      for (const line of d.toString().split('\n')) {
+        if (!line.trim()) continue;
+        o.onLog?.(line);
+        recent.push(line);
+        if (recent.length > 5) recent.shift();
+      }
     });
     child.on('exit', (code, signal) => {
       if (this.child !== child || this.stopping) return;
       this.child = undefined;
-      const reason = `rtpengine exited (${signal ?? `code ${code}`})`;
+      // Its last words say why (a port it could not bind, a bad option).
+      const reason = `rtpengine exited (${signal ?? `code ${code}`})${code ? `: ${recent.filter((l) => /ERR|CRIT|FATAL/i.test(l)).slice(-2).join(' | ')}` : ''}`;
       this.restarts++;
       o.onRestart?.(reason);
       const pause = Math.min(30_000, 250 * 2 ** Math.min(this.restarts, 7));
       this.restartTimer = setTimeout(() => {
-        if (!this.stopping) this.spawn();
+        if (this.stopping) return;
+        void (async () => {
+          const port = o.ngPort ?? (await freeUdpPort(o.ngHost ?? '127.0.0.1'));
+          if (this.stopping) return;
+          this.client?.retarget(port);
+          this.spawn(port);
+        })();
       }, pause);
       this.restartTimer.unref();
     });
