@@ -146,6 +146,38 @@ describe('audio through the relay (rtpengine)', () => {
     }
   });
 
+  it('two phones that share no codec (PCMU only, PCMA only) still hear each other: the relay transcodes', async () => {
+    const t = ctx.t;
+    const [a, b] = [await ext(t, ctx.token, 'Ulaw U'), await ext(t, ctx.token, 'Alaw V')];
+    const seen = record(t);
+    const dirA = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-audio-u-'));
+    const dirB = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-audio-v-'));
+    const proxy = `127.0.0.1:${t.server.sipPort}`;
+    const phoneA = await Baresip.start({ user: String(a.number), password: a.secret, domain: 'pbx.test', proxy, answer: 'manual', tone: TONE_A, dumpDir: dirA, codec: 'PCMU' });
+    const phoneB = await Baresip.start({ user: String(b.number), password: b.secret, domain: 'pbx.test', proxy, answer: 'auto', tone: TONE_B, dumpDir: dirB, codec: 'PCMA' });
+    try {
+      await registered(t, a, b);
+      phoneA.command('dial', `sip:${b.number}@pbx.test`);
+      await Promise.all([phoneA.waitFor('CALL_ESTABLISHED'), phoneB.waitFor('CALL_ESTABLISHED')]);
+      await sleep(2000);
+      phoneA.command('hangup');
+      await waitForEvent(seen, 'call.ended', () => true);
+      await phoneA.stop();
+      await phoneB.stop();
+      assert.match(phoneA.log, /Set audio decoder: PCMU/);
+      assert.match(phoneB.log, /Set audio decoder: PCMA/);
+      const heardByA = dumped(dirA, 'dec');
+      const heardByB = dumped(dirB, 'dec');
+      assert.equal(dominantTone(slice(heardByA, 0.5, 1.8), heardByA.rate, [TONE_A, TONE_B]).frequency, TONE_B, 'the PCMU phone hears the PCMA phone');
+      assert.equal(dominantTone(slice(heardByB, 0.5, 1.8), heardByB.rate, [TONE_A, TONE_B]).frequency, TONE_A, 'the PCMA phone hears the PCMU phone');
+    } finally {
+      await phoneA.stop();
+      await phoneB.stop();
+      fs.rmSync(dirA, { recursive: true, force: true });
+      fs.rmSync(dirB, { recursive: true, force: true });
+    }
+  });
+
   it('a phone holds: the held side hears music on hold, then the caller again after resume', async () => {
     const t = ctx.t;
     const [a, b] = [await ext(t, ctx.token, 'Holder H'), await ext(t, ctx.token, 'Held K')];

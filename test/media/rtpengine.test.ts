@@ -4,7 +4,8 @@
 // rtpengine's reason); a daemon killed underneath is started again; stop leaves nothing running.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RtpEngineError, RtpEngineSupervisor, rtpengineVersion } from '../../src/media/index.ts';
+import { CALL_ID_PREFIX, RtpEngineError, RtpEngineMediaPlane, RtpEngineSupervisor, rtpengineVersion } from '../../src/media/index.ts';
+import { bindDtmfSocket } from '../../src/media/rtpengine/rtpengine-media-plane.ts';
 
 const offerSdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n';
 const answerSdp = 'v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6002 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n';
@@ -63,6 +64,21 @@ describe('rtpengine over the ng protocol', () => {
       client.request('delete', { 'call-id': 'ng-test-2', 'delete-delay': 0, flags: ['fatal'] }),
       (err: Error) => err instanceof RtpEngineError && /Call-ID not found/.test(err.message),
     );
+  });
+
+  it('a media plane starting on a relay deletes the calls an earlier run of ours left there, and only those', async () => {
+    const client = supervisor.client!;
+    await client.request('offer', { 'call-id': `${CALL_ID_PREFIX}left-behind`, 'from-tag': 'a', sdp: offerSdp });
+    await client.request('offer', { 'call-id': 'someone-elses', 'from-tag': 'a', sdp: offerSdp });
+    const plane = await RtpEngineMediaPlane.start({ client, dtmfSocket: await bindDtmfSocket('127.0.0.1') });
+    try {
+      assert.deepEqual(await plane.sessions(), []);
+      const all = (await client.request('list', {})).calls as string[];
+      assert.ok(all.includes('someone-elses'));
+    } finally {
+      await plane.close();
+      await client.request('delete', { 'call-id': 'someone-elses', 'delete-delay': 0 });
+    }
   });
 
   it('a daemon killed underneath is started again and answers ping', async () => {

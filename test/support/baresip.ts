@@ -48,6 +48,8 @@ export class Baresip {
     transport?: 'udp' | 'tcp' | 'tls';
     /** Dump what the phone hears and sends as WAV files into this directory (baresip's sndfile module). */
     dumpDir?: string;
+    /** The one audio codec the phone offers and accepts (PCMU unless told). */
+    codec?: 'PCMU' | 'PCMA';
   }): Promise<Baresip> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-baresip-'));
     const [sipPort, ctrlPort] = [await freePort(), await freePort()];
@@ -81,7 +83,7 @@ export class Baresip {
     );
     fs.writeFileSync(
       path.join(dir, 'accounts'),
-      `<sip:${options.user}@${options.domain}${transportParam(options.transport)}>;auth_pass=${options.password};outbound="sip:${options.proxy}${transportParam(options.transport)}";regint=300;answermode=${options.answer ?? 'auto'};audio_codecs=PCMU\n`,
+      `<sip:${options.user}@${options.domain}${transportParam(options.transport)}>;auth_pass=${options.password};outbound="sip:${options.proxy}${transportParam(options.transport)}";regint=300;answermode=${options.answer ?? 'auto'};audio_codecs=${options.codec ?? 'PCMU'}\n`,
     );
     // BARESIP_TRACE=1 prints baresip's SIP trace into its output, for a failing test's message.
     const trace = process.env.BARESIP_TRACE ? ['-s'] : [];
