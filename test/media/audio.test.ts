@@ -202,7 +202,10 @@ describe('audio through the relay (rtpengine)', () => {
     try {
       await registered(t, a);
       phoneA.command('dial', `sip:${b.number}@pbx.test`);
-      await phoneA.waitFor('CALL_ESTABLISHED');
+      await phoneA.waitFor('CALL_ESTABLISHED').catch(async (err: Error) => {
+        const run = await Promise.race([callee, sleep(3000).then(() => undefined)]);
+        throw new Error(`${err.message}\n--- sipp callee ---\n${run ? `${run.code} ${run.errors} ${run.output}` : 'still running'}`);
+      });
       const t0 = Date.now();
       await sleep(1500);
       phoneA.command('hold');

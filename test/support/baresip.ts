@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './process.ts';
+import { freePort, freePortPair } from './process.ts';
 
 export interface BaresipEvent {
   type: string;
@@ -52,7 +52,7 @@ export class Baresip {
     codec?: 'PCMU' | 'PCMA';
   }): Promise<Baresip> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-baresip-'));
-    const [sipPort, ctrlPort] = [await freePort(), await freePort()];
+    const [sipPort, ctrlPort] = [await freePortPair(), await freePort()];
     fs.writeFileSync(
       path.join(dir, 'config'),
       [
