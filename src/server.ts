@@ -3,7 +3,6 @@
  * wires the directory and the HTTP adapter, and closes everything once, in order, on shutdown.
  */
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import type { Config } from './config/index.ts';
 import { type Database, openDatabase } from './db/index.ts';
 import { createDirectory, type Directory, generateSecret, type Tenant } from './directory/index.ts';
 import { EventBus, type PbxEventBus } from './events/index.ts';
+import { freeUdpPort } from './net/ports.ts';
 import { ensureHoldMusic, RecordingVault, startMedia, type StartedMedia } from './media/index.ts';
 import { firstExternalIPv4 } from './sip/index.ts';
 import { TelephonyEngine } from './telephony/index.ts';
@@ -139,19 +139,6 @@ function readTlsFiles(config: Config): { cert: Buffer; key: Buffer } | undefined
     }
   };
   return { cert: read(config.sipTlsCert, 'PBX_SIP_TLS_CERT'), key: read(config.sipTlsKey, 'PBX_SIP_TLS_KEY') };
-}
-
-/** The UDP port `port` resolves to on `host` (a free one for 0), checked by binding it for a moment. */
-async function freeUdpPort(host: string, port: number): Promise<number> {
-  const probe = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      probe.once('error', reject);
-      probe.bind(port, host, () => resolve(probe.address().port));
-    });
-  } finally {
-    probe.close();
-  }
 }
 
 /**

@@ -2,11 +2,11 @@
  * The `pbx` command: `start`, `migrate`, `admin create --email E --password P`, `doctor`. Every setting may be
  * given as an environment variable or as its flag (`--http-port 8080`).
  */
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { ConfigError, type Config, flagName, loadConfig, parseFlags, settings } from '../config/index.ts';
 import { openDatabase } from '../db/index.ts';
 import { NgClient, rtpengineVersion } from '../media/index.ts';
+import { freeUdpPort } from '../net/ports.ts';
 import { PbxError } from '../errors/index.ts';
 import { createLogger, openCore, packageVersion, startServer } from '../server.ts';
 
@@ -88,11 +88,7 @@ function portFree(host: string, port: number): Promise<boolean> {
 }
 
 function udpPortFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-    socket.once('error', () => resolve(false));
-    socket.bind(port, host, () => socket.close(() => resolve(true)));
-  });
+  return freeUdpPort(host, port).then(() => true, () => false);
 }
 
 /** Prints what this machine offers Switchboard; exits non-zero when something the server needs is wrong. */

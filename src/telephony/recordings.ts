@@ -16,7 +16,7 @@ import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import type { FinishedRecording, MediaPlane } from '../media/index.ts';
 import type { RecordingVault } from '../media/recording/vault.ts';
-import { CALLER_TAG } from './calls/call.ts';
+import { type Call, CALLER_TAG } from './calls/call.ts';
 import type { CallManager } from './calls/call-manager.ts';
 
 export interface Recording {
@@ -85,7 +85,7 @@ export class RecordingService {
 
   private async onAnswered(tenantId: string, callId: string): Promise<void> {
     if (this.plane.unavailableReason !== undefined) return;
-    const call = this.calls.activeCalls.find((c) => c.id === callId);
+    const call = this.calls.find(callId);
     if (!call) return;
     const [tenant] = await this.db.select({ policy: tenants.recordingPolicy }).from(tenants).where(eq(tenants.id, tenantId));
     const rows = await this.db
@@ -97,10 +97,16 @@ export class RecordingService {
     await this.startOn(tenantId, callId);
   }
 
+  /** An answered call of the tenant; another tenant's call is as unknown as none. */
+  private liveCall(tenantId: string, callId: string): Call & { answered: NonNullable<Call['answered']> } {
+    const call = this.calls.find(callId);
+    if (!call?.answered || call.tenantId !== tenantId) throw new PbxError('PBX_ERR_NOT_FOUND', 'Call session not found');
+    return call as Call & { answered: NonNullable<Call['answered']> };
+  }
+
   /** Starts (or resumes) recording a live call of the tenant. */
   async startOn(tenantId: string, callId: string): Promise<void> {
-    const call = this.calls.activeCalls.find((c) => c.id === callId && c.tenantId === tenantId);
-    if (!call?.answered) throw new PbxError('PBX_ERR_NOT_FOUND', 'Call session not found');
+    const call = this.liveCall(tenantId, callId);
     const entry: Pending = { tenantId, callId, callerNumber: call.caller.number, calleeNumber: call.callee.number };
     this.pending.set(call.mediaId, entry);
     fs.mkdirSync(this.pendingDir, { recursive: true });
@@ -109,9 +115,7 @@ export class RecordingService {
   }
 
   async stopOn(tenantId: string, callId: string): Promise<void> {
-    const call = this.calls.activeCalls.find((c) => c.id === callId && c.tenantId === tenantId);
-    if (!call?.answered) throw new PbxError('PBX_ERR_NOT_FOUND', 'Call session not found');
-    await this.plane.stopRecording(call.mediaId);
+    await this.plane.stopRecording(this.liveCall(tenantId, callId).mediaId);
   }
 
   /** A finished recording: sealed, filed, and its row written; then the relay's files may go. */

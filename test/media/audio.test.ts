@@ -12,6 +12,7 @@ import type { DomainEvents } from '../../src/events/index.ts';
 import { dominantTone, type Pcm, readWav, rms, slice } from '../support/audio.ts';
 import { Baresip } from '../support/baresip.ts';
 import { RtpSink } from '../support/rtp.ts';
+import { eventually, sleep, until } from '../support/wait.ts';
 import { createUser, type TestServer, useTestServer } from '../support/server.ts';
 import { authField, runSipp } from '../support/sipp.ts';
 import { freePort } from '../support/process.ts';
@@ -19,19 +20,10 @@ import { freePort } from '../support/process.ts';
 const TONE_A = 700;
 const TONE_B = 1300;
 
-function waitForEvent<K extends keyof DomainEvents>(seen: Array<{ name: string; e: unknown }>, name: K, match: (e: DomainEvents[K]) => boolean, ms = 10_000): Promise<DomainEvents[K]> {
-  const deadline = Date.now() + ms;
-  return (async () => {
-    for (;;) {
-      const hit = seen.find((s) => s.name === name && match(s.e as DomainEvents[K]));
-      if (hit) return hit.e as DomainEvents[K];
-      if (Date.now() > deadline) throw new Error(`no ${name} within ${ms} ms; saw ${seen.map((s) => s.name).join(', ')}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
+/** The first event `name` seen that matches. */
+function waitForEvent<K extends keyof DomainEvents>(seen: Array<{ name: string; e: unknown }>, name: K, match: (e: DomainEvents[K]) => boolean): Promise<DomainEvents[K]> {
+  return eventually(name, () => seen.find((s) => s.name === name && match(s.e as DomainEvents[K]))?.e as DomainEvents[K] | undefined);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What the phone heard (`dec`) or sent (`enc`), as baresip's sndfile module dumped it. */
 function dumped(dir: string, kind: 'dec' | 'enc'): Pcm {
@@ -105,77 +97,65 @@ const HELD_THEN_RESUMED = `${answerReinvite('recvonly')}${answerReinvite('sendre
 describe('audio through the relay (rtpengine)', () => {
   const ctx = useTestServer('pglite', { rtpengine: 'auto' });
 
-  it('two baresip phones hear each other\'s tone, and a telephone-event is a call.dtmf event', async () => {
+  /**
+   * Baresip phone A (TONE_A) calls B (TONE_B), which answers; `during` runs while they talk; A hangs up. Answers what
+   * each phone heard, and their logs.
+   */
+  async function talk(names: [string, string], options: { codecs?: ['PCMU' | 'PCMA', 'PCMU' | 'PCMA']; during?: (phoneA: Baresip) => Promise<void> } = {}) {
     const t = ctx.t;
-    assert.equal(t.server.media.plane.kind, 'rtpengine');
-    const [a, b] = [await ext(t, ctx.token, 'Audio A'), await ext(t, ctx.token, 'Audio B')];
+    const [a, b] = [await ext(t, ctx.token, names[0]), await ext(t, ctx.token, names[1])];
     const seen = record(t);
-    const dirA = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-audio-a-'));
-    const dirB = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-audio-b-'));
+    const [dirA, dirB] = [fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-audio-a-')), fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-audio-b-'))];
     const proxy = `127.0.0.1:${t.server.sipPort}`;
-    const phoneA = await Baresip.start({ user: String(a.number), password: a.secret, domain: 'pbx.test', proxy, answer: 'manual', tone: TONE_A, dumpDir: dirA });
-    const phoneB = await Baresip.start({ user: String(b.number), password: b.secret, domain: 'pbx.test', proxy, answer: 'auto', tone: TONE_B, dumpDir: dirB });
+    const phoneA = await Baresip.start({ user: String(a.number), password: a.secret, domain: 'pbx.test', proxy, answer: 'manual', tone: TONE_A, dumpDir: dirA, codec: options.codecs?.[0] });
+    const phoneB = await Baresip.start({ user: String(b.number), password: b.secret, domain: 'pbx.test', proxy, answer: 'auto', tone: TONE_B, dumpDir: dirB, codec: options.codecs?.[1] });
     try {
       await registered(t, a, b);
       phoneA.command('dial', `sip:${b.number}@pbx.test`);
       await Promise.all([phoneA.waitFor('CALL_ESTABLISHED'), phoneB.waitFor('CALL_ESTABLISHED')]);
       await sleep(2000);
-      phoneA.command('sndcode', '5');
-      const dtmf = await waitForEvent(seen, 'call.dtmf', (e) => e.via === 'rfc4733');
-      assert.deepEqual({ side: dtmf.side, digit: dtmf.digit }, { side: 'caller', digit: '5' });
+      await options.during?.(phoneA);
       phoneA.command('hangup');
       await waitForEvent(seen, 'call.ended', () => true);
-      await Promise.all([phoneA.waitFor('CALL_CLOSED'), phoneB.waitFor('CALL_CLOSED')]);
       await phoneA.stop();
       await phoneB.stop();
-
-      const heardByA = dumped(dirA, 'dec');
-      const heardByB = dumped(dirB, 'dec');
-      const byA = dominantTone(slice(heardByA, 0.5, 1.8), heardByA.rate, [TONE_A, TONE_B]);
-      assert.equal(byA.frequency, TONE_B, 'the caller hears the callee\'s tone');
-      assert.ok(byA.ratio > 10, `clearly (ratio ${byA.ratio.toFixed(1)})`);
-      const byB = dominantTone(slice(heardByB, 0.5, 1.8), heardByB.rate, [TONE_A, TONE_B]);
-      assert.equal(byB.frequency, TONE_A, 'the callee hears the caller\'s tone');
-      assert.ok(byB.ratio > 10, `clearly (ratio ${byB.ratio.toFixed(1)})`);
-      assert.deepEqual(await t.server.media.plane.sessions(), [], 'the relay holds no media session after the call');
+      return { seen, heardByA: dumped(dirA, 'dec'), heardByB: dumped(dirB, 'dec'), logA: phoneA.log, logB: phoneB.log };
     } finally {
       await phoneA.stop();
       await phoneB.stop();
       fs.rmSync(dirA, { recursive: true, force: true });
       fs.rmSync(dirB, { recursive: true, force: true });
     }
+  }
+
+  /** The tone that dominates the first seconds of what a phone heard, and by how much. */
+  const heardTone = (pcm: Pcm) => dominantTone(slice(pcm, 0.5, 1.8), pcm.rate, [TONE_A, TONE_B]);
+
+  it('two baresip phones hear each other\'s tone, and a telephone-event is a call.dtmf event', async () => {
+    assert.equal(ctx.t.server.media.plane.kind, 'rtpengine');
+    const { heardByA, heardByB } = await talk(['Audio A', 'Audio B'], {
+      during: async (phoneA) => {
+        const seen = record(ctx.t);
+        phoneA.command('sndcode', '5');
+        const dtmf = await waitForEvent(seen, 'call.dtmf', (e) => e.via === 'rfc4733');
+        assert.deepEqual({ side: dtmf.side, digit: dtmf.digit }, { side: 'caller', digit: '5' });
+      },
+    });
+    const byA = heardTone(heardByA);
+    assert.equal(byA.frequency, TONE_B, 'the caller hears the callee\'s tone');
+    assert.ok(byA.ratio > 10, `clearly (ratio ${byA.ratio.toFixed(1)})`);
+    const byB = heardTone(heardByB);
+    assert.equal(byB.frequency, TONE_A, 'the callee hears the caller\'s tone');
+    assert.ok(byB.ratio > 10, `clearly (ratio ${byB.ratio.toFixed(1)})`);
+    assert.deepEqual(await until('the relay releases the call', () => ctx.t.server.media.plane.sessions(), (x) => x.length === 0), []);
   });
 
   it('two phones that share no codec (PCMU only, PCMA only) still hear each other: the relay transcodes', async () => {
-    const t = ctx.t;
-    const [a, b] = [await ext(t, ctx.token, 'Ulaw U'), await ext(t, ctx.token, 'Alaw V')];
-    const seen = record(t);
-    const dirA = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-audio-u-'));
-    const dirB = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-audio-v-'));
-    const proxy = `127.0.0.1:${t.server.sipPort}`;
-    const phoneA = await Baresip.start({ user: String(a.number), password: a.secret, domain: 'pbx.test', proxy, answer: 'manual', tone: TONE_A, dumpDir: dirA, codec: 'PCMU' });
-    const phoneB = await Baresip.start({ user: String(b.number), password: b.secret, domain: 'pbx.test', proxy, answer: 'auto', tone: TONE_B, dumpDir: dirB, codec: 'PCMA' });
-    try {
-      await registered(t, a, b);
-      phoneA.command('dial', `sip:${b.number}@pbx.test`);
-      await Promise.all([phoneA.waitFor('CALL_ESTABLISHED'), phoneB.waitFor('CALL_ESTABLISHED')]);
-      await sleep(2000);
-      phoneA.command('hangup');
-      await waitForEvent(seen, 'call.ended', () => true);
-      await phoneA.stop();
-      await phoneB.stop();
-      assert.match(phoneA.log, /Set audio decoder: PCMU/);
-      assert.match(phoneB.log, /Set audio decoder: PCMA/);
-      const heardByA = dumped(dirA, 'dec');
-      const heardByB = dumped(dirB, 'dec');
-      assert.equal(dominantTone(slice(heardByA, 0.5, 1.8), heardByA.rate, [TONE_A, TONE_B]).frequency, TONE_B, 'the PCMU phone hears the PCMA phone');
-      assert.equal(dominantTone(slice(heardByB, 0.5, 1.8), heardByB.rate, [TONE_A, TONE_B]).frequency, TONE_A, 'the PCMA phone hears the PCMU phone');
-    } finally {
-      await phoneA.stop();
-      await phoneB.stop();
-      fs.rmSync(dirA, { recursive: true, force: true });
-      fs.rmSync(dirB, { recursive: true, force: true });
-    }
+    const { heardByA, heardByB, logA, logB } = await talk(['Ulaw U', 'Alaw V'], { codecs: ['PCMU', 'PCMA'] });
+    assert.match(logA, /Set audio decoder: PCMU/);
+    assert.match(logB, /Set audio decoder: PCMA/);
+    assert.equal(heardTone(heardByA).frequency, TONE_B, 'the PCMU phone hears the PCMA phone');
+    assert.equal(heardTone(heardByB).frequency, TONE_A, 'the PCMA phone hears the PCMU phone');
   });
 
   it('a phone holds: the held side hears music on hold, then the caller again after resume', async () => {

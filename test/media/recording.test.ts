@@ -7,32 +7,21 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { DomainEvents } from '../../src/events/index.ts';
-import { dominantTone, readWav } from '../support/audio.ts';
+import { dominantTone } from '../support/audio.ts';
 import { Baresip } from '../support/baresip.ts';
 import { createUser, type TestServer, useTestServer } from '../support/server.ts';
+import { eventually, sleep } from '../support/wait.ts';
 
 const CALLER_TONE = 700;
 const CALLEE_TONE = 1300;
 type Ext = { id: string; number: number; secret: string };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function ext(t: TestServer, token: string, name: string): Promise<Ext> {
   return (await createUser(t, token, { name, email: `${name.replace(/\W/g, '').toLowerCase()}@example.com` })).extension as Ext;
-}
-
-async function eventually<T>(what: string, probe: () => T | undefined, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(25);
-  }
 }
 
 /**
@@ -66,27 +55,20 @@ async function call(t: TestServer, a: Ext, b: Ext, talkMs: number, during?: (cal
   }
 }
 
-/** The left and right channels of a stereo WAV, each as mono samples. */
+/** The left and right channels of a 16-bit stereo WAV (a 44-byte header, as the server writes it). */
 function channels(wav: Buffer): { rate: number; left: Float32Array; right: Float32Array } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-rec-'));
-  const file = path.join(dir, 'r.wav');
-  fs.writeFileSync(file, wav);
-  try {
-    assert.equal(wav.readUInt16LE(22), 2, 'stereo');
-    const rate = wav.readUInt32LE(24);
-    const data = wav.subarray(44);
-    const frames = data.length / 4;
-    const left = new Float32Array(frames);
-    const right = new Float32Array(frames);
-    for (let i = 0; i < frames; i++) {
-      left[i] = data.readInt16LE(i * 4) / 32768;
-      right[i] = data.readInt16LE(i * 4 + 2) / 32768;
-    }
-    assert.equal(readWav(file).rate, rate);
-    return { rate, left, right };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(wav.toString('latin1', 0, 4), 'RIFF');
+  assert.equal(wav.readUInt16LE(22), 2, 'stereo');
+  assert.equal(wav.readUInt16LE(34), 16, '16-bit');
+  const data = wav.subarray(44);
+  const frames = data.length / 4;
+  const left = new Float32Array(frames);
+  const right = new Float32Array(frames);
+  for (let i = 0; i < frames; i++) {
+    left[i] = data.readInt16LE(i * 4) / 32768;
+    right[i] = data.readInt16LE(i * 4 + 2) / 32768;
   }
+  return { rate: wav.readUInt32LE(24), left, right };
 }
 
 describe('call recording through the relay', () => {

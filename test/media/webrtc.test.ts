@@ -14,6 +14,7 @@ import { dominantTone, readWav, slice } from '../support/audio.ts';
 import { Baresip } from '../support/baresip.ts';
 import { bundle, launchChromium, openScriptPage, tempDir } from '../support/browser.ts';
 import { createUser, type TestServer, useTestServer } from '../support/server.ts';
+import { sleep, until } from '../support/wait.ts';
 
 const BROWSER_TONE = 700;
 const PHONE_TONE = 1300;
@@ -22,23 +23,11 @@ type Ext = { id: string; number: number; secret: string };
 type Stats = { packetsReceived: number; totalAudioEnergy: number; audioLevel: number; packetsSent: number; codec?: string };
 type PhoneState = { registered: boolean; registrationError?: string; incoming: number; established: boolean; ended?: string; failed?: string };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function tone(frequency: number, seconds: number, rate = 48_000): Int16Array {
   const samples = new Int16Array(seconds * rate);
   for (let i = 0; i < samples.length; i++) samples[i] = Math.round(10_000 * Math.sin((2 * Math.PI * frequency * i) / rate));
   return samples;
-}
-
-async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last = await probe();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${JSON.stringify(last)})`);
-    await sleep(100);
-    last = await probe();
-  }
-  return last;
 }
 
 /** What the baresip phone heard in its `n`th call (its sndfile dumps are named by the time each call began). */
@@ -109,8 +98,7 @@ describe('a browser (JsSIP in Chromium) and a baresip phone talk through the rel
     await page.evaluate(() => (window as unknown as { phone: { answer(): void } }).phone.answer());
     await until('the call is established in the browser', state, (s) => s.established || s.failed !== undefined);
     assert.equal((await state()).failed, undefined);
-    const received = await until('the browser receives audio', stats, (s) => s.packetsReceived > 100 && s.totalAudioEnergy > 0);
-    assert.ok(received.audioLevel > 0 || received.totalAudioEnergy > 0);
+    await until('the browser receives audio', stats, (s) => s.packetsReceived > 100 && s.totalAudioEnergy > 0);
     await sleep(1000);
     (phone as Baresip).command('hangup');
     await until('the browser sees the end', state, (s) => s.ended !== undefined);

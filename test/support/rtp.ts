@@ -3,21 +3,13 @@
  * of a stretch of time back into audio, whatever their SSRC (a relay that plays music sends under another one).
  */
 import dgram from 'node:dgram';
+import { ulawToLinear } from '../../src/media/recording/mixdown.ts';
 
 export interface RtpPacket {
   at: number;
   payloadType: number;
   ssrc: number;
   payload: Buffer;
-}
-
-/** G.711 mu-law to linear (ITU-T G.711), scaled to -1..1. */
-export function muLawToLinear(byte: number): number {
-  const u = ~byte & 0xff;
-  const exponent = (u >> 4) & 0x07;
-  const mantissa = u & 0x0f;
-  const magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-  return ((u & 0x80 ? -magnitude : magnitude) / 32768);
 }
 
 export class RtpSink {
@@ -46,7 +38,7 @@ export class RtpSink {
     const chosen = this.packets.filter((p) => p.at >= from && p.at <= to && p.payloadType === 0);
     const samples = new Float32Array(chosen.reduce((n, p) => n + p.payload.length, 0));
     let at = 0;
-    for (const p of chosen) for (const byte of p.payload) samples[at++] = muLawToLinear(byte);
+    for (const p of chosen) for (const byte of p.payload) samples[at++] = ulawToLinear(byte) / 32768;
     return samples;
   }
 

@@ -4,7 +4,7 @@
  * and stops it on close. Whoever owns calls hears `onRestart`: calls whose media lived in the dead daemon are gone.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import dgram from 'node:dgram';
+import { freeUdpPort } from '../../net/ports.ts';
 import { NgClient } from './ng-client.ts';
 
 export interface RtpEngineSupervisorOptions {
@@ -31,18 +31,6 @@ export function rtpengineVersion(binary = 'rtpengine'): string | undefined {
   const r = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 5000 });
   if (r.error || r.status !== 0) return undefined;
   return (r.stdout || r.stderr).split('\n')[0]?.trim();
-}
-
-async function freeUdpPort(host: string): Promise<number> {
-  const probe = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      probe.once('error', reject);
-      probe.bind(0, host, () => resolve(probe.address().port));
-    });
-  } finally {
-    probe.close();
-  }
 }
 
 export class RtpEngineSupervisor {

@@ -52,12 +52,17 @@ export class CallManager implements CallObserver {
   }
 
   private callOfMedia(mediaId: string): Call | undefined {
-    const call = this.calls.get(mediaId.slice(CALL_ID_PREFIX.length));
+    const call = this.find(mediaId.slice(CALL_ID_PREFIX.length));
     return call?.mediaId === mediaId ? call : undefined;
   }
 
   get activeCalls(): Call[] {
     return [...this.calls.values()];
+  }
+
+  /** A call in progress, by its id. */
+  find(callId: string): Call | undefined {
+    return this.calls.get(callId);
   }
 
   /** A new INVITE (no To tag). */

@@ -394,46 +394,63 @@ export class Call extends StateMachine<CallState> {
       return;
     }
     const side: CallSide = from === this.callerDialog ? 'caller' : 'callee';
-    const fromTag = side === 'caller' ? CALLER_TAG : (this.answered as OutboundLeg).id;
-    const toTag = side === 'caller' ? (this.answered as OutboundLeg).id : CALLER_TAG;
     if (method === 'INFO') {
       const digit = infoDigit(req.message.headers.get('Content-Type'), req.message.body);
       if (digit) this.observer.onDtmf(this, side, digit, 'info');
     }
-    const sdpOffer = (method === 'INVITE' || method === 'UPDATE') && isSdp(req.message.headers.get('Content-Type'), req.message.body);
-    const holds = sdpOffer ? sdpHolds(req.message.body.toString('utf8')) : undefined;
     // re-INVITE (hold from a phone), UPDATE, INFO (DTMF): relayed across, the answer relayed back.
-    void (async () => {
-      const body = sdpOffer ? await this.mediaBody('offer', req.message, fromTag, toTag, to.flow) : req.message.body.length > 0 ? req.message.body : undefined;
-      if (this.state === CallState.Ended) {
-        req.reply(481);
-        return;
-      }
-      const relay = to.createRequest(method, { body, contentType: req.message.headers.get('Content-Type') });
-      this.stack.sendRequest(relay, to.flow, {
-        onResponse: (response) => {
-          if (response.status < 200) return;
-          if (method === 'INVITE' && response.status < 300) this.stack.sendStateless(to.createRequest('ACK', { cseq: relay.cseq.seq }), to.flow);
-          void (async () => {
-            const answered = sdpOffer && response.status < 300 ? await this.mediaBody('answer', response, toTag, fromTag, from.flow) : undefined;
-            const answer = req.reply(response.status, {
-              reason: response.reason,
-              body: answered ?? (response.body.length > 0 ? response.body : undefined),
-              contentType: response.headers.get('Content-Type'),
-              headers: method === 'INVITE' && response.status < 300 ? [['Contact', from.localContact]] : [],
-            });
-            if (method === 'INVITE' && response.status < 300) this.await2xxAck(answer, req.message, req.flow);
-            if (holds !== undefined && response.status < 300) await this.setHolding(side, holds);
-          })().catch((err: unknown) => this.mediaFailed(err));
-        },
-        onTimeout: () => {
-          if (!req.transaction.finalSent) req.reply(408);
-        },
-      });
-    })().catch((err: unknown) => {
+    this.relayAcross(req, side, from, to).catch((err: unknown) => {
       if (!req.transaction.finalSent) req.reply(500, { reason: 'Server Internal Error (media relay failed)' });
       this.mediaFailed(err);
     });
+  }
+
+  /** The media tag of a side of the answered call. */
+  private tagOf(side: CallSide): string {
+    return side === 'caller' ? CALLER_TAG : (this.answered as OutboundLeg).id;
+  }
+
+  private otherSide(side: CallSide): CallSide {
+    return side === 'caller' ? 'callee' : 'caller';
+  }
+
+  /** Sends an in-dialog request of `side` on to the other dialog, its SDP offer through the media plane first. */
+  private async relayAcross(req: IncomingRequest, side: CallSide, from: Dialog, to: Dialog): Promise<void> {
+    const method = req.message.method;
+    const sdpOffer = (method === 'INVITE' || method === 'UPDATE') && isSdp(req.message.headers.get('Content-Type'), req.message.body);
+    const body = sdpOffer
+      ? await this.mediaBody('offer', req.message, this.tagOf(side), this.tagOf(this.otherSide(side)), to.flow)
+      : req.message.body.length > 0 ? req.message.body : undefined;
+    if (this.state === CallState.Ended) {
+      req.reply(481);
+      return;
+    }
+    const relay = to.createRequest(method, { body, contentType: req.message.headers.get('Content-Type') });
+    this.stack.sendRequest(relay, to.flow, {
+      onResponse: (response) => {
+        if (response.status < 200) return;
+        if (method === 'INVITE' && response.status < 300) this.stack.sendStateless(to.createRequest('ACK', { cseq: relay.cseq.seq }), to.flow);
+        this.relayBack(req, side, from, response, sdpOffer).catch((err: unknown) => this.mediaFailed(err));
+      },
+      onTimeout: () => {
+        if (!req.transaction.finalSent) req.reply(408);
+      },
+    });
+  }
+
+  /** The other side's final answer to a relayed request, back to `side` (its SDP through the media plane). */
+  private async relayBack(req: IncomingRequest, side: CallSide, from: Dialog, response: SipResponse, sdpOffer: boolean): Promise<void> {
+    const success = response.status < 300;
+    const isInvite = req.message.method === 'INVITE';
+    const answered = sdpOffer && success ? await this.mediaBody('answer', response, this.tagOf(this.otherSide(side)), this.tagOf(side), from.flow) : undefined;
+    const answer = req.reply(response.status, {
+      reason: response.reason,
+      body: answered ?? (response.body.length > 0 ? response.body : undefined),
+      contentType: response.headers.get('Content-Type'),
+      headers: isInvite && success ? [['Contact', from.localContact]] : [],
+    });
+    if (isInvite && success) this.await2xxAck(answer, req.message, req.flow);
+    if (sdpOffer && success) await this.setHolding(side, sdpHolds(req.message.body.toString('utf8')));
   }
 
   /** `side` holds the other (or resumes): the other side hears music on hold while it lasts. */
@@ -442,8 +459,8 @@ export class Call extends StateMachine<CallState> {
     if (holds) this.holding.add(side);
     else this.holding.delete(side);
     this.observer.onHold(this, side, holds);
-    const holderTag = side === 'caller' ? CALLER_TAG : (this.answered as OutboundLeg).id;
-    const heldTag = side === 'caller' ? (this.answered as OutboundLeg).id : CALLER_TAG;
+    const holderTag = this.tagOf(side);
+    const heldTag = this.tagOf(this.otherSide(side));
     try {
       // A holding phone may go on sending (sendonly): its audio is blocked, so the held party hears the music alone.
       if (holds && this.media.holdMusic) {
