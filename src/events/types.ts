@@ -2,6 +2,8 @@
  * Every event the domain publishes, by name. Each payload carries `tenantId`: no listener ever needs to guess
  * which tenant an event belongs to, and the realtime gateway routes by it.
  */
+import type { AgentStatus } from '../db/schema.ts';
+
 export interface TenantEvent {
   tenantId: string;
 }
@@ -27,10 +29,11 @@ export interface DomainEvents {
   'extension.deleted': TenantEvent & { extensionId: string; number: number };
   'registration.added': TenantEvent & RegistrationEvent;
   'registration.removed': TenantEvent & RegistrationEvent & { reason: 'unregistered' | 'expired' | 'replaced' | 'flow-closed' | 'credentials-changed' };
-  'call.created': TenantEvent & { callId: string; from: number; to: string };
+  /** A call was placed: `routed` when the number was a queue's (the contact center rings it round after round). */
+  'call.created': TenantEvent & { callId: string; from: number; to: string; callerExtensionId: string; calleeExtensionId: string | undefined; routed: boolean };
   'leg.ringing': TenantEvent & { callId: string; legId: string; extensionId: string; contact: string };
   'leg.answered': TenantEvent & { callId: string; legId: string; extensionId: string; contact: string };
-  'call.answered': TenantEvent & { callId: string; from: number; to: number };
+  'call.answered': TenantEvent & { callId: string; from: number; to: number; callerExtensionId: string; calleeExtensionId: string };
   /** A side of an answered call holds the other (its phone sent sendonly or inactive), or resumes. */
   'call.hold': TenantEvent & { callId: string; side: 'caller' | 'callee'; held: boolean };
   /** A DTMF digit pressed by a side of an answered call: RFC 4733 telephone-events seen by the relay, or SIP INFO. */
@@ -41,8 +44,33 @@ export interface DomainEvents {
     callId: string;
     cause: string;
     answered: boolean;
+    callerExtensionId: string;
+    /** The extension that answered, if one did. */
+    calleeExtensionId: string | undefined;
     /** Milliseconds: from creation to answer (or end), of conversation, and in all. */
     durations: { ringing: number; talk: number; total: number };
   };
-  'extension.status.changed': TenantEvent & { extensionId: string; userId: string; number: number; from: string; to: string; reason: string | null };
+  /** An agent's state changed (the contact center's agents; every change is also an activity-log row). */
+  'agent.status.changed': TenantEvent & {
+    extensionId: string;
+    userId: string;
+    number: number;
+    from: AgentStatus;
+    to: AgentStatus;
+    reason: string | null;
+    callId: string | null;
+    at: Date;
+  };
+  /** A queue's live figures changed: callers waiting, agents logged in and free, the longest wait (seconds). */
+  'queue.updated': TenantEvent & { queueId: string; waiting: number; agents: number; available: number; longestWait: number };
+  /** A caller entered a queue (it waits there, hearing ringback). */
+  'queue.entered': TenantEvent & { callId: string; queueId: string; priority: number };
+  /** A waiting caller is offered to these agents (their devices ring). */
+  'queue.offered': TenantEvent & { callId: string; queueId: string; extensionIds: string[] };
+  /** An agent answered a queue caller after `wait` seconds. */
+  'queue.connected': TenantEvent & { callId: string; queueId: string; extensionId: string; wait: number };
+  /** A queue event in app_queue's words (ENTERQUEUE, CONNECT, ABANDON...), as stored. */
+  'queue.event': TenantEvent & { queueId: string; callId: string | null; extensionId: string | null; event: string; data: Record<string, unknown> };
+  /** A call session row changed (created, queued, offered, connected, held, ended, notes). */
+  'session.updated': TenantEvent & { sessionId: string; callId: string; status: string; extensionId: string | null; queueId: string | null };
 }

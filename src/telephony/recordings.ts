@@ -86,14 +86,15 @@ export class RecordingService {
   private async onAnswered(tenantId: string, callId: string): Promise<void> {
     if (this.plane.unavailableReason !== undefined) return;
     const call = this.calls.find(callId);
-    if (!call) return;
+    if (!call?.answered) return;
+    const callee = call.answered.party;
     const [tenant] = await this.db.select({ policy: tenants.recordingPolicy }).from(tenants).where(eq(tenants.id, tenantId));
     const rows = await this.db
       .select({ id: extensions.id, policy: extensions.recordingPolicy })
       .from(extensions)
-      .where(inArray(extensions.id, [call.caller.extensionId, call.callee.extensionId]));
+      .where(inArray(extensions.id, [call.caller.extensionId, callee.extensionId]));
     const policyOf = (id: string) => rows.find((r) => r.id === id)?.policy ?? null;
-    if (effectivePolicy(tenant?.policy ?? 'on-demand', policyOf(call.caller.extensionId), policyOf(call.callee.extensionId)) !== 'always') return;
+    if (effectivePolicy(tenant?.policy ?? 'on-demand', policyOf(call.caller.extensionId), policyOf(callee.extensionId)) !== 'always') return;
     await this.startOn(tenantId, callId);
   }
 
@@ -107,7 +108,7 @@ export class RecordingService {
   /** Starts (or resumes) recording a live call of the tenant. */
   async startOn(tenantId: string, callId: string): Promise<void> {
     const call = this.liveCall(tenantId, callId);
-    const entry: Pending = { tenantId, callId, callerNumber: call.caller.number, calleeNumber: call.callee.number };
+    const entry: Pending = { tenantId, callId, callerNumber: call.caller.number, calleeNumber: call.answered.party.number };
     this.pending.set(call.mediaId, entry);
     fs.mkdirSync(this.pendingDir, { recursive: true });
     fs.writeFileSync(path.join(this.pendingDir, `${call.mediaId}.json`), JSON.stringify(entry));

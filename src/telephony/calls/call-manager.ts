@@ -10,7 +10,7 @@ import { CALL_ID_PREFIX } from '../../media/index.ts';
 import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseUri, type SipRequest, type SipStack } from '../../sip/index.ts';
 import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
-import { Call, type CallMedia, type CallObserver, type CallSide, type EndCause, type OutboundLeg } from './call.ts';
+import { Call, type CallMedia, type CallObserver, type CallParty, type CallSide, type EndCause, type OutboundLeg } from './call.ts';
 
 /**
  * Where to send to a contact registered over UDP. A phone behind NAT registers a Contact with its private address;
@@ -31,10 +31,20 @@ export interface CallDirectory {
   findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
 }
 
+/**
+ * Takes calls to numbers that are no extension (the contact center's queues). `claim` answers whether it takes the
+ * number; if so, the call is created routed (its caller hears ringback) and handed to `take`, which rings parties
+ * round after round with {@link Call.ring} and lets the caller go with {@link Call.giveUp}.
+ */
+export interface CallRouter {
+  claim(tenantId: string, number: number): Promise<((call: Call) => void) | undefined>;
+}
+
 export class CallManager implements CallObserver {
   private readonly calls = new Map<string, Call>();
   /** dialog key → the call and the dialog, for in-dialog requests and ACKs. */
   private readonly dialogs = new Map<string, { call: Call; dialog: Dialog }>();
+  private router: CallRouter | undefined;
 
   constructor(
     private readonly stack: SipStack,
@@ -58,6 +68,11 @@ export class CallManager implements CallObserver {
 
   get activeCalls(): Call[] {
     return [...this.calls.values()];
+  }
+
+  /** Numbers that are no extension go to `router` (one at most). */
+  setRouter(router: CallRouter | undefined): void {
+    this.router = router;
   }
 
   /** A call in progress, by its id. */
@@ -85,14 +100,40 @@ export class CallManager implements CallObserver {
       req.reply(404, { reason: 'Not Found (no such number)' });
       return;
     }
-    const callee = await this.directory.findExtension(caller.tenantId, Number(dialed));
+    const number = Number(dialed);
+    const callerParty = { extensionId: caller.extensionId, number: caller.number };
+    const callee = await this.directory.findExtension(caller.tenantId, number);
     if (!callee) {
-      req.reply(404, { reason: 'Not Found (no such number)' });
+      const take = await this.router?.claim(caller.tenantId, number);
+      if (!take) {
+        req.reply(404, { reason: 'Not Found (no such number)' });
+        return;
+      }
+      const call = this.create(caller.tenantId, from.host, callerParty, number, true, req);
+      call.hold();
+      take(call);
       return;
     }
-    const bindings = callee.isActive ? this.location.lookup(callee.extensionId) : [];
-    const targets: Array<{ binding: (typeof bindings)[number]; flow: Flow }> = [];
-    for (const binding of bindings) {
+    const contacts = callee.isActive ? await this.contactsOf(callee.extensionId) : [];
+    if (contacts.length === 0) {
+      req.reply(480, { reason: 'Temporarily Unavailable (not registered)' });
+      return;
+    }
+    const call = this.create(caller.tenantId, from.host, callerParty, number, false, req, callee.extensionId);
+    await call.start({ party: { extensionId: callee.extensionId, number: callee.number }, contacts }, callee.ringTimeout);
+  }
+
+  private create(tenantId: string, domain: string, caller: CallParty, dialed: number, routed: boolean, req: IncomingRequest, calleeExtensionId?: string): Call {
+    const call = new Call(tenantId, domain, caller, dialed, routed, req, this.stack, this, this.timers, this.media);
+    this.calls.set(call.id, call);
+    this.bus.emit('call.created', { tenantId, callId: call.id, from: caller.number, to: String(dialed), callerExtensionId: caller.extensionId, calleeExtensionId, routed });
+    return call;
+  }
+
+  /** Where an extension can be rung now: its registered contacts that are reachable. */
+  async contactsOf(extensionId: string): Promise<Array<{ binding: Binding; flow: Flow }>> {
+    const targets: Array<{ binding: Binding; flow: Flow }> = [];
+    for (const binding of this.location.lookup(extensionId)) {
       if (binding.flow) {
         if (!binding.flow.closed) targets.push({ binding, flow: binding.flow });
         continue;
@@ -104,24 +145,7 @@ export class CallManager implements CallObserver {
         // that contact cannot be reached; the others may be
       }
     }
-    if (targets.length === 0) {
-      req.reply(480, { reason: 'Temporarily Unavailable (not registered)' });
-      return;
-    }
-    const call = new Call(
-      caller.tenantId,
-      from.host,
-      { extensionId: caller.extensionId, number: caller.number },
-      { extensionId: callee.extensionId, number: callee.number },
-      req,
-      this.stack,
-      this,
-      this.timers,
-      this.media,
-    );
-    this.calls.set(call.id, call);
-    this.bus.emit('call.created', { tenantId: call.tenantId, callId: call.id, from: caller.number, to: dialed });
-    await call.start(targets, callee.ringTimeout);
+    return targets;
   }
 
   /** BYE, INFO, UPDATE or a re-INVITE: a request that names a dialog. */
@@ -152,12 +176,19 @@ export class CallManager implements CallObserver {
   }
 
   onRinging(call: Call, leg: OutboundLeg): void {
-    this.bus.emit('leg.ringing', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: call.callee.extensionId, contact: leg.binding.contact });
+    this.bus.emit('leg.ringing', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: leg.party.extensionId, contact: leg.binding.contact });
   }
 
   onAnswered(call: Call, leg: OutboundLeg): void {
-    this.bus.emit('leg.answered', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: call.callee.extensionId, contact: leg.binding.contact });
-    this.bus.emit('call.answered', { tenantId: call.tenantId, callId: call.id, from: call.caller.number, to: call.callee.number });
+    this.bus.emit('leg.answered', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: leg.party.extensionId, contact: leg.binding.contact });
+    this.bus.emit('call.answered', {
+      tenantId: call.tenantId,
+      callId: call.id,
+      from: call.caller.number,
+      to: leg.party.number,
+      callerExtensionId: call.caller.extensionId,
+      calleeExtensionId: leg.party.extensionId,
+    });
   }
 
   onHold(call: Call, side: CallSide, held: boolean): void {
@@ -178,6 +209,8 @@ export class CallManager implements CallObserver {
       callId: call.id,
       cause,
       answered: answeredAt !== undefined,
+      callerExtensionId: call.caller.extensionId,
+      calleeExtensionId: call.callee?.extensionId,
       durations: {
         ringing: (answeredAt ?? end) - call.createdAt,
         talk: answeredAt === undefined ? 0 : end - answeredAt,

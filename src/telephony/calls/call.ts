@@ -59,7 +59,20 @@ export type EndCause =
   | 'peer-lost'
   | 'media-failed'
   | 'media-lost'
-  | 'shutdown';
+  | 'shutdown'
+  /** A waiting caller let go by whoever routed the call (too long a wait, a full queue, nobody to answer). */
+  | 'queue-timeout'
+  | 'queue-full'
+  | 'queue-empty';
+
+/** How one round of ringing ended: someone answered, nobody did (and why), or the call ended meanwhile. */
+export type RingOutcome = 'answered' | 'no-answer' | 'busy' | 'rejected' | 'unavailable' | 'ended';
+
+/** A party to ring and the contacts it is reached at. */
+export interface RingTarget {
+  party: CallParty;
+  contacts: Array<{ binding: Binding; flow: Flow }>;
+}
 
 export type CallSide = 'caller' | 'callee';
 
@@ -125,6 +138,8 @@ export class OutboundLeg {
     readonly flow: Flow,
     /** The leg's media tag and branch. */
     readonly id: string,
+    /** Whom the leg rings. */
+    readonly party: CallParty,
   ) {}
 
   get live(): boolean {
@@ -132,9 +147,19 @@ export class OutboundLeg {
   }
 }
 
+/** One round of ringing: its legs, and who waits for its outcome. */
+interface Attempt {
+  legs: OutboundLeg[];
+  settle(outcome: RingOutcome): void;
+}
+
 export class Call extends StateMachine<CallState> {
   readonly id = randomUUID();
   readonly legs: OutboundLeg[] = [];
+  /** The round of ringing in progress. */
+  private attempt: Attempt | undefined;
+  /** The party that answered (for a routed call, known only then). */
+  callee: CallParty | undefined;
   callerDialog: Dialog | undefined;
   answered: OutboundLeg | undefined;
   readonly createdAt = Date.now();
@@ -155,7 +180,13 @@ export class Call extends StateMachine<CallState> {
     readonly tenantId: string,
     readonly domain: string,
     readonly caller: CallParty,
-    readonly callee: CallParty,
+    /** The number the caller dialed. */
+    readonly dialed: number,
+    /**
+     * A routed call (a queue) is rung round after round by whoever routes it; its caller hears ringback meanwhile
+     * and only learns of the outcome when the router answers or lets it go. A direct call rings one round only.
+     */
+    readonly routed: boolean,
     readonly inbound: IncomingRequest,
     private readonly stack: SipStack,
     private readonly observer: CallObserver,
@@ -196,28 +227,56 @@ export class Call extends StateMachine<CallState> {
     return Buffer.from(sdp, 'utf8');
   }
 
-  /** Rings every contact at once, and gives up after the callee's ring timeout with 480. */
-  async start(targets: Array<{ binding: Binding; flow: Flow }>, ringTimeoutSeconds: number): Promise<void> {
+  /** A direct call: rings every contact of the callee at once, and gives up after its ring timeout with 480. */
+  async start(target: RingTarget, ringTimeoutSeconds: number): Promise<void> {
+    await this.ring([target], ringTimeoutSeconds);
+  }
+
+  /** A routed call: the caller hears ringback (180) until the router rings someone or lets it go. */
+  hold(): void {
+    if (this.inbound.transaction instanceof InviteServerTransaction) this.inbound.transaction.onCancel(() => this.onCallerCancel());
+    if (!this.inbound.transaction.finalSent) this.inbound.reply(180, { headers: [['Contact', this.contactFor(this.inbound.flow, String(this.dialed))]] });
+  }
+
+  /**
+   * One round: rings every contact of every target at once, for `ringTimeoutSeconds`. The first answer is bridged to
+   * the caller. A direct call that nobody answers ends with the best failure; a routed call waits for the next round.
+   */
+  async ring(targets: RingTarget[], ringTimeoutSeconds: number): Promise<RingOutcome> {
+    if (this.state === CallState.Ended) return 'ended';
+    if (this.attempt || this.answered) throw new Error('call: a round of ringing is already in progress');
     const offer = this.inbound.message;
     const maxForwards = Math.max(0, Number(offer.headers.get('Max-Forwards') ?? 70) - 1);
     const display = offer.from.displayName;
-    if (this.inbound.transaction instanceof InviteServerTransaction) this.inbound.transaction.onCancel(() => this.onCallerCancel());
-    const branches = targets.map(() => randomUUID());
+    if (!this.routed && this.inbound.transaction instanceof InviteServerTransaction) this.inbound.transaction.onCancel(() => this.onCallerCancel());
+    let settle!: (outcome: RingOutcome) => void;
+    const outcome = new Promise<RingOutcome>((resolve) => (settle = resolve));
+    const attempt: Attempt = {
+      legs: [],
+      settle: (o) => {
+        if (this.attempt === attempt) this.attempt = undefined;
+        settle(o);
+      },
+    };
+    this.attempt = attempt;
+    const contacts = targets.flatMap((t) => t.contacts.map((c) => ({ ...c, party: t.party })));
+    const branches = contacts.map(() => randomUUID());
     let bodies: Array<Buffer | undefined>;
     try {
-      bodies = await Promise.all(targets.map(({ flow }, i) => this.mediaBody('offer', offer, CALLER_TAG, undefined, flow, branches[i])));
+      bodies = await Promise.all(contacts.map(({ flow }, i) => this.mediaBody('offer', offer, CALLER_TAG, undefined, flow, branches[i])));
     } catch (err) {
       this.media.onError(err, 'call:media offer');
       if (!this.inbound.transaction.finalSent) this.inbound.reply(500, { reason: 'Server Internal Error (media relay failed)' });
       this.end('media-failed');
-      return;
+      return outcome;
     }
-    if (this.state === CallState.Ended) return;
-    for (const [i, { binding, flow }] of targets.entries()) {
+    // The caller may have gone while the media plane answered.
+    if ((this.state as CallState) === CallState.Ended) return outcome;
+    for (const [i, { binding, flow, party }] of contacts.entries()) {
       const headers = new SipHeaders()
         .add('Max-Forwards', String(maxForwards))
         .add('From', `${display === undefined ? '' : `"${display.replace(/(["\\])/g, '\\$1')}" `}<sip:${this.caller.number}@${this.domain}>;tag=${randomToken()}`)
-        .add('To', `<sip:${this.callee.number}@${this.domain}>`)
+        .add('To', `<sip:${party.number}@${this.domain}>`)
         .add('Call-ID', `${randomToken(12)}@switchboard`)
         .add('CSeq', '1 INVITE')
         .add('Contact', this.contactFor(flow, String(this.caller.number)))
@@ -226,16 +285,30 @@ export class Call extends StateMachine<CallState> {
       const body = bodies[i];
       if (body && contentType) headers.add('Content-Type', contentType);
       const invite = new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
-      const leg = new OutboundLeg(binding, invite, flow, branches[i] as string);
+      const leg = new OutboundLeg(binding, invite, flow, branches[i] as string, party);
       this.legs.push(leg);
+      attempt.legs.push(leg);
       leg.tx = this.stack.sendRequest(invite, flow, {
         onResponse: (response) => this.onLegResponse(leg, response),
         onTimeout: () => this.onLegFailed(leg, 408),
       }) as InviteClientTransaction;
     }
+    if (attempt.legs.length === 0) this.attemptFailed(attempt, 480);
     this.after(ringTimeoutSeconds * 1000, () => {
-      if (this.state === CallState.Routing || this.state === CallState.Ringing) this.giveUp(480, 'no-answer');
+      if (this.attempt !== attempt || this.answered) return;
+      for (const leg of attempt.legs) this.cancelLeg(leg);
+      if (this.routed) attempt.settle('no-answer');
+      else this.giveUp(480, 'no-answer');
     });
+    return outcome;
+  }
+
+  /** Stops the round of ringing in progress, if any (the router takes the caller elsewhere). */
+  stopRinging(): void {
+    const attempt = this.attempt;
+    if (!attempt || this.answered) return;
+    for (const leg of attempt.legs) this.cancelLeg(leg);
+    attempt.settle('no-answer');
   }
 
   private onLegResponse(leg: OutboundLeg, response: SipResponse): void {
@@ -251,6 +324,8 @@ export class Call extends StateMachine<CallState> {
       if (leg.state === 'trying') leg.state = 'ringing';
       if (this.state === CallState.Routing) this.moveTo(CallState.Ringing);
       this.observer.onRinging(this, leg);
+      // A routed caller already hears ringback; what one of the rung phones sends is not for it.
+      if (this.routed) return;
       // Pass the ringing (and early media SDP with 183) back to the caller.
       this.toCaller(async () => {
         const body = await this.mediaBody('answer', response, leg.id, CALLER_TAG, this.inbound.flow, leg.id);
@@ -259,7 +334,7 @@ export class Call extends StateMachine<CallState> {
           reason: response.reason,
           body,
           contentType: body ? response.headers.get('Content-Type') : undefined,
-          headers: [['Contact', this.contactFor(this.inbound.flow, String(this.callee.number))]],
+          headers: [['Contact', this.contactFor(this.inbound.flow, String(this.dialed))]],
         });
       });
       return;
@@ -288,15 +363,18 @@ export class Call extends StateMachine<CallState> {
     }
     leg.state = 'answered';
     this.answered = leg;
+    this.callee = leg.party;
     this.answeredAt = Date.now();
+    if (this.state === CallState.Routing) this.moveTo(CallState.Ringing);
     this.moveTo(CallState.Answered);
     this.observer.onDialog(this, leg.dialog);
     for (const other of this.legs) if (other !== leg && other.live) this.cancelLeg(other);
+    this.attempt?.settle('answered');
 
     this.toCaller(async () => {
       const body = await this.mediaBody('answer', response, leg.id, CALLER_TAG, this.inbound.flow, leg.id);
       if (this.state === CallState.Ended || this.inbound.transaction.finalSent) return;
-      const callerContact = this.contactFor(this.inbound.flow, String(this.callee.number));
+      const callerContact = this.contactFor(this.inbound.flow, String(this.dialed));
       this.callerDialog = Dialog.asUas(this.inbound.message, this.inbound.transaction.toTag, this.inbound.flow, callerContact);
       this.observer.onDialog(this, this.callerDialog);
       const ok = this.inbound.reply(200, {
@@ -337,13 +415,24 @@ export class Call extends StateMachine<CallState> {
     leg.state = 'failed';
     leg.finalStatus = status;
     if (this.state === CallState.Ended || this.answered) return;
-    if (this.legs.some((l) => l.live)) return;
+    const attempt = this.attempt;
+    if (!attempt || !attempt.legs.includes(leg) || attempt.legs.some((l) => l.live)) return;
+    this.attemptFailed(attempt);
+  }
+
+  /** Every leg of a round failed: a direct call ends with the best failure, a routed one waits for the next round. */
+  private attemptFailed(attempt: Attempt, fallback = 480): void {
     // The best failure for the caller (rfc3261#section-16.7 in spirit): busy wins, then any other answer.
-    const statuses = this.legs.map((l) => l.finalStatus ?? 480);
+    const statuses = attempt.legs.map((l) => l.finalStatus ?? 480);
     const busy = statuses.find((s) => s === 486 || s === 600);
-    const status2 = busy ?? statuses.find((s) => s !== 487 && s !== 408) ?? 480;
-    const cause: EndCause = busy ? 'busy' : status2 === 480 || status2 === 408 ? 'unavailable' : 'rejected';
-    this.inbound.reply(status2 === 408 ? 480 : status2);
+    const status = busy ?? statuses.find((s) => s !== 487 && s !== 408) ?? fallback;
+    const cause = busy ? 'busy' : status === 480 || status === 408 ? 'unavailable' : 'rejected';
+    if (this.routed) {
+      attempt.settle(cause);
+      return;
+    }
+    attempt.settle(cause);
+    this.inbound.reply(status === 408 ? 480 : status);
     this.end(cause);
   }
 
@@ -531,6 +620,7 @@ export class Call extends StateMachine<CallState> {
     if (!this.inbound.transaction.finalSent) this.inbound.reply(cause === 'shutdown' ? 503 : 480);
     this.moveTo(CallState.Ended);
     this.pending2xx = undefined;
+    this.attempt?.settle('ended');
     if (this.mediaUsed) this.media.plane.delete(this.mediaId).catch((err: unknown) => this.media.onError(err, 'call:media delete'));
     this.observer.onEnded(this, cause);
   }
