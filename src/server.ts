@@ -18,6 +18,7 @@ import { ensureHoldMusic, RecordingVault, startMedia, type StartedMedia } from '
 import { firstExternalIPv4 } from './sip/index.ts';
 import { TelephonyEngine } from './telephony/index.ts';
 import { RecordingService } from './telephony/recordings.ts';
+import { type ContactCenter, startContactCenter } from './contact-center/index.ts';
 
 export const SERVICE_NAME = 'Switchboard';
 
@@ -167,6 +168,14 @@ export async function startMediaPlane(config: Config, logger: Logger): Promise<S
   return media;
 }
 
+/** The extension a number dials in a tenant, as the engine and the queues need it. */
+function extensionLookup(directory: Directory) {
+  return async (tenantId: string, number: number) => {
+    const ext = await directory.extensions.findByNumber(tenantId, number);
+    return ext && { extensionId: ext.id, number: ext.number, ringTimeout: ext.ringTimeout, isActive: ext.isActive };
+  };
+}
+
 /** SIP on UDP and TCP, on one port: UDP binds first (0 picks a free port), TCP takes the same number. */
 async function startTelephony(core: Core, media: StartedMedia): Promise<TelephonyEngine> {
   const { config, directory, logger } = core;
@@ -174,10 +183,7 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
     directory: {
       findCredentials: (domain: string, user: string) => directory.extensions.findCredentials(domain, user),
       listDomains: async () => (await directory.tenants.list()).map((t) => t.domain),
-      findExtension: async (tenantId: string, number: number) => {
-        const ext = await directory.extensions.findByNumber(tenantId, number);
-        return ext && { extensionId: ext.id, number: ext.number, ringTimeout: ext.ringTimeout, isActive: ext.isActive };
-      },
+      findExtension: extensionLookup(directory),
     },
     db: core.database.db,
     bus: core.bus,
@@ -215,6 +221,7 @@ export interface RunningServer extends Core {
   telephony: TelephonyEngine;
   media: StartedMedia;
   recordings: RecordingService;
+  contactCenter: ContactCenter;
   /** The SIP port actually bound (UDP and TCP). */
   sipPort: number;
   /** http://host:port the server listens on. */
@@ -232,6 +239,7 @@ export async function startServer(
   let telephony: TelephonyEngine | undefined;
   let media: StartedMedia | undefined;
   let recordings: RecordingService | undefined;
+  let contactCenter: ContactCenter | undefined;
   try {
     await ensureFirstAdmin(core, options.print ?? ((line) => console.log(line)));
     media = await startMediaPlane(config, logger);
@@ -239,6 +247,15 @@ export async function startServer(
     const vault = new RecordingVault(config.recordingKey ?? loadOrCreateRecordingKey(config.dataDir), config.recordingOldKeys);
     recordings = new RecordingService(core.database.db, core.bus, media.plane, telephony.calls, vault, path.resolve(config.dataDir), (err, context) => logger.error({ err }, context));
     await recordings.start();
+    const engineForCc = telephony;
+    contactCenter = await startContactCenter({
+      db: core.database.db,
+      bus: core.bus,
+      location: engineForCc.location,
+      calls: engineForCc.calls,
+      findExtension: extensionLookup(core.directory),
+      onError: (err, context) => logger.error({ err }, context),
+    });
     app = await buildApi({
       config,
       database: core.database,
@@ -246,6 +263,7 @@ export async function startServer(
       logger,
       info: { service: SERVICE_NAME, version: packageVersion() },
       recordings,
+      contactCenter,
     });
     await app.listen({ port: config.httpPort, host: config.httpHost });
     // SIP over WebSocket shares the HTTP port, so a browser needs one origin for everything.
@@ -253,6 +271,7 @@ export async function startServer(
   } catch (err) {
     await app?.close();
     await telephony?.close();
+    await contactCenter?.stop();
     await media?.close();
     await recordings?.close();
     await core.close();
@@ -261,6 +280,7 @@ export async function startServer(
   const engine = telephony;
   const mediaPlane = media;
   const recorder = recordings;
+  const cc = contactCenter;
   const sipPort = engine.stack.transports[0]?.port ?? config.sipPort;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
@@ -275,6 +295,7 @@ export async function startServer(
     telephony: engine,
     media: mediaPlane,
     recordings: recorder,
+    contactCenter: cc,
     sipPort,
     url,
     port,
@@ -283,6 +304,8 @@ export async function startServer(
         try {
           // The engine first: its WebSocket flows live on the HTTP server and would hold its close up.
           await engine.close();
+          // The calls just ended close their sessions and free their agents: written before the database closes.
+          await cc.stop();
           // The relay finishes the recordings of the calls just ended; they are filed before the database closes.
           await mediaPlane.close();
           await recorder.close();

@@ -19,6 +19,9 @@ import { authRoutes } from './routes/auth.ts';
 import { healthRoutes, type HealthInfo } from './routes/health.ts';
 import { recordingRoutes } from './routes/recordings.ts';
 import type { RecordingService } from '../telephony/recordings.ts';
+import type { ContactCenter } from '../contact-center/index.ts';
+import { queueRoutes } from './routes/queues.ts';
+import { sessionRoutes } from './routes/sessions.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
 
@@ -30,6 +33,7 @@ export interface ApiDeps {
   info: HealthInfo;
   /** Call recordings, when the server runs the telephony engine. */
   recordings?: RecordingService;
+  contactCenter: ContactCenter;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -72,7 +76,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   authRoutes(app, deps.directory);
   tenantRoutes(app, deps.directory, { extensionRange: deps.config.extensionRange });
   userRoutes(app, deps.directory);
-  agentExtensionRoutes(app, deps.directory);
+  agentExtensionRoutes(app, deps.directory, deps.contactCenter.agents);
+  queueRoutes(app, deps.contactCenter.queues, deps.contactCenter.agents);
+  sessionRoutes(app, deps.directory, deps.contactCenter);
   if (deps.recordings) recordingRoutes(app, deps.directory, deps.recordings);
   auditRoutes(app, deps.directory);
 

@@ -1,4 +1,5 @@
 /** Domain objects in the shapes the seeds' clients expect: snake_case for seed 004, camelCase for seed 000. */
+import type { AgentSnapshot } from '../contact-center/index.ts';
 import type { Extension, Tenant, User } from '../directory/index.ts';
 
 export function userBody(user: User) {
@@ -36,15 +37,17 @@ export function pbxUser(user: Pick<User, 'id' | 'email' | 'name' | 'role'>) {
   };
 }
 
-export function agentExtensionBody(ext: Extension) {
+/** The extension with its agent's live state (the stored one may lag it by a write). */
+export function agentExtensionBody(ext: Extension, agent?: AgentSnapshot) {
   return {
     id: ext.id,
     tenantId: ext.tenantId,
     userId: ext.userId,
     extension: String(ext.number),
-    status: ext.status,
-    statusReason: ext.statusReason,
-    statusChangedAt: ext.statusChangedAt,
+    status: agent?.status ?? ext.status,
+    statusReason: agent ? agent.reason : ext.statusReason,
+    statusChangedAt: agent?.since ?? ext.statusChangedAt,
+    ...(agent ? { registered: agent.registered, currentCallId: agent.calls[0] ?? null, pendingStatus: agent.pending?.status ?? null } : {}),
     isActive: ext.isActive,
     ringTimeout: ext.ringTimeout,
     recordingPolicy: ext.recordingPolicy,

@@ -75,6 +75,9 @@ export const AgentExtensionBody = Type.Object({
   isActive: Type.Boolean(),
   ringTimeout: Type.Integer({ description: 'Seconds a call rings before it is given up' }),
   recordingPolicy: Nullable(Type.Union([Type.Literal('always'), Type.Literal('never'), Type.Literal('on-demand')], { description: "The extension's recording policy; null follows the tenant's" })),
+  registered: Type.Optional(Type.Boolean({ description: 'A device is registered now' })),
+  currentCallId: Type.Optional(Nullable(Type.String({ description: 'The call the agent is on' }))),
+  pendingStatus: Type.Optional(Nullable(Type.String({ description: 'AWAY or OFFLINE asked for during a call, applied when it ends' }))),
   createdAt: DateTime,
   updatedAt: DateTime,
 });

@@ -24,6 +24,8 @@ export const tenants = pgTable('tenants', {
   extensionRangeEnd: integer('extension_range_end').notNull(),
   /** Which calls are recorded: every one, none, or those someone asks for; an extension may say otherwise. */
   recordingPolicy: text('recording_policy').$type<RecordingPolicy>().notNull().default('on-demand'),
+  /** The reasons an agent may give for AWAY (reports group pauses by them). */
+  awayReasons: jsonb('away_reasons').$type<string[]>().notNull().default(sql`'["Break","Lunch","Training","Meeting"]'::jsonb`),
   ...timestamps,
 }, (t) => [
   uniqueIndex('tenants_domain_key').on(t.domain),
@@ -152,4 +154,123 @@ export const recordings = pgTable('recordings', {
 }, (t) => [
   index('recordings_tenant_started_idx').on(t.tenantId, t.startedAt),
   index('recordings_call_idx').on(t.callId),
+]);
+
+/** Every change of an agent's state: the contact center's reports of availability and pauses read it. */
+export const agentActivityLog = pgTable('agent_activity_log', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'restrict' }),
+  /** No foreign key: the log outlives the extensions it names. */
+  extensionId: uuid('extension_id').notNull(),
+  userId: uuid('user_id'),
+  fromStatus: text('from_status').$type<AgentStatus>().notNull(),
+  toStatus: text('to_status').$type<AgentStatus>().notNull(),
+  reason: text('reason'),
+  callId: text('call_id'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  index('agent_activity_tenant_ext_idx').on(t.tenantId, t.extensionId, t.createdAt),
+]);
+
+export const queueStrategies = ['ringall', 'leastrecent', 'fewestcalls', 'random', 'rrmemory', 'rrordered', 'linear', 'wrandom'] as const;
+export type QueueStrategy = (typeof queueStrategies)[number];
+
+/** Where a caller goes when the queue cannot keep it (too long a wait, a full queue, nobody to answer). */
+export type QueueFallback = { type: 'hangup' } | { type: 'queue'; target: string } | { type: 'extension'; target: string };
+
+export const queues = pgTable('queues', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'restrict' }),
+  name: text('name').notNull(),
+  /** The number callers dial; it shares the tenant's numbering plan with extensions. */
+  number: integer('number').notNull(),
+  strategy: text('strategy').$type<QueueStrategy>().notNull().default('ringall'),
+  /** Seconds an offer rings an agent before the next choice. */
+  ringTimeout: integer('ring_timeout').notNull().default(15),
+  /** Seconds between two rounds of offers. */
+  retryDelay: integer('retry_delay').notNull().default(2),
+  /** Seconds an agent stays in WRAP_UP after a call of this queue. */
+  wrapUpTime: integer('wrap_up_time').notNull().default(10),
+  /** Seconds a caller may wait before the fallback; 0 waits for ever. */
+  maxWait: integer('max_wait').notNull().default(300),
+  /** Callers the queue holds at once before it is full; 0 has no limit. */
+  maxCallers: integer('max_callers').notNull().default(0),
+  fallback: jsonb('fallback').$type<QueueFallback>().notNull().default({ type: 'hangup' }),
+  /** Whether a caller may join with nobody to answer: always, when a member is logged in, or only when one is available. */
+  joinWhenEmpty: text('join_when_empty').$type<'yes' | 'loggedin' | 'available'>().notNull().default('yes'),
+  /** The service-level threshold in seconds (answered within it counts as in service). */
+  serviceLevel: integer('service_level').notNull().default(20),
+  /** Unanswered offers in a row that pause an agent (AWAY, reason "Auto-pause"); 0 is off. */
+  autoPauseAfter: integer('auto_pause_after').notNull().default(0),
+  ...timestamps,
+}, (t) => [
+  uniqueIndex('queues_tenant_number_key').on(t.tenantId, t.number),
+]);
+
+export const queueMembers = pgTable('queue_members', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'restrict' }),
+  queueId: uuid('queue_id').notNull().references(() => queues.id, { onDelete: 'cascade' }),
+  extensionId: uuid('extension_id').notNull().references(() => extensions.id, { onDelete: 'cascade' }),
+  /** Lower penalties are offered first (app_queue's meaning); wrandom weighs by it. */
+  penalty: integer('penalty').notNull().default(0),
+  /** Paused in this queue only (QueuePause with a queue). */
+  paused: boolean('paused').notNull().default(false),
+  pauseReason: text('pause_reason'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  uniqueIndex('queue_members_key').on(t.queueId, t.extensionId),
+]);
+
+/** Queue events in app_queue's words (ENTERQUEUE, CONNECT, ABANDON...): the queue metrics are computed from them. */
+export const queueEvents = pgTable('queue_events', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'restrict' }),
+  /** No foreign keys: the history outlives queues and extensions. */
+  queueId: uuid('queue_id').notNull(),
+  callId: text('call_id'),
+  extensionId: uuid('extension_id'),
+  event: text('event').notNull(),
+  data: jsonb('data'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  index('queue_events_tenant_queue_idx').on(t.tenantId, t.queueId, t.createdAt),
+]);
+
+export const callSessionStatuses = ['INITIATED', 'RINGING', 'QUEUED', 'CONNECTED', 'ON_HOLD', 'TRANSFERRING', 'COMPLETED', 'ABANDONED', 'MISSED', 'FAILED'] as const;
+export type CallSessionStatus = (typeof callSessionStatuses)[number];
+
+/** One call as the contact center sees it (seed 000's CallSession). */
+export const callSessions = pgTable('call_sessions', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'restrict' }),
+  /** The engine's call id. */
+  callId: text('call_id').notNull(),
+  direction: text('direction').$type<'inbound' | 'outbound' | 'internal'>().notNull(),
+  fromNumber: text('from_number').notNull(),
+  toNumber: text('to_number').notNull(),
+  queueId: uuid('queue_id'),
+  /** The agent's extension that handled (or was last offered) the call. */
+  extensionId: uuid('extension_id'),
+  status: text('status').$type<CallSessionStatus>().notNull(),
+  queuedAt: timestamp('queued_at', { withTimezone: true }),
+  offeredAt: timestamp('offered_at', { withTimezone: true }),
+  answeredAt: timestamp('answered_at', { withTimezone: true }),
+  endedAt: timestamp('ended_at', { withTimezone: true }),
+  /** Milliseconds waiting in the queue (or ringing), talking, and on hold. */
+  waitMs: integer('wait_ms').notNull().default(0),
+  talkMs: integer('talk_ms').notNull().default(0),
+  holdMs: integer('hold_ms').notNull().default(0),
+  /** Milliseconds the agent spent in wrap-up after it. */
+  wrapUpMs: integer('wrap_up_ms').notNull().default(0),
+  endCause: text('end_cause'),
+  disposition: text('disposition'),
+  notes: text('notes'),
+  contactId: text('contact_id'),
+  recordingId: uuid('recording_id'),
+  ...timestamps,
+}, (t) => [
+  index('call_sessions_tenant_created_idx').on(t.tenantId, t.createdAt),
+  index('call_sessions_agent_status_idx').on(t.tenantId, t.extensionId, t.status),
+  index('call_sessions_call_idx').on(t.callId),
 ]);

@@ -193,28 +193,6 @@ export class ExtensionService {
     return { extension, secret };
   }
 
-  async setStatus(tenantId: string, id: string, status: AgentStatus, reason: string | null): Promise<Extension> {
-    const current = await this.get(tenantId, id);
-    const now = new Date();
-    const [row] = await this.db
-      .update(extensions)
-      .set({ status, statusReason: reason, statusChangedAt: now, updatedAt: now })
-      .where(and(eq(extensions.tenantId, tenantId), eq(extensions.id, id)))
-      .returning();
-    if (!row) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND');
-    const extension = toExtension(row);
-    this.bus.emit('extension.status.changed', {
-      tenantId,
-      extensionId: id,
-      userId: extension.userId,
-      number: extension.number,
-      from: current.status,
-      to: status,
-      reason,
-    });
-    return extension;
-  }
-
   /** Deletes the extension (its user stays) and answers the number it freed. */
   async delete(tenantId: string, id: string): Promise<Extension> {
     const [row] = await this.db

@@ -83,16 +83,27 @@ for (const kind of databaseKinds) {
       await ctx.t.request('PUT', `/api/pbx/agent-extensions/${ext.id}`, { token: ctx.token, body: { isActive: true } });
     });
 
-    it('PUT /:id/status sets the status with a reason for AWAY, and clears the reason otherwise', async () => {
+    it('PUT /:id/status sets AWAY with a reason from the tenant list, refuses AVAILABLE without a device and BUSY by hand', async () => {
       const list = (await ctx.t.request('GET', '/api/pbx/agent-extensions', { token: ctx.token })).json().agentExtensions;
       const ext = list[0];
-      const away = await ctx.t.request('PUT', `/api/pbx/agent-extensions/${ext.id}/status`, { token: ctx.token, body: { status: 'AWAY', reason: 'Lunch' } });
+      const put = (body: unknown) => ctx.t.request('PUT', `/api/pbx/agent-extensions/${ext.id}/status`, { token: ctx.token, body });
+      const away = await put({ status: 'AWAY', reason: 'Lunch' });
       assert.equal(away.statusCode, 200);
       assert.equal(away.json().status, 'AWAY');
       assert.equal(away.json().statusReason, 'Lunch');
-      const back = await ctx.t.request('PUT', `/api/pbx/agent-extensions/${ext.id}/status`, { token: ctx.token, body: { status: 'AVAILABLE', reason: 'ignored' } });
-      assert.equal(back.json().status, 'AVAILABLE');
-      assert.equal(back.json().statusReason, null);
+      assert.equal(away.json().registered, false);
+      const unknownReason = await put({ status: 'AWAY', reason: 'Nap' });
+      assert.equal(unknownReason.statusCode, 400);
+      assert.deepEqual(unknownReason.json().error.details.awayReasons, ['Break', 'Lunch', 'Training', 'Meeting']);
+      const noDevice = await put({ status: 'AVAILABLE' });
+      assert.equal(noDevice.statusCode, 409);
+      assert.equal(noDevice.json().error.code, 'PBX_ERR_AGENT_NOT_REGISTERED');
+      const busy = await put({ status: 'BUSY' });
+      assert.equal(busy.statusCode, 409);
+      assert.equal(busy.json().error.code, 'PBX_ERR_AGENT_STATE');
+      const offline = await put({ status: 'OFFLINE', reason: 'ignored' });
+      assert.equal(offline.json().status, 'OFFLINE');
+      assert.equal(offline.json().statusReason, null);
     });
 
     it("seed 001's POST /api/pbx/agent/status sets the caller's own status", async () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { WAIT_FOR_BYE } from '../support/calls.ts';
 import { describe, it } from 'node:test';
 import type { DomainEvents } from '../../src/events/index.ts';
 import { dominantTone, type Pcm, readWav, rms, slice } from '../support/audio.ts';
@@ -79,20 +80,7 @@ function answerReinvite(direction: string): string {
   <recv request="ACK" />`;
 }
 
-const HELD_THEN_RESUMED = `${answerReinvite('recvonly')}${answerReinvite('sendrecv')}
-  <recv request="BYE" />
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>`;
+const HELD_THEN_RESUMED = `${answerReinvite('recvonly')}${answerReinvite('sendrecv')}${WAIT_FOR_BYE}`;
 
 describe('audio through the relay (rtpengine)', () => {
   const ctx = useTestServer('pglite', { rtpengine: 'auto' });

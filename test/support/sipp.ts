@@ -31,6 +31,8 @@ export async function runSipp(options: {
   calls?: number;
   timeoutSeconds?: number;
   extra?: string[];
+  /** Stops sipp (by its own pid) when aborted: for a callee that serves a whole suite. */
+  signal?: AbortSignal;
 }): Promise<SippRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-sipp-'));
   try {
@@ -68,6 +70,7 @@ export async function runSipp(options: {
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const killer = setTimeout(() => child.kill('SIGKILL'), ((options.timeoutSeconds ?? 20) + 10) * 1000);
+    options.signal?.addEventListener('abort', () => child.kill('SIGTERM'), { once: true });
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(killer);
     const read = (f: string) => (fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), 'utf8') : '');

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
+import type { AgentService } from '../../contact-center/index.ts';
 import type { Directory, Extension, Principal } from '../../directory/index.ts';
 import { PbxError } from '../../errors/index.ts';
 import { isStaff, principalOf, requireSelfOr } from '../plugins/access.ts';
@@ -32,7 +33,7 @@ const UpdateAgentExtension = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-// The states an agent or a manager may set by hand; RINGING and WRAP_UP follow calls, not people.
+// Seed 001 lists BUSY among the states a client sends; it follows calls, so asking for it is refused with 409.
 const SettableStatus = Type.Union(['AVAILABLE', 'AWAY', 'BUSY', 'OFFLINE'].map((s) => Type.Literal(s as 'AVAILABLE' | 'AWAY' | 'BUSY' | 'OFFLINE')));
 const StatusChange = Type.Object(
   { status: SettableStatus, reason: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Why, for AWAY (Break, Lunch...)' })) },
@@ -41,13 +42,13 @@ const StatusChange = Type.Object(
 
 type IdParamsT = Static<typeof IdParams>;
 
-export function agentExtensionRoutes(app: FastifyInstance, directory: Directory): void {
+export function agentExtensionRoutes(app: FastifyInstance, directory: Directory, agents: AgentService): void {
   const security = [{ bearerAuth: [] }];
   const base = '/api/pbx/agent-extensions';
 
   async function withUser(tenantId: string, ext: Extension) {
     const user = await directory.users.get(tenantId, ext.userId).catch(() => undefined);
-    return { ...agentExtensionBody(ext), user: user ? pbxUser(user) : null };
+    return { ...agentExtensionBody(ext, agents.find(ext.id)), user: user ? pbxUser(user) : null };
   }
 
   /** The extension, if the caller may see it; agents get 404 for others' so that ids leak nothing. */
@@ -132,8 +133,9 @@ export function agentExtensionRoutes(app: FastifyInstance, directory: Directory)
 
   const setStatus = async (p: Principal, ext: Extension, body: Static<typeof StatusChange>) => {
     if (!isStaff(p)) requireSelfOr(p, ext.userId, []);
-    const reason = body.status === 'AWAY' ? (body.reason ?? null) : null;
-    return directory.extensions.setStatus(p.tenantId, ext.id, body.status, reason);
+    if (body.status === 'BUSY') throw new PbxError('PBX_ERR_AGENT_STATE', 'BUSY follows calls; to stop taking calls, set AWAY with a reason');
+    await agents.setStatus(p.tenantId, ext.id, body.status, body.status === 'AWAY' ? (body.reason ?? null) : null);
+    return ext;
   };
 
   app.put<{ Params: IdParamsT; Body: Static<typeof StatusChange> }>(`${base}/:id/status`, {
@@ -144,12 +146,12 @@ export function agentExtensionRoutes(app: FastifyInstance, directory: Directory)
       security,
       params: IdParams,
       body: StatusChange,
-      response: { 200: WithUser, ...errors(404) },
+      response: { 200: WithUser, ...errors(404, 409) },
     },
   }, async (request) => {
     const p = principalOf(request);
     const ext = await setStatus(p, await visible(p, request.params.id), request.body);
-    request.auditTarget = { type: 'extension', id: ext.id, details: { status: ext.status, reason: ext.statusReason } };
+    request.auditTarget = { type: 'extension', id: ext.id, details: { status: request.body.status, reason: request.body.reason ?? null } };
     return withUser(p.tenantId, ext);
   });
 
@@ -160,14 +162,14 @@ export function agentExtensionRoutes(app: FastifyInstance, directory: Directory)
       summary: "Set the caller's own agent status (seed 001)",
       security,
       body: StatusChange,
-      response: { 200: WithUser, ...errors(404) },
+      response: { 200: WithUser, ...errors(404, 409) },
     },
   }, async (request) => {
     const p = principalOf(request);
     const own = await directory.extensions.findByUser(p.tenantId, p.userId);
     if (!own) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND', 'You have no agent extension');
     const ext = await setStatus(p, own, request.body);
-    request.auditTarget = { type: 'extension', id: ext.id, details: { status: ext.status, reason: ext.statusReason } };
+    request.auditTarget = { type: 'extension', id: ext.id, details: { status: request.body.status, reason: request.body.reason ?? null } };
     return withUser(p.tenantId, ext);
   });
 

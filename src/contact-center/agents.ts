@@ -1,0 +1,390 @@
+/**
+ * Agents: one per extension, each in a state of {@link AGENT_TRANSITIONS}, kept in memory (the ACD reads it on
+ * every decision) and written through to the extension row and the activity log, in order, per agent.
+ *
+ * State follows reality, not only what people click:
+ * - no registered device: OFFLINE, and AVAILABLE is refused (a phantom available agent is the worst bug there is);
+ * - a queue offer: RINGING; answered: BUSY; hung up: WRAP_UP for the queue's time, then AVAILABLE;
+ * - a direct or outbound call: BUSY, then back to the state before it;
+ * - AWAY or OFFLINE asked for during a call takes effect when the call ends (the call is not cut);
+ * - a restart never leaves an agent RINGING, BUSY or WRAP_UP.
+ */
+import { and, eq } from 'drizzle-orm';
+import { agentActivityLog, type Db, extensions, tenants } from '../db/index.ts';
+import { PbxError } from '../errors/index.ts';
+import type { PbxEventBus } from '../events/index.ts';
+import { type AgentStatus, assertMove, type SettableState } from './agent-state.ts';
+
+/** Whether an extension has a device registered now (the registrar's location service). */
+export interface AgentPresence {
+  isRegistered(extensionId: string): boolean;
+}
+
+export interface AgentSnapshot {
+  extensionId: string;
+  tenantId: string;
+  userId: string;
+  number: number;
+  status: AgentStatus;
+  reason: string | null;
+  /** When the agent entered its state. */
+  since: Date;
+  /** The calls the agent is on (engine call ids). */
+  calls: string[];
+  /** The queue call being offered to the agent, while RINGING. */
+  offeredCallId: string | undefined;
+  /** The state asked for during a call, applied when it ends. */
+  pending: { status: 'AWAY' | 'OFFLINE'; reason: string | null } | undefined;
+  registered: boolean;
+}
+
+interface Agent {
+  extensionId: string;
+  tenantId: string;
+  userId: string;
+  number: number;
+  isActive: boolean;
+  status: AgentStatus;
+  reason: string | null;
+  since: number;
+  /** Calls the agent is on, with the wrap-up each earns when it ends. */
+  calls: Map<string, { wrapUp: number }>;
+  /** Direct calls ringing the agent's devices: the ACD does not offer on top of them. */
+  ringing: Set<string>;
+  offeredCallId: string | undefined;
+  resumeTo: { status: AgentStatus; reason: string | null } | undefined;
+  pending: { status: 'AWAY' | 'OFFLINE'; reason: string | null } | undefined;
+  wrapUpTimer: NodeJS.Timeout | undefined;
+  /** Queue offers left unanswered in a row (auto-pause). */
+  unanswered: number;
+  /** Writes of this agent's changes, in order. */
+  writes: Promise<void>;
+}
+
+export const AUTO_PAUSE_REASON = 'Auto-pause';
+export const RESTART_REASON = 'Server restart';
+export const UNREGISTERED_REASON = 'No registered device';
+
+export class AgentService {
+  private readonly agents = new Map<string, Agent>();
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly awayReasons = new Map<string, string[]>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly bus: PbxEventBus,
+    private readonly presence: AgentPresence,
+    private readonly onError: (err: unknown, context: string) => void,
+  ) {}
+
+  /** Loads every extension's agent, puts right what a stop left behind, and follows registrations and calls. */
+  async start(): Promise<void> {
+    const rows = await this.db.select().from(extensions);
+    for (const row of rows) {
+      const agent = this.add(row);
+      const registered = this.presence.isRegistered(agent.extensionId);
+      if (agent.status === 'RINGING' || agent.status === 'BUSY' || agent.status === 'WRAP_UP') {
+        this.move(agent, registered ? 'AVAILABLE' : 'OFFLINE', RESTART_REASON, null);
+      } else if (agent.status === 'AVAILABLE' && !registered) {
+        this.move(agent, 'OFFLINE', UNREGISTERED_REASON, null);
+      }
+    }
+    for (const t of await this.db.select({ id: tenants.id, reasons: tenants.awayReasons }).from(tenants)) this.awayReasons.set(t.id, t.reasons);
+    const { bus } = this;
+    this.unsubscribe.push(
+      bus.on('extension.created', (e) => this.reload(e.extensionId)),
+      bus.on('extension.updated', (e) => this.reload(e.extensionId)),
+      bus.on('extension.deleted', (e) => this.forget(e.extensionId)),
+      bus.on('tenant.created', (e) => void this.awayReasons.set(e.tenantId, ['Break', 'Lunch', 'Training', 'Meeting'])),
+      bus.on('registration.removed', (e) => this.deviceGone(e.extensionId)),
+      bus.on('call.created', (e) => {
+        this.joined(e.callerExtensionId, e.callId);
+        const callee = e.calleeExtensionId && this.agents.get(e.calleeExtensionId);
+        if (callee) callee.ringing.add(e.callId);
+      }),
+      bus.on('call.answered', (e) => this.joined(e.calleeExtensionId, e.callId)),
+      bus.on('call.ended', (e) => {
+        for (const agent of this.agents.values()) if (agent.calls.has(e.callId) || agent.ringing.has(e.callId)) this.left(agent, e.callId);
+      }),
+    );
+  }
+
+  /** Waits for every state change to be written. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.writes));
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.unsubscribe.splice(0)) off();
+    for (const agent of this.agents.values()) clearTimeout(agent.wrapUpTimer);
+    await this.flush();
+  }
+
+  private add(row: typeof extensions.$inferSelect): Agent {
+    const agent: Agent = {
+      extensionId: row.id,
+      tenantId: row.tenantId,
+      userId: row.userId,
+      number: row.number,
+      isActive: row.isActive,
+      status: row.status,
+      reason: row.statusReason,
+      since: row.statusChangedAt.getTime(),
+      calls: new Map(),
+      ringing: new Set(),
+      offeredCallId: undefined,
+      resumeTo: undefined,
+      pending: undefined,
+      wrapUpTimer: undefined,
+      unanswered: 0,
+      writes: Promise.resolve(),
+    };
+    this.agents.set(row.id, agent);
+    return agent;
+  }
+
+  private async reload(extensionId: string): Promise<void> {
+    const [row] = await this.db.select().from(extensions).where(eq(extensions.id, extensionId));
+    if (!row) return;
+    const agent = this.agents.get(extensionId);
+    if (!agent) {
+      this.add(row);
+      return;
+    }
+    agent.isActive = row.isActive;
+    agent.number = row.number;
+    if (!row.isActive && agent.status !== 'OFFLINE' && agent.calls.size === 0) this.move(agent, 'OFFLINE', 'Extension deactivated', null);
+  }
+
+  private forget(extensionId: string): void {
+    const agent = this.agents.get(extensionId);
+    if (!agent) return;
+    clearTimeout(agent.wrapUpTimer);
+    this.agents.delete(extensionId);
+  }
+
+  get(tenantId: string, extensionId: string): AgentSnapshot {
+    const agent = this.agents.get(extensionId);
+    if (!agent || agent.tenantId !== tenantId) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND');
+    return this.snapshot(agent);
+  }
+
+  find(extensionId: string): AgentSnapshot | undefined {
+    const agent = this.agents.get(extensionId);
+    return agent && this.snapshot(agent);
+  }
+
+  list(tenantId: string): AgentSnapshot[] {
+    return [...this.agents.values()].filter((a) => a.tenantId === tenantId).map((a) => this.snapshot(a));
+  }
+
+  private snapshot(agent: Agent): AgentSnapshot {
+    return {
+      extensionId: agent.extensionId,
+      tenantId: agent.tenantId,
+      userId: agent.userId,
+      number: agent.number,
+      status: agent.status,
+      reason: agent.reason,
+      since: new Date(agent.since),
+      calls: [...agent.calls.keys()],
+      offeredCallId: agent.offeredCallId,
+      pending: agent.pending,
+      registered: this.presence.isRegistered(agent.extensionId),
+    };
+  }
+
+  /** Free for a queue offer: AVAILABLE, registered, on no call, rung by nothing else. */
+  isIdle(extensionId: string): boolean {
+    const agent = this.agents.get(extensionId);
+    return (
+      !!agent &&
+      agent.isActive &&
+      agent.status === 'AVAILABLE' &&
+      agent.calls.size === 0 &&
+      agent.ringing.size === 0 &&
+      agent.offeredCallId === undefined &&
+      this.presence.isRegistered(extensionId)
+    );
+  }
+
+  awayReasonsOf(tenantId: string): string[] {
+    return this.awayReasons.get(tenantId) ?? [];
+  }
+
+  async setAwayReasons(tenantId: string, reasons: string[]): Promise<string[]> {
+    const unique = [...new Set(reasons.map((r) => r.trim()).filter((r) => r.length > 0))];
+    await this.db.update(tenants).set({ awayReasons: unique, updatedAt: new Date() }).where(eq(tenants.id, tenantId));
+    this.awayReasons.set(tenantId, unique);
+    return unique;
+  }
+
+  /**
+   * A change asked for by a person (the agent, or staff). AVAILABLE needs a registered device. During a call, AWAY
+   * and OFFLINE wait for its end; AVAILABLE cancels such a wait (and ends a wrap-up early).
+   */
+  async setStatus(tenantId: string, extensionId: string, status: SettableState, reason: string | null): Promise<AgentSnapshot> {
+    const agent = this.agents.get(extensionId);
+    if (!agent || agent.tenantId !== tenantId) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND');
+    const why = status === 'AWAY' ? reason : null;
+    if (status === 'AWAY' && why !== null && !this.awayReasonsOf(tenantId).includes(why)) {
+      throw new PbxError('PBX_ERR_VALIDATION', `"${why}" is not one of this tenant's away reasons`, { details: { awayReasons: this.awayReasonsOf(tenantId) } });
+    }
+    if (status === 'AVAILABLE') {
+      if (!agent.isActive) throw new PbxError('PBX_ERR_AGENT_NOT_REGISTERED', 'The extension is deactivated');
+      if (!this.presence.isRegistered(extensionId)) throw new PbxError('PBX_ERR_AGENT_NOT_REGISTERED');
+    }
+    const onCall = agent.calls.size > 0 || agent.status === 'RINGING';
+    if (onCall) {
+      agent.pending = status === 'AVAILABLE' ? undefined : { status, reason: why };
+    } else if (status !== agent.status || why !== agent.reason) {
+      clearTimeout(agent.wrapUpTimer);
+      agent.wrapUpTimer = undefined;
+      agent.unanswered = 0;
+      this.move(agent, status, why, null);
+    }
+    await agent.writes;
+    return this.snapshot(agent);
+  }
+
+  /** The ACD offers a queue call: AVAILABLE becomes RINGING. Answers false if the agent is not idle any more. */
+  offered(extensionId: string, callId: string): boolean {
+    const agent = this.agents.get(extensionId);
+    if (!agent || !this.isIdle(extensionId)) return false;
+    agent.offeredCallId = callId;
+    this.move(agent, 'RINGING', null, callId);
+    return true;
+  }
+
+  /** The offer ended unanswered: back to AVAILABLE, or paused after `autoPauseAfter` misses in a row (0: never). */
+  notAnswered(extensionId: string, callId: string, autoPauseAfter: number): 'available' | 'paused' | 'other' {
+    const agent = this.agents.get(extensionId);
+    if (!agent || agent.offeredCallId !== callId) return 'other';
+    agent.offeredCallId = undefined;
+    if (agent.status !== 'RINGING') return 'other';
+    agent.unanswered++;
+    if (agent.pending) {
+      this.applyPending(agent, callId);
+      return 'other';
+    }
+    if (!this.presence.isRegistered(extensionId)) {
+      this.move(agent, 'OFFLINE', UNREGISTERED_REASON, callId);
+      return 'other';
+    }
+    if (autoPauseAfter > 0 && agent.unanswered >= autoPauseAfter) {
+      agent.unanswered = 0;
+      this.move(agent, 'AWAY', AUTO_PAUSE_REASON, callId);
+      return 'paused';
+    }
+    this.move(agent, 'AVAILABLE', null, callId);
+    return 'available';
+  }
+
+  /** A queue call the agent answered earns `wrapUp` seconds of WRAP_UP when it ends. */
+  answeredQueueCall(extensionId: string, callId: string, wrapUp: number): void {
+    const agent = this.agents.get(extensionId);
+    if (!agent) return;
+    agent.offeredCallId = agent.offeredCallId === callId ? undefined : agent.offeredCallId;
+    agent.unanswered = 0;
+    this.joined(extensionId, callId);
+    const entry = agent.calls.get(callId);
+    if (entry) entry.wrapUp = wrapUp;
+  }
+
+  /** The agent is on a call (it placed one, or answered one): BUSY. */
+  private joined(extensionId: string, callId: string): void {
+    const agent = this.agents.get(extensionId);
+    if (!agent || agent.calls.has(callId)) return;
+    agent.ringing.delete(callId);
+    if (agent.offeredCallId === callId) agent.offeredCallId = undefined;
+    agent.calls.set(callId, { wrapUp: 0 });
+    clearTimeout(agent.wrapUpTimer);
+    agent.wrapUpTimer = undefined;
+    if (agent.status !== 'BUSY') {
+      const before = agent.status === 'RINGING' || agent.status === 'WRAP_UP' ? 'AVAILABLE' : agent.status;
+      agent.resumeTo ??= { status: before, reason: before === 'AWAY' ? agent.reason : null };
+      this.move(agent, 'BUSY', null, callId);
+    }
+  }
+
+  /** A call of the agent ended: wrap-up for a queue call, else back to where it was; what was asked meanwhile wins. */
+  private left(agent: Agent, callId: string): void {
+    agent.ringing.delete(callId);
+    const entry = agent.calls.get(callId);
+    if (!entry) return;
+    agent.calls.delete(callId);
+    if (agent.calls.size > 0 || agent.status !== 'BUSY') return;
+    const resume = agent.resumeTo ?? { status: 'AVAILABLE' as const, reason: null };
+    agent.resumeTo = undefined;
+    if (agent.pending) {
+      this.applyPending(agent, callId);
+    } else if (!this.presence.isRegistered(agent.extensionId) || !agent.isActive) {
+      this.move(agent, 'OFFLINE', UNREGISTERED_REASON, callId);
+    } else if (entry.wrapUp > 0) {
+      this.move(agent, 'WRAP_UP', null, callId);
+      agent.wrapUpTimer = setTimeout(() => {
+        agent.wrapUpTimer = undefined;
+        if (agent.status === 'WRAP_UP' && this.agents.get(agent.extensionId) === agent) this.move(agent, 'AVAILABLE', null, null);
+      }, entry.wrapUp * 1000);
+      agent.wrapUpTimer.unref();
+    } else {
+      this.move(agent, resume.status, resume.reason, callId);
+    }
+  }
+
+  private applyPending(agent: Agent, callId: string | null): void {
+    const pending = agent.pending as NonNullable<Agent['pending']>;
+    agent.pending = undefined;
+    this.move(agent, pending.status, pending.reason, callId);
+  }
+
+  /** A registration went: with no device left the agent is OFFLINE (after its call, if on one). */
+  private deviceGone(extensionId: string): void {
+    const agent = this.agents.get(extensionId);
+    if (!agent || agent.status === 'OFFLINE' || this.presence.isRegistered(extensionId)) return;
+    if (agent.calls.size > 0 || agent.status === 'RINGING') return; // settled when the call or the offer ends
+    clearTimeout(agent.wrapUpTimer);
+    agent.wrapUpTimer = undefined;
+    this.move(agent, 'OFFLINE', UNREGISTERED_REASON, null);
+  }
+
+  /** The one place a state changes: checked against the table, told on the bus, written in order. */
+  private move(agent: Agent, to: AgentStatus, reason: string | null, callId: string | null): void {
+    const from = agent.status;
+    if (from === to && agent.reason === reason) return;
+    if (from !== to) assertMove(from, to);
+    agent.status = to;
+    agent.reason = reason;
+    agent.since = Date.now();
+    const at = new Date(agent.since);
+    this.bus.emit('agent.status.changed', {
+      tenantId: agent.tenantId,
+      extensionId: agent.extensionId,
+      userId: agent.userId,
+      number: agent.number,
+      from,
+      to,
+      reason,
+      callId,
+      at,
+    });
+    agent.writes = agent.writes
+      .then(async () => {
+        await this.db
+          .update(extensions)
+          .set({ status: to, statusReason: reason, statusChangedAt: at, updatedAt: at })
+          .where(and(eq(extensions.tenantId, agent.tenantId), eq(extensions.id, agent.extensionId)));
+        await this.db.insert(agentActivityLog).values({
+          tenantId: agent.tenantId,
+          extensionId: agent.extensionId,
+          userId: agent.userId,
+          fromStatus: from,
+          toStatus: to,
+          reason,
+          callId,
+          createdAt: at,
+        });
+      })
+      .catch((err: unknown) => this.onError(err, 'agents:write'));
+  }
+}

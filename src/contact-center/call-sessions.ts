@@ -1,0 +1,236 @@
+/**
+ * Call sessions: every call (internal, queue, outbound) as the contact center sees it, one row each, kept up to date
+ * from the engine's and the queues' events as they happen: created, queued, offered, connected, held, ended, and
+ * the agent's wrap-up after it. Writes of one session go in order. A session still open when the server starts
+ * (a crash) is closed as FAILED with the cause `restart`.
+ */
+import { and, desc, eq, gte, inArray, isNull, lte, type SQL, sql } from 'drizzle-orm';
+import { callSessions, type CallSessionStatus, type Db, recordings } from '../db/index.ts';
+import { PbxError } from '../errors/index.ts';
+import type { PbxEventBus } from '../events/index.ts';
+
+export type CallSession = typeof callSessions.$inferSelect & { recordingId: string | null };
+
+interface Live {
+  row: CallSession;
+  holdStartedAt: number | undefined;
+  writes: Promise<void>;
+}
+
+export interface SessionFilter {
+  from?: Date;
+  to?: Date;
+  extensionId?: string;
+  queueId?: string;
+  status?: CallSessionStatus[];
+  limit: number;
+  offset: number;
+}
+
+const QUEUE_EXITS = new Set(['queue-timeout', 'queue-full', 'queue-empty']);
+
+/** The session status a call ends in, from how it ended. */
+export function finalStatus(row: Pick<CallSession, 'answeredAt' | 'queueId'>, cause: string): CallSessionStatus {
+  if (row.answeredAt) return 'COMPLETED';
+  if (cause === 'failed' || cause === 'media-failed' || cause === 'media-lost' || cause === 'shutdown' || cause === 'ack-timeout') return 'FAILED';
+  if (row.queueId && !QUEUE_EXITS.has(cause)) return 'ABANDONED';
+  return 'MISSED';
+}
+
+export class CallSessionService {
+  private readonly live = new Map<string, Live>();
+  /** The session an agent's wrap-up belongs to, by extension. */
+  private readonly wrapUps = new Map<string, { callId: string; since: number }>();
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(
+    private readonly db: Db,
+    private readonly bus: PbxEventBus,
+    private readonly onError: (err: unknown, context: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    const now = new Date();
+    await this.db
+      .update(callSessions)
+      .set({ status: 'FAILED', endCause: 'restart', endedAt: now, updatedAt: now })
+      .where(isNull(callSessions.endedAt));
+    const { bus } = this;
+    this.unsubscribe.push(
+      bus.on('call.created', (e) => {
+        const at = new Date();
+        const row: CallSession = {
+          id: crypto.randomUUID(),
+          tenantId: e.tenantId,
+          callId: e.callId,
+          direction: e.routed ? 'inbound' : 'internal',
+          fromNumber: String(e.from),
+          toNumber: e.to,
+          queueId: null,
+          extensionId: e.calleeExtensionId ?? null,
+          status: 'INITIATED',
+          queuedAt: null,
+          offeredAt: null,
+          answeredAt: null,
+          endedAt: null,
+          waitMs: 0,
+          talkMs: 0,
+          holdMs: 0,
+          wrapUpMs: 0,
+          endCause: null,
+          disposition: null,
+          notes: null,
+          contactId: null,
+          recordingId: null,
+          createdAt: at,
+          updatedAt: at,
+        };
+        const live: Live = { row, holdStartedAt: undefined, writes: Promise.resolve() };
+        this.live.set(e.callId, live);
+        this.write(live, true);
+      }),
+      bus.on('queue.entered', (e) => this.change(e.callId, { status: 'QUEUED', queueId: e.queueId, queuedAt: new Date() })),
+      bus.on('queue.offered', (e) => this.change(e.callId, { status: 'RINGING', offeredAt: new Date(), extensionId: e.extensionIds[0] ?? null })),
+      bus.on('leg.ringing', (e) => {
+        const live = this.live.get(e.callId);
+        if (live && !live.row.queueId && live.row.status === 'INITIATED') this.change(e.callId, { status: 'RINGING', offeredAt: new Date() });
+      }),
+      bus.on('call.answered', (e) => {
+        const live = this.live.get(e.callId);
+        if (!live) return;
+        const at = new Date();
+        const waitFrom = live.row.queuedAt ?? live.row.createdAt;
+        this.change(e.callId, { status: 'CONNECTED', answeredAt: at, extensionId: e.calleeExtensionId, waitMs: at.getTime() - waitFrom.getTime() });
+      }),
+      bus.on('call.hold', (e) => {
+        const live = this.live.get(e.callId);
+        if (!live) return;
+        if (e.held && live.holdStartedAt === undefined) {
+          live.holdStartedAt = Date.now();
+          this.change(e.callId, { status: 'ON_HOLD' });
+        } else if (!e.held && live.holdStartedAt !== undefined) {
+          const held = Date.now() - live.holdStartedAt;
+          live.holdStartedAt = undefined;
+          this.change(e.callId, { status: 'CONNECTED', holdMs: live.row.holdMs + held });
+        }
+      }),
+      bus.on('call.ended', (e) => {
+        const live = this.live.get(e.callId);
+        if (!live) return;
+        const at = new Date();
+        const holdMs = live.row.holdMs + (live.holdStartedAt === undefined ? 0 : at.getTime() - live.holdStartedAt);
+        const waitFrom = live.row.queuedAt ?? live.row.createdAt;
+        this.change(e.callId, {
+          status: finalStatus(live.row, e.cause),
+          endedAt: at,
+          endCause: e.cause,
+          talkMs: e.durations.talk,
+          holdMs,
+          waitMs: live.row.answeredAt ? live.row.waitMs : at.getTime() - waitFrom.getTime(),
+        });
+        // The row is kept a little for the wrap-up and notes that follow; they are written by id.
+        this.live.delete(e.callId);
+      }),
+      bus.on('agent.status.changed', (e) => {
+        if (e.to === 'WRAP_UP' && e.callId) {
+          this.wrapUps.set(e.extensionId, { callId: e.callId, since: e.at.getTime() });
+        } else if (e.from === 'WRAP_UP') {
+          const w = this.wrapUps.get(e.extensionId);
+          this.wrapUps.delete(e.extensionId);
+          if (w) void this.patchByCall(w.callId, { wrapUpMs: e.at.getTime() - w.since });
+        }
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.unsubscribe.splice(0)) off();
+    await Promise.all([...this.live.values()].map((l) => l.writes));
+  }
+
+  /** The live session of a call in progress, if any. */
+  ofCall(callId: string): CallSession | undefined {
+    return this.live.get(callId)?.row;
+  }
+
+  private change(callId: string, patch: Partial<CallSession>): void {
+    const live = this.live.get(callId);
+    if (!live) return;
+    Object.assign(live.row, patch, { updatedAt: new Date() });
+    this.write(live, false);
+    this.bus.emit('session.updated', {
+      tenantId: live.row.tenantId,
+      sessionId: live.row.id,
+      callId,
+      status: live.row.status,
+      extensionId: live.row.extensionId,
+      queueId: live.row.queueId,
+    });
+  }
+
+  private write(live: Live, insert: boolean): void {
+    const { recordingId: _ignored, ...row } = live.row;
+    live.writes = live.writes
+      .then(async () => {
+        if (insert) await this.db.insert(callSessions).values(row);
+        else await this.db.update(callSessions).set({ ...row }).where(eq(callSessions.id, row.id));
+      })
+      .catch((err: unknown) => this.onError(err, 'sessions:write'));
+  }
+
+  private async patchByCall(callId: string, patch: Partial<CallSession>): Promise<void> {
+    try {
+      await this.db.update(callSessions).set({ ...patch, updatedAt: new Date() }).where(eq(callSessions.callId, callId));
+    } catch (err) {
+      this.onError(err, 'sessions:patch');
+    }
+  }
+
+  async get(tenantId: string, idOrCallId: string): Promise<CallSession> {
+    const live = this.live.get(idOrCallId);
+    if (live && live.row.tenantId === tenantId) return live.row;
+    const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrCallId);
+    const where = isUuid ? sql`(${callSessions.id} = ${idOrCallId} or ${callSessions.callId} = ${idOrCallId})` : eq(callSessions.callId, idOrCallId);
+    const [row] = await this.select(and(eq(callSessions.tenantId, tenantId), where) as SQL, 1, 0);
+    if (!row) throw new PbxError('PBX_ERR_CALL_NOT_FOUND');
+    return row;
+  }
+
+  async list(tenantId: string, f: SessionFilter): Promise<{ sessions: CallSession[]; total: number }> {
+    const conditions: SQL[] = [eq(callSessions.tenantId, tenantId)];
+    if (f.from) conditions.push(gte(callSessions.createdAt, f.from));
+    if (f.to) conditions.push(lte(callSessions.createdAt, f.to));
+    if (f.extensionId) conditions.push(eq(callSessions.extensionId, f.extensionId));
+    if (f.queueId) conditions.push(eq(callSessions.queueId, f.queueId));
+    if (f.status?.length) conditions.push(inArray(callSessions.status, f.status));
+    const where = and(...conditions) as SQL;
+    const [count] = await this.db.select({ n: sql<number>`count(*)::int` }).from(callSessions).where(where);
+    return { sessions: await this.select(where, f.limit, f.offset), total: count?.n ?? 0 };
+  }
+
+  private async select(where: SQL, limit: number, offset: number): Promise<CallSession[]> {
+    const rows = await this.db
+      .select({ s: callSessions, recordingId: recordings.id })
+      .from(callSessions)
+      .leftJoin(recordings, eq(recordings.callId, callSessions.callId))
+      .where(where)
+      .orderBy(desc(callSessions.createdAt))
+      .limit(limit)
+      .offset(offset);
+    return rows.map((r) => ({ ...r.s, recordingId: r.recordingId }));
+  }
+
+  /** Notes and disposition, during the call or after it (wrap-up). */
+  async setNotes(tenantId: string, idOrCallId: string, notes: string, disposition: string | undefined): Promise<CallSession> {
+    const session = await this.get(tenantId, idOrCallId);
+    const patch = { notes, ...(disposition === undefined ? {} : { disposition }) };
+    const live = this.live.get(session.callId);
+    if (live) {
+      this.change(session.callId, patch);
+      await live.writes;
+      return live.row;
+    }
+    await this.db.update(callSessions).set({ ...patch, updatedAt: new Date() }).where(eq(callSessions.id, session.id));
+    return { ...session, ...patch };
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The contact center: agents and their states, queues and the ACD, call sessions. Plain services over the database,
+ * the event bus and the engine's interface; `startContactCenter` wires them and makes the queues the engine's router.
+ */
+import type { Db } from '../db/index.ts';
+import type { PbxEventBus } from '../events/index.ts';
+import type { CallManager, LocationService } from '../telephony/index.ts';
+import { AgentService } from './agents.ts';
+import { CallSessionService } from './call-sessions.ts';
+import { QueueService, type QueueTelephony } from './queues.ts';
+
+export { AGENT_TRANSITIONS, AgentState, AgentStateError, canMove, SETTABLE_STATES, type SettableState } from './agent-state.ts';
+export { AgentService, type AgentSnapshot, AUTO_PAUSE_REASON } from './agents.ts';
+export { CallSessionService, type CallSession, finalStatus } from './call-sessions.ts';
+export { callerPriority, type Queue, type QueueMember, QueueService, type QueueSettings } from './queues.ts';
+export { type Candidate, orderCandidates } from './strategies.ts';
+
+export interface ContactCenter {
+  agents: AgentService;
+  queues: QueueService;
+  sessions: CallSessionService;
+  stop(): Promise<void>;
+}
+
+export async function startContactCenter(deps: {
+  db: Db;
+  bus: PbxEventBus;
+  location: Pick<LocationService, 'lookup'>;
+  calls: Pick<CallManager, 'setRouter' | 'contactsOf'>;
+  findExtension: QueueTelephony['findExtension'];
+  onError: (err: unknown, context: string) => void;
+}): Promise<ContactCenter> {
+  const sessions = new CallSessionService(deps.db, deps.bus, deps.onError);
+  await sessions.start();
+  const agents = new AgentService(deps.db, deps.bus, { isRegistered: (id) => deps.location.lookup(id).length > 0 }, deps.onError);
+  await agents.start();
+  const queues = new QueueService(deps.db, deps.bus, agents, { contactsOf: (id) => deps.calls.contactsOf(id), findExtension: deps.findExtension }, deps.onError);
+  await queues.start();
+  deps.calls.setRouter(queues);
+  let stopped: Promise<void> | undefined;
+  return {
+    agents,
+    queues,
+    sessions,
+    stop() {
+      stopped ??= (async () => {
+        deps.calls.setRouter(undefined);
+        queues.stop();
+        await agents.stop();
+        await sessions.stop();
+      })();
+      return stopped;
+    },
+  };
+}

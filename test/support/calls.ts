@@ -1,0 +1,154 @@
+/**
+ * Calls driven by sipp, shared by the call and queue suites: the scenario fragments a caller or a callee ends
+ * with, and helpers that create an agent, register a sipp callee's contact, and start a sipp caller or callee.
+ */
+import assert from 'node:assert/strict';
+import { createUser, type TestServer } from './server.ts';
+import { authField, runSipp, type SippRun } from './sipp.ts';
+
+export type Ext = { id: string; number: number; secret: string };
+
+export const CALLER_HANGS_UP = `
+  <pause milliseconds="@TALK@" />
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" />`;
+
+export const WAIT_FOR_BYE = `
+  <recv request="BYE" />
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>`;
+
+
+/** The ACK for a failure, in the INVITE's transaction (rfc3261#section-17.1.1.3): the INVITE's Via and branch. */
+export const ACK_FAILURE = `
+  <send>
+    <![CDATA[
+      ACK sip:[field2]@[$domain] SIP/2.0
+      [last_Via:]
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>`;
+
+/** The caller's ending when the call is refused with `status`: take it, ACK it. */
+export function callerRefused(status: number): string {
+  return `
+  <recv response="180" optional="true" />
+  <recv response="183" optional="true" />
+  <recv response="${status}" />${ACK_FAILURE}`;
+}
+
+/** The caller's ending when the call is answered: take the 200 (with the callee's SDP), ACK it, then `then`. */
+export function answered(then: string): string {
+  return `
+  <recv response="180" optional="true" />
+  <recv response="183" optional="true" />
+  <recv response="200" rrs="true">
+    <action>
+      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="sdp,calleeport" />
+      <log message="answered with sdp [$sdp] port [$calleeport]" />
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>${then}`;
+}
+
+export const CALLER_CANCELS = `
+  <recv response="180" />
+  <pause milliseconds="300" />
+  <send>
+    <![CDATA[
+      CANCEL sip:[field2]@[$domain] SIP/2.0
+      [last_Via:]
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      To: <sip:[field2]@[$domain]>
+      Call-ID: [call_id]
+      CSeq: 2 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" />
+  <recv response="487" />${ACK_FAILURE}`;
+
+export async function agent(t: TestServer, token: string, name: string): Promise<Ext> {
+  const u = await createUser(t, token, { name, email: `${name.replace(/\W/g, '').toLowerCase()}@example.com` });
+  return u.extension as Ext;
+}
+
+/** Registers `ext` with a Contact at a sipp callee listening on `port` (the REGISTER comes from another sipp). */
+export async function registerAt(t: TestServer, ext: Ext, port: number): Promise<void> {
+  const run = await runSipp({
+    scenario: 'register.xml',
+    target: `127.0.0.1:${t.server.sipPort}`,
+    rows: [[String(ext.number), authField(String(ext.number), ext.secret)]],
+    vars: { domain: 'pbx.test', expires: '300' },
+    substitute: { EXPECT: '200', CONTACT: `127.0.0.1:${port}` },
+  });
+  assert.equal(run.code, 0, run.errors || run.output);
+}
+
+/** A sipp callee on its own port, waiting for `calls` calls (one by default). */
+export function callee(scenario: string, port: number, substitute: Record<string, string> = {}, options: { calls?: number; timeoutSeconds?: number; signal?: AbortSignal } = {}): Promise<SippRun> {
+  return runSipp({
+    scenario,
+    localPort: port,
+    substitute: { RING: '300', TALK: '300', HANGUP_STEPS: WAIT_FOR_BYE, STATUS: '486', MEDIA_PORT: '[media_port]', ...substitute },
+    calls: options.calls,
+    timeoutSeconds: options.timeoutSeconds ?? 25,
+    signal: options.signal,
+  });
+}
+
+export function caller(t: TestServer, from: Ext, dialed: string | number, outcome: string, talk = 300): Promise<SippRun> {
+  return runSipp({
+    scenario: 'uac-call.xml',
+    target: `127.0.0.1:${t.server.sipPort}`,
+    rows: [[String(from.number), authField(String(from.number), from.secret), String(dialed)]],
+    vars: { domain: 'pbx.test' },
+    substitute: { OUTCOME: outcome, TALK: String(talk) },
+    timeoutSeconds: 25,
+  });
+}
+
