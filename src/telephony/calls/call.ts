@@ -427,11 +427,8 @@ export class Call extends StateMachine<CallState> {
     const busy = statuses.find((s) => s === 486 || s === 600);
     const status = busy ?? statuses.find((s) => s !== 487 && s !== 408) ?? fallback;
     const cause = busy ? 'busy' : status === 480 || status === 408 ? 'unavailable' : 'rejected';
-    if (this.routed) {
-      attempt.settle(cause);
-      return;
-    }
     attempt.settle(cause);
+    if (this.routed) return;
     this.inbound.reply(status === 408 ? 480 : status);
     this.end(cause);
   }
