@@ -174,6 +174,12 @@ export class AgentService {
     return agent && this.snapshot(agent);
   }
 
+  /** The agent of a user (a user has one extension at most). */
+  ofUser(tenantId: string, userId: string): AgentSnapshot | undefined {
+    for (const agent of this.agents.values()) if (agent.tenantId === tenantId && agent.userId === userId) return this.snapshot(agent);
+    return undefined;
+  }
+
   list(tenantId: string): AgentSnapshot[] {
     return [...this.agents.values()].filter((a) => a.tenantId === tenantId).map((a) => this.snapshot(a));
   }
@@ -256,13 +262,16 @@ export class AgentService {
     return true;
   }
 
-  /** The offer ended unanswered: back to AVAILABLE, or paused after `autoPauseAfter` misses in a row (0: never). */
-  notAnswered(extensionId: string, callId: string, autoPauseAfter: number): 'available' | 'paused' | 'other' {
+  /**
+   * The offer ended without this agent answering: back to AVAILABLE. A missed offer counts towards the auto-pause
+   * (after `autoPauseAfter` in a row; 0: never); one withdrawn (another agent answered, the caller left) does not.
+   */
+  notAnswered(extensionId: string, callId: string, autoPauseAfter: number, missed = true): 'available' | 'paused' | 'other' {
     const agent = this.agents.get(extensionId);
     if (!agent || agent.offeredCallId !== callId) return 'other';
     agent.offeredCallId = undefined;
     if (agent.status !== 'RINGING') return 'other';
-    agent.unanswered++;
+    if (missed) agent.unanswered++;
     if (agent.pending) {
       this.applyPending(agent, callId);
       return 'other';

@@ -91,6 +91,10 @@ export class CallSessionService {
       }),
       bus.on('queue.entered', (e) => this.change(e.callId, { status: 'QUEUED', queueId: e.queueId, queuedAt: new Date() })),
       bus.on('queue.offered', (e) => this.change(e.callId, { status: 'RINGING', offeredAt: new Date(), extensionId: e.extensionIds[0] ?? null })),
+      // An offer nobody answered: the caller waits in the queue again.
+      bus.on('queue.event', (e) => {
+        if (e.event === 'RINGNOANSWER' && e.callId && this.live.get(e.callId)?.row.status === 'RINGING') this.change(e.callId, { status: 'QUEUED' });
+      }),
       bus.on('leg.ringing', (e) => {
         const live = this.live.get(e.callId);
         if (live && !live.row.queueId && live.row.status === 'INITIATED') this.change(e.callId, { status: 'RINGING', offeredAt: new Date() });

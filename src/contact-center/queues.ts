@@ -510,7 +510,7 @@ export class QueueService {
       w.tried.add(id);
       if (id === answeredBy) continue;
       if (outcome === 'answered' || outcome === 'ended') {
-        this.agents.notAnswered(id, call.id, 0);
+        this.agents.notAnswered(id, call.id, 0, false);
         continue;
       }
       this.event(queue, call.id, id, 'RINGNOANSWER', { ringtime: Date.now() - started });

@@ -136,9 +136,14 @@ describe('queues with sipp callers and sipp agents (app_queue strategies)', () =
       members: [{ extensionId: agents.d!.id }, { extensionId: agents.a!.id }],
     });
     const seen = queueEvents.length;
+    const sessionStates: string[] = [];
+    const off = ctx.t.server.bus.on('session.updated', (e) => void sessionStates.push(e.status));
     assert.deepEqual(await callsTakenBy(2002, 1, ['a']), ['a']);
+    off();
     const mine = queueEvents.slice(seen).map((e) => `${e.event} ${name(e.extensionId)}`);
     assert.deepEqual(mine.filter((e) => !e.startsWith('ENTERQUEUE')).slice(0, 3), ['RINGNOANSWER d', 'PAUSE d', 'CONNECT a']);
+    // The session rings d, waits in the queue again, rings a, and is answered.
+    assert.deepEqual(sessionStates.slice(0, 5), ['QUEUED', 'RINGING', 'QUEUED', 'RINGING', 'CONNECTED']);
     assert.equal(status('d'), 'AWAY');
     assert.equal(ctx.t.server.contactCenter.agents.find(agents.d!.id)!.reason, 'Auto-pause');
   });

@@ -33,8 +33,11 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/** Roles that see and act on the whole tenant's contact center. */
+export const STAFF = ['ADMIN', 'MANAGER', 'SUPERVISOR'] as const;
+
 export function isStaff(p: Principal): boolean {
-  return p.role === 'ADMIN' || p.role === 'MANAGER' || p.role === 'SUPERVISOR';
+  return (STAFF as readonly string[]).includes(p.role);
 }
 
 /** Allows the user itself, or one of the given roles. */

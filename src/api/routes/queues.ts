@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { AgentService, Queue, QueueService, QueueSettings } from '../../contact-center/index.ts';
 import { queueStrategies } from '../../db/index.ts';
-import { isStaff, principalOf } from '../plugins/access.ts';
+import { isStaff, principalOf, STAFF } from '../plugins/access.ts';
 import { DateTime, errors, IdParams, Nullable, Uuid } from '../schemas.ts';
 
 const Number_ = Type.Union([Type.String({ pattern: '^[0-9]{1,9}$' }), Type.Integer({ minimum: 0, maximum: 999_999_999 })], { description: 'The number callers dial, e.g. "2001"' });
@@ -108,7 +108,6 @@ function settingsOf(body: Record<string, unknown>): Settings {
 }
 
 const MANAGERS = ['ADMIN', 'MANAGER'] as const;
-const STAFF = ['ADMIN', 'MANAGER', 'SUPERVISOR'] as const;
 
 export function queueRoutes(app: FastifyInstance, queues: QueueService, agents: AgentService): void {
   const security = [{ bearerAuth: [] }];
@@ -149,7 +148,7 @@ export function queueRoutes(app: FastifyInstance, queues: QueueService, agents: 
   }, async (request) => {
     const p = principalOf(request);
     const all = queues.list(p.tenantId);
-    const own = agents.list(p.tenantId).find((a) => a.userId === p.userId)?.extensionId;
+    const own = agents.ofUser(p.tenantId, p.userId)?.extensionId;
     const visible = isStaff(p) ? all : all.filter((q) => q.members.some((m) => m.extensionId === own));
     return { queues: visible.map(queueBody) };
   });

@@ -7,7 +7,7 @@ import { Type, type Static } from 'typebox';
 import { PbxError } from '../../errors/index.ts';
 import type { RecordingService } from '../../telephony/recordings.ts';
 import type { Directory } from '../../directory/index.ts';
-import { principalOf } from '../plugins/access.ts';
+import { principalOf, STAFF } from '../plugins/access.ts';
 import { DateTime, errors, IdParams, Nullable, Uuid } from '../schemas.ts';
 
 const Policy = Type.Union([Type.Literal('always'), Type.Literal('never'), Type.Literal('on-demand')]);
@@ -36,7 +36,6 @@ const ListQuery = Type.Object({
 const CallParams = Type.Object({ callId: Type.String({ minLength: 1, maxLength: 100 }) });
 const RecordingAction = Type.Object({ action: Type.Union([Type.Literal('start'), Type.Literal('stop')]) }, { additionalProperties: false });
 
-const STAFF = ['ADMIN', 'MANAGER', 'SUPERVISOR'] as const;
 
 export function recordingRoutes(app: FastifyInstance, directory: Directory, recordings: RecordingService): void {
   const security = [{ bearerAuth: [] }];

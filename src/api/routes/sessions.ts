@@ -9,7 +9,7 @@ import type { CallSession, ContactCenter } from '../../contact-center/index.ts';
 import { callSessionStatuses } from '../../db/index.ts';
 import type { Directory, Principal } from '../../directory/index.ts';
 import { PbxError } from '../../errors/index.ts';
-import { isStaff, principalOf } from '../plugins/access.ts';
+import { isStaff, principalOf, STAFF } from '../plugins/access.ts';
 import { AgentStatus, DateTime, errors, Nullable, Uuid } from '../schemas.ts';
 
 const Status = Type.Union(callSessionStatuses.map((s) => Type.Literal(s)));
@@ -90,14 +90,13 @@ const NotesBody = Type.Object(
   { additionalProperties: false },
 );
 
-const STAFF = ['ADMIN', 'MANAGER', 'SUPERVISOR'] as const;
 
 export function sessionRoutes(app: FastifyInstance, directory: Directory, cc: ContactCenter): void {
   const security = [{ bearerAuth: [] }];
   const tags = ['calls'];
 
   /** The agent's own extension, for the rules that limit agents to their own calls. */
-  const ownExtension = (p: Principal) => cc.agents.list(p.tenantId).find((a) => a.userId === p.userId)?.extensionId;
+  const ownExtension = (p: Principal) => cc.agents.ofUser(p.tenantId, p.userId)?.extensionId;
 
   async function visibleSession(p: Principal, id: string): Promise<CallSession> {
     const session = await cc.sessions.get(p.tenantId, id);
