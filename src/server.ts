@@ -19,6 +19,7 @@ import { firstExternalIPv4 } from './sip/index.ts';
 import { TelephonyEngine } from './telephony/index.ts';
 import { RecordingService } from './telephony/recordings.ts';
 import { type ContactCenter, startContactCenter } from './contact-center/index.ts';
+import { RealtimeGateway } from './realtime/index.ts';
 
 export const SERVICE_NAME = 'Switchboard';
 
@@ -222,6 +223,7 @@ export interface RunningServer extends Core {
   media: StartedMedia;
   recordings: RecordingService;
   contactCenter: ContactCenter;
+  gateway: RealtimeGateway;
   /** The SIP port actually bound (UDP and TCP). */
   sipPort: number;
   /** http://host:port the server listens on. */
@@ -240,6 +242,7 @@ export async function startServer(
   let media: StartedMedia | undefined;
   let recordings: RecordingService | undefined;
   let contactCenter: ContactCenter | undefined;
+  let gateway: RealtimeGateway | undefined;
   try {
     await ensureFirstAdmin(core, options.print ?? ((line) => console.log(line)));
     media = await startMediaPlane(config, logger);
@@ -268,7 +271,14 @@ export async function startServer(
     await app.listen({ port: config.httpPort, host: config.httpHost });
     // SIP over WebSocket shares the HTTP port, so a browser needs one origin for everything.
     telephony.stack.attachWebSocket(app.server, '/sip');
+    gateway = RealtimeGateway.attach(app.server, {
+      directory: core.directory,
+      bus: core.bus,
+      contactCenter,
+      onError: (err, context) => logger.error({ err }, context),
+    });
   } catch (err) {
+    await gateway?.close();
     await app?.close();
     await telephony?.close();
     await contactCenter?.stop();
@@ -281,6 +291,7 @@ export async function startServer(
   const mediaPlane = media;
   const recorder = recordings;
   const cc = contactCenter;
+  const live = gateway;
   const sipPort = engine.stack.transports[0]?.port ?? config.sipPort;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
@@ -296,13 +307,16 @@ export async function startServer(
     media: mediaPlane,
     recordings: recorder,
     contactCenter: cc,
+    gateway: live,
     sipPort,
     url,
     port,
     close() {
       closing ??= (async () => {
         try {
-          // The engine first: its WebSocket flows live on the HTTP server and would hold its close up.
+          // Live sockets go first: they hold the HTTP server open, and hear nothing more of the calls ending now.
+          await live.close();
+          // The engine next: its WebSocket flows live on the HTTP server and would hold its close up.
           await engine.close();
           // The calls just ended close their sessions and free their agents: written before the database closes.
           await cc.stop();

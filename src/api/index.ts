@@ -20,6 +20,7 @@ import { healthRoutes, type HealthInfo } from './routes/health.ts';
 import { recordingRoutes } from './routes/recordings.ts';
 import type { RecordingService } from '../telephony/recordings.ts';
 import type { ContactCenter } from '../contact-center/index.ts';
+import { callControlRoutes } from './routes/call-control.ts';
 import { queueRoutes } from './routes/queues.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { tenantRoutes } from './routes/tenants.ts';
@@ -79,6 +80,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   agentExtensionRoutes(app, deps.directory, deps.contactCenter.agents);
   queueRoutes(app, deps.contactCenter.queues, deps.contactCenter.agents);
   sessionRoutes(app, deps.directory, deps.contactCenter);
+  callControlRoutes(app, deps.contactCenter);
   if (deps.recordings) recordingRoutes(app, deps.directory, deps.recordings);
   auditRoutes(app, deps.directory);
 

@@ -227,9 +227,11 @@ export class AgentService {
 
   /**
    * A change asked for by a person (the agent, or staff). AVAILABLE needs a registered device. During a call, AWAY
-   * and OFFLINE wait for its end; AVAILABLE cancels such a wait (and ends a wrap-up early).
+   * and OFFLINE wait for its end; AVAILABLE cancels such a wait (and ends a wrap-up early). BUSY follows calls:
+   * seed 001 lists it among the states a client sends, and asking for it is refused.
    */
-  async setStatus(tenantId: string, extensionId: string, status: SettableState, reason: string | null): Promise<AgentSnapshot> {
+  async setStatus(tenantId: string, extensionId: string, status: SettableState | 'BUSY', reason: string | null): Promise<AgentSnapshot> {
+    if (status === 'BUSY') throw new PbxError('PBX_ERR_AGENT_STATE', 'BUSY follows calls; to stop taking calls, set AWAY with a reason');
     const agent = this.agents.get(extensionId);
     if (!agent || agent.tenantId !== tenantId) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND');
     const why = status === 'AWAY' ? reason : null;

@@ -27,7 +27,8 @@ export interface SessionFilter {
   offset: number;
 }
 
-const QUEUE_EXITS = new Set(['queue-timeout', 'queue-full', 'queue-empty']);
+/** Ends of a queue call that are not the caller giving up: the queue let it go, or a user hung it up. */
+const QUEUE_EXITS = new Set(['queue-timeout', 'queue-full', 'queue-empty', 'hangup']);
 
 /** The session status a call ends in, from how it ended. */
 export function finalStatus(row: Pick<CallSession, 'answeredAt' | 'queueId'>, cause: string): CallSessionStatus {
@@ -155,6 +156,13 @@ export class CallSessionService {
   /** The live session of a call in progress, if any. */
   ofCall(callId: string): CallSession | undefined {
     return this.live.get(callId)?.row;
+  }
+
+  /** The live session of a call in progress, by the call's id or the session's. */
+  liveSession(tenantId: string, idOrCallId: string): CallSession | undefined {
+    const byCall = this.live.get(idOrCallId)?.row;
+    const row = byCall ?? [...this.live.values()].find((l) => l.row.id === idOrCallId)?.row;
+    return row?.tenantId === tenantId ? row : undefined;
   }
 
   private change(callId: string, patch: Partial<CallSession>): void {

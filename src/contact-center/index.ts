@@ -6,11 +6,13 @@ import type { Db } from '../db/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import type { CallManager, LocationService } from '../telephony/index.ts';
 import { AgentService } from './agents.ts';
+import { CallControl } from './call-control.ts';
 import { CallSessionService } from './call-sessions.ts';
 import { QueueService, type QueueTelephony } from './queues.ts';
 
 export { AGENT_TRANSITIONS, AgentState, AgentStateError, canMove, SETTABLE_STATES, type SettableState } from './agent-state.ts';
 export { AgentService, type AgentSnapshot, AUTO_PAUSE_REASON } from './agents.ts';
+export { type CallActor, CallControl, type CallControlState, type Softphones } from './call-control.ts';
 export { CallSessionService, type CallSession, finalStatus } from './call-sessions.ts';
 export { callerPriority, type Queue, type QueueMember, QueueService, type QueueSettings } from './queues.ts';
 export { type Candidate, orderCandidates } from './strategies.ts';
@@ -19,6 +21,7 @@ export interface ContactCenter {
   agents: AgentService;
   queues: QueueService;
   sessions: CallSessionService;
+  control: CallControl;
   stop(): Promise<void>;
 }
 
@@ -26,7 +29,7 @@ export async function startContactCenter(deps: {
   db: Db;
   bus: PbxEventBus;
   location: Pick<LocationService, 'lookup'>;
-  calls: Pick<CallManager, 'setRouter' | 'contactsOf'>;
+  calls: Pick<CallManager, 'setRouter' | 'contactsOf' | 'find'>;
   findExtension: QueueTelephony['findExtension'];
   onError: (err: unknown, context: string) => void;
 }): Promise<ContactCenter> {
@@ -37,11 +40,13 @@ export async function startContactCenter(deps: {
   const queues = new QueueService(deps.db, deps.bus, agents, { contactsOf: (id) => deps.calls.contactsOf(id), findExtension: deps.findExtension }, deps.onError);
   await queues.start();
   deps.calls.setRouter(queues);
+  const control = new CallControl(deps.calls, sessions, agents, deps.bus);
   let stopped: Promise<void> | undefined;
   return {
     agents,
     queues,
     sessions,
+    control,
     stop() {
       stopped ??= (async () => {
         deps.calls.setRouter(undefined);

@@ -25,6 +25,8 @@ export const ErrorCatalogue = {
   PBX_ERR_NUMBER_TAKEN: { status: 409, message: 'That number is already used by an extension or a queue' },
   PBX_ERR_CALL_NOT_FOUND: { status: 404, message: 'Call session not found' },
   PBX_ERR_AGENT_ON_CALL: { status: 400, message: 'Agent is already on a call' },
+  PBX_ERR_CALL_STATE: { status: 409, message: 'The call cannot do that in its present state' },
+  PBX_ERR_NOT_REMOTELY_ANSWERABLE: { status: 409, message: 'This call cannot be answered remotely: answer it on the device' },
   PBX_ERR_NO_AVAILABLE_AGENTS: { status: 400, message: 'No available agents in queue' },
   PBX_ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   PBX_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type' },

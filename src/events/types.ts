@@ -36,6 +36,8 @@ export interface DomainEvents {
   'call.answered': TenantEvent & { callId: string; from: number; to: number; callerExtensionId: string; calleeExtensionId: string };
   /** A side of an answered call holds the other (its phone sent sendonly or inactive), or resumes. */
   'call.hold': TenantEvent & { callId: string; side: 'caller' | 'callee'; held: boolean };
+  /** A side of an answered call was muted or unmuted from the API (the other side stops or resumes hearing it). */
+  'call.muted': TenantEvent & { callId: string; side: 'caller' | 'callee'; muted: boolean };
   /** A DTMF digit pressed by a side of an answered call: RFC 4733 telephone-events seen by the relay, or SIP INFO. */
   'call.dtmf': TenantEvent & { callId: string; side: 'caller' | 'callee'; digit: string; via: 'rfc4733' | 'info' };
   /** A call's recording was sealed and filed. */

@@ -3,6 +3,6 @@ export { AbuseGuard, type AbuseGuardOptions } from './abuse-guard.ts';
 export { TelephonyEngine, type TelephonyDirectory, type TelephonyOptions } from './engine.ts';
 export { LocationService, type Binding, type RemovalReason } from './location-service.ts';
 export { Registrar, type CredentialStore, type ExtensionCredentials, type RegistrarOptions, DEFAULT_REGISTRAR_OPTIONS } from './registrar.ts';
-export { Call, type CallParty, CallState, type EndCause, type RingOutcome, type RingTarget } from './calls/call.ts';
+export { Call, type CallParty, type CallSide, CallState, CallStateError, type EndCause, type RingOutcome, type RingTarget } from './calls/call.ts';
 export { type CallRouter } from './calls/call-manager.ts';
 export { CallManager } from './calls/call-manager.ts';

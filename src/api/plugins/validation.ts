@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifySchema } from 'fastify';
 // ajv-formats is CommonJS; its default export is the plugin, wrapped once more under some loaders.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 
-function makeAjv(options: Options): Ajv {
+export function makeAjv(options: Options): Ajv {
   const ajv = new Ajv({ allErrors: true, removeAdditional: false, useDefaults: true, strict: false, ...options });
   addFormats(ajv);
   return ajv;

@@ -133,8 +133,7 @@ export function agentExtensionRoutes(app: FastifyInstance, directory: Directory,
 
   const setStatus = async (p: Principal, ext: Extension, body: Static<typeof StatusChange>) => {
     if (!isStaff(p)) requireSelfOr(p, ext.userId, []);
-    if (body.status === 'BUSY') throw new PbxError('PBX_ERR_AGENT_STATE', 'BUSY follows calls; to stop taking calls, set AWAY with a reason');
-    await agents.setStatus(p.tenantId, ext.id, body.status, body.status === 'AWAY' ? (body.reason ?? null) : null);
+    await agents.setStatus(p.tenantId, ext.id, body.status, body.reason ?? null);
     return ext;
   };
 

@@ -60,6 +60,8 @@ export type EndCause =
   | 'media-failed'
   | 'media-lost'
   | 'shutdown'
+  /** Hung up by a user through the API (an agent's or a manager's hang-up button). */
+  | 'hangup'
   /** A waiting caller let go by whoever routed the call (too long a wait, a full queue, nobody to answer). */
   | 'queue-timeout'
   | 'queue-full'
@@ -125,6 +127,11 @@ export interface CallObserver {
   onDtmf(call: Call, side: CallSide, digit: string, via: 'rfc4733' | 'info'): void;
 }
 
+/** An action the call's state does not allow (holding a call nobody answered yet). */
+export class CallStateError extends Error {
+  override readonly name = 'CallStateError';
+}
+
 export class OutboundLeg {
   state: 'trying' | 'ringing' | 'answered' | 'failed' | 'cancelled' = 'trying';
   tx: InviteClientTransaction | undefined;
@@ -171,8 +178,10 @@ export class Call extends StateMachine<CallState> {
   /** The call's session in the media plane. */
   readonly mediaId = `${CALL_ID_PREFIX}${this.id}`;
   private mediaUsed = false;
-  /** Which sides hold the other (their last offer was sendonly or inactive). */
+  /** Which sides hold the other (their phone's last offer was sendonly or inactive, or the API asked). */
   readonly holding = new Set<CallSide>();
+  /** Which sides the API muted: the other side does not hear them. */
+  readonly muted = new Set<CallSide>();
   /** Messages for the caller leave in order, each after its SDP went through the media plane. */
   private upstream: Promise<void> = Promise.resolve();
 
@@ -540,7 +549,7 @@ export class Call extends StateMachine<CallState> {
   }
 
   /** `side` holds the other (or resumes): the other side hears music on hold while it lasts. */
-  private async setHolding(side: CallSide, holds: boolean): Promise<void> {
+  private async setHolding(side: CallSide, holds: boolean, strict = false): Promise<void> {
     if (this.holding.has(side) === holds || this.state !== CallState.Answered) return;
     if (holds) this.holding.add(side);
     else this.holding.delete(side);
@@ -549,17 +558,51 @@ export class Call extends StateMachine<CallState> {
     const heldTag = this.tagOf(this.otherSide(side));
     try {
       // A holding phone may go on sending (sendonly): its audio is blocked, so the held party hears the music alone.
-      if (holds && this.media.holdMusic) {
+      if (holds) {
         await this.media.plane.block(this.mediaId, holderTag, true);
-        await this.media.plane.play(this.mediaId, heldTag, this.media.holdMusic);
-      } else if (!holds) {
+        if (this.media.holdMusic) await this.media.plane.play(this.mediaId, heldTag, this.media.holdMusic);
+      } else {
         await this.media.plane.stopPlay(this.mediaId, heldTag);
-        await this.media.plane.block(this.mediaId, holderTag, false);
+        // A muted side stays silent after the hold.
+        if (!this.muted.has(side)) await this.media.plane.block(this.mediaId, holderTag, false);
       }
     } catch (err) {
+      if (strict) throw err;
       // Direct media has no music to play: the held phone hears what its peer sends (usually silence).
       if (!(err instanceof MediaUnavailableError)) this.media.onError(err, 'call:hold music');
     }
+  }
+
+  /** Which side of the call an extension is on, if it is a party to it. */
+  sideOf(extensionId: string): CallSide | undefined {
+    if (this.caller.extensionId === extensionId) return 'caller';
+    if (this.callee?.extensionId === extensionId) return 'callee';
+    return undefined;
+  }
+
+  /** The API's checks before it acts on the media of an answered call. */
+  private mediaControl(what: string): void {
+    if (this.state !== CallState.Answered) throw new CallStateError(`${what}: the call is not answered`);
+    if (this.media.plane.unavailableReason !== undefined) throw new MediaUnavailableError(what, this.media.plane.unavailableReason);
+  }
+
+  /**
+   * `side` puts the other on hold from the API (its phone sends no re-INVITE): the relay stops `side`'s audio and
+   * plays music to the other side until `held` is false. Needs the relay.
+   */
+  async holdFrom(side: CallSide, held: boolean): Promise<void> {
+    this.mediaControl('Holding a call');
+    await this.setHolding(side, held, true);
+  }
+
+  /** Mutes `side`: the other side stops hearing it, and `side` still hears the other. Needs the relay. */
+  async mute(side: CallSide, muted: boolean): Promise<void> {
+    this.mediaControl('Muting a call');
+    if (this.muted.has(side) === muted) return;
+    if (muted) this.muted.add(side);
+    else this.muted.delete(side);
+    // A side on hold stays blocked until it resumes.
+    if (muted || !this.holding.has(side)) await this.media.plane.block(this.mediaId, this.tagOf(side), muted);
   }
 
   /** A DTMF digit the relay saw in the call's media, from the party tagged `fromTag`. */

@@ -1,0 +1,141 @@
+/**
+ * Call control as agents and managers use it (seeds 000 and 001): hang up, hold, mute, and answer by asking the
+ * agent's browser softphone to do it. Every action names the call (its id or its session's), and is checked
+ * against who asks: an agent acts only on calls it is a party to, staff on every call of their tenant (on the
+ * agent's side of it). The engine's errors become the catalogue's.
+ */
+import { PbxError } from '../errors/index.ts';
+import type { PbxEventBus } from '../events/index.ts';
+import { MediaUnavailableError } from '../media/index.ts';
+import type { CallState} from '../telephony/index.ts';
+import { type Call, type CallManager, type CallSide, CallStateError } from '../telephony/index.ts';
+import type { AgentService } from './agents.ts';
+import type { CallSessionService } from './call-sessions.ts';
+
+/** Who asks: an agent (its extension) or staff of the tenant. */
+export interface CallActor {
+  tenantId: string;
+  extensionId: string | undefined;
+  staff: boolean;
+}
+
+/**
+ * The agent's softphones, as the realtime gateway reaches them: asks them to answer a call, and answers whether
+ * any was there to ask.
+ */
+export interface Softphones {
+  requestAnswer(tenantId: string, extensionId: string, callId: string): boolean;
+}
+
+export interface CallControlState {
+  callId: string;
+  sessionId: string | undefined;
+  state: CallState;
+  /** The side the action was taken for. */
+  side: CallSide;
+  held: boolean;
+  muted: boolean;
+}
+
+export class CallControl {
+  private softphones: Softphones | undefined;
+
+  constructor(
+    private readonly calls: Pick<CallManager, 'find'>,
+    private readonly sessions: CallSessionService,
+    private readonly agents: AgentService,
+    private readonly bus: PbxEventBus,
+  ) {}
+
+  /** Set by the realtime gateway once it runs. */
+  setSoftphones(softphones: Softphones | undefined): void {
+    this.softphones = softphones;
+  }
+
+  /**
+   * The call in progress named by `id` (call or session id), and the side `actor` acts for. A call that ended is
+   * a 409, one that never existed (or is not the agent's) a 404: an agent learns nothing of others' calls.
+   */
+  private async resolve(actor: CallActor, id: string): Promise<{ call: Call; side: CallSide }> {
+    const callId = this.sessions.liveSession(actor.tenantId, id)?.callId ?? id;
+    const call = this.calls.find(callId);
+    if (!call || call.tenantId !== actor.tenantId) {
+      // Known but over (its session is stored): say so, to whoever may see it.
+      const session = await this.sessions.get(actor.tenantId, id);
+      if (actor.staff || session.extensionId === actor.extensionId) throw new PbxError('PBX_ERR_CALL_STATE', 'The call has ended');
+      throw new PbxError('PBX_ERR_CALL_NOT_FOUND');
+    }
+    const own = actor.extensionId === undefined ? undefined : call.sideOf(actor.extensionId);
+    if (own) return { call, side: own };
+    if (!actor.staff) throw new PbxError('PBX_ERR_CALL_NOT_FOUND');
+    // Staff act for the agent of the call: the side answered by an agent, else the caller if it is one.
+    const isAgent = (extensionId: string | undefined) => extensionId !== undefined && this.agents.find(extensionId) !== undefined;
+    const side: CallSide = isAgent(call.callee?.extensionId) || !isAgent(call.caller.extensionId) ? 'callee' : 'caller';
+    return { call, side };
+  }
+
+  private state(call: Call, side: CallSide): CallControlState {
+    return {
+      callId: call.id,
+      sessionId: this.sessions.ofCall(call.id)?.id,
+      state: call.state,
+      side,
+      held: call.holding.has(side),
+      muted: call.muted.has(side),
+    };
+  }
+
+  /** Ends the call for both sides (a ringing call too: its caller hears 480). */
+  async hangup(actor: CallActor, id: string): Promise<CallControlState> {
+    const { call, side } = await this.resolve(actor, id);
+    call.hangUpAll('hangup');
+    return this.state(call, side);
+  }
+
+  /** Puts the other party on hold (it hears music, the hold time counts), or resumes; without `held`, toggles. */
+  async hold(actor: CallActor, id: string, held: boolean | undefined): Promise<CallControlState> {
+    const { call, side } = await this.resolve(actor, id);
+    await this.engine(() => call.holdFrom(side, held ?? !call.holding.has(side)));
+    return this.state(call, side);
+  }
+
+  /** The other party stops hearing the agent (who still hears it), or hears it again. */
+  async mute(actor: CallActor, id: string, muted: boolean): Promise<CallControlState> {
+    const { call, side } = await this.resolve(actor, id);
+    const before = call.muted.has(side);
+    await this.engine(() => call.mute(side, muted));
+    if (before !== muted) this.bus.emit('call.muted', { tenantId: call.tenantId, callId: call.id, side, muted });
+    return this.state(call, side);
+  }
+
+  /**
+   * Asks the agent's browser softphone to answer the call ringing it. A phone cannot be answered from afar: only a
+   * call ringing the agent over WebSocket, with the agent's softphone connected to the gateway, can be.
+   */
+  async answer(actor: CallActor, id: string): Promise<CallControlState> {
+    const callId = this.sessions.liveSession(actor.tenantId, id)?.callId ?? id;
+    const call = this.calls.find(callId);
+    if (!call || call.tenantId !== actor.tenantId || actor.extensionId === undefined) throw new PbxError('PBX_ERR_CALL_NOT_FOUND');
+    const legs = call.legs.filter((l) => l.live && l.party.extensionId === actor.extensionId);
+    if (legs.length === 0) {
+      if (call.sideOf(actor.extensionId)) throw new PbxError('PBX_ERR_CALL_STATE', 'The call is not ringing you');
+      throw new PbxError('PBX_ERR_CALL_NOT_FOUND');
+    }
+    const browser = legs.some((l) => l.flow.protocol === 'WS' || l.flow.protocol === 'WSS');
+    if (!browser) throw new PbxError('PBX_ERR_NOT_REMOTELY_ANSWERABLE', 'The call rings a SIP phone, which cannot be answered remotely: answer it on the phone');
+    if (!this.softphones?.requestAnswer(actor.tenantId, actor.extensionId, call.id)) {
+      throw new PbxError('PBX_ERR_NOT_REMOTELY_ANSWERABLE', 'No softphone of yours is connected to the live API to answer it');
+    }
+    return this.state(call, 'callee');
+  }
+
+  private async engine(action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (err) {
+      if (err instanceof CallStateError) throw new PbxError('PBX_ERR_CALL_STATE', err.message);
+      if (err instanceof MediaUnavailableError) throw new PbxError('PBX_ERR_MEDIA_UNAVAILABLE', err.message);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,197 @@
+// Seed 000/001 call control on real calls through the relay (rtpengine), with the live API (seed 001's Socket.io
+// events) watched by one socket.io-client per role. A baresip agent (sending a tone) calls a sipp phone whose
+// audio the test hears. Hold from the API: the other side hears music on hold, not the agent, and the hold time
+// counts; mute: the other side hears nothing of the agent; hangup ends both sides. A SIP phone cannot be answered
+// remotely (409). Every socket hears what concerns it, in order, and nothing of another agent or tenant.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { dominantTone, rms } from '../support/audio.ts';
+import { Baresip } from '../support/baresip.ts';
+import { registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
+import { connectLive, type LiveClient } from '../support/live.ts';
+import { freePort } from '../support/process.ts';
+import { RtpSink } from '../support/rtp.ts';
+import { createUser, useTestServer } from '../support/server.ts';
+import { runSipp, type SippRun } from '../support/sipp.ts';
+import { sleep, until } from '../support/wait.ts';
+
+const TONE_A = 700;
+const MUSIC = [261.63, 329.63, 392.0, 440, 523.25];
+
+type Person = { userId: string; token: string; ext: { id: string; number: number; secret: string } | null };
+
+describe('call control (seed 000/001) on real calls, and the live API', () => {
+  const ctx = useTestServer('pglite', { rtpengine: 'auto' });
+  const people: Record<'a' | 'b' | 'c' | 'manager' | 'stranger', Person> = {} as never;
+  const live: Partial<Record<keyof typeof people, LiveClient>> = {};
+
+  before(async () => {
+    const t = ctx.t;
+    const person = async (key: keyof typeof people, role: string, tenantToken = ctx.token, domain = 'example.com') => {
+      const email = `${key}@${domain}`;
+      const u = await createUser(t, tenantToken, { name: `Person ${key}`, email, role, password: `${key}-password-1` });
+      people[key] = { userId: u.id, token: await t.login(email, `${key}-password-1`), ext: u.extension };
+    };
+    await person('a', 'AGENT');
+    await person('b', 'AGENT');
+    await person('c', 'AGENT');
+    await person('manager', 'MANAGER');
+    const res = await t.request('POST', '/api/tenants', {
+      token: ctx.token,
+      body: { name: 'Other Co', domain: 'other.test', admin: { name: 'Other Admin', email: 'boss@other.test', password: 'other-admin-pw' } },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    people.stranger = { userId: res.json().admin.id, token: await t.login('boss@other.test', 'other-admin-pw'), ext: null };
+    for (const key of Object.keys(people) as Array<keyof typeof people>) live[key] = await connectLive(t.server.url, people[key].token);
+  });
+
+  after(() => {
+    for (const client of Object.values(live)) client.close();
+  });
+
+  it('the live API refuses a handshake without a valid token', async () => {
+    await assert.rejects(connectLive(ctx.t.server.url, undefined), /PBX_ERR_UNAUTHENTICATED/);
+    await assert.rejects(connectLive(ctx.t.server.url, 'not.a.token'), /PBX_ERR_UNAUTHENTICATED/);
+  });
+
+  it('on connect each socket gets the present state: an agent its own status, a manager every agent of its tenant', async () => {
+    const agentA = live.a!;
+    const own = await agentA.next('agent:status:updated');
+    assert.equal(own.agentId, people.a.ext!.id);
+    assert.equal(own.status, 'OFFLINE');
+    assert.ok(agentA.events.filter((e) => e.name === 'agent:status:updated').every((e) => e.data.agentId === people.a.ext!.id), 'an agent hears only of itself');
+    const manager = live.manager!;
+    await manager.next('presence:update', (d) => d.agentId === people.c.ext!.id);
+    const seen = new Set(manager.events.filter((e) => e.name === 'agent:status:updated').map((e) => e.data.agentId));
+    for (const key of ['a', 'b', 'c'] as const) assert.ok(seen.has(people[key].ext!.id), `the manager sees agent ${key}`);
+    assert.equal(live.stranger!.events.filter((e) => e.name === 'agent:status:updated').length, 0, 'another tenant sees none of them');
+  });
+
+  it('agent:status:change answers by acknowledgement, in the REST API\'s error words', async () => {
+    const refused = await live.a!.ask('agent:status:change', { status: 'AVAILABLE' });
+    assert.equal(refused.ok, false);
+    assert.equal(refused.error?.code, 'PBX_ERR_AGENT_NOT_REGISTERED');
+    const invalid = await live.a!.ask('agent:status:change', { status: 'SLEEPING' });
+    assert.equal(invalid.error?.code, 'PBX_ERR_VALIDATION');
+    const busy = await live.a!.ask('agent:status:change', { status: 'BUSY' });
+    assert.equal(busy.error?.code, 'PBX_ERR_AGENT_STATE');
+    const login = await live.a!.ask('agent:login', { agentId: people.a.ext!.id, extension: String(people.a.ext!.number) });
+    assert.equal(login.ok, true);
+    const other = await live.a!.ask('agent:login', { agentId: people.b.ext!.id });
+    assert.equal(other.error?.code, 'PBX_ERR_FORBIDDEN');
+  });
+
+  it('hold, mute and hangup from the API on a real call: music on hold, silence, both sides hung up; sessions and events follow', async () => {
+    const t = ctx.t;
+    const a = people.a.ext!;
+    const b = people.b.ext!;
+    const sink = await RtpSink.open();
+    const phoneBPort = await freePort();
+    const phoneB: Promise<SippRun> = runSipp({
+      scenario: 'uas-answer.xml',
+      localPort: phoneBPort,
+      substitute: { RING: '1500', MEDIA_PORT: String(sink.port), HANGUP_STEPS: WAIT_FOR_BYE },
+      timeoutSeconds: 60,
+    });
+    await registerAt(t, { id: b.id, number: b.number, secret: b.secret }, phoneBPort);
+    const phoneA = await Baresip.start({ user: String(a.number), password: a.secret, domain: 'pbx.test', proxy: `127.0.0.1:${t.server.sipPort}`, answer: 'manual', tone: TONE_A });
+    const marks = Object.fromEntries(Object.entries(live).map(([k, c]) => [k, c.events.length]));
+    const api = async (token: string, path: string, body?: unknown) => t.request('POST', path, { token, body });
+    try {
+      await until('phone A registered', () => t.server.telephony.location.lookup(a.id).length, (n) => n > 0);
+      phoneA.command('dial', `sip:${b.number}@pbx.test`);
+      // B's phone rings: B's socket hears call:incoming; a SIP phone cannot be answered from afar.
+      const incoming = await live.b!.next('call:incoming', () => true, marks.b);
+      assert.equal(incoming.from, String(a.number));
+      assert.equal(incoming.to, String(b.number));
+      const callId = incoming.callId as string;
+      const remote = await api(people.b.token, `/api/pbx/calls/${callId}/answer`);
+      assert.equal(remote.statusCode, 409, remote.body);
+      assert.equal(remote.json().error.code, 'PBX_ERR_NOT_REMOTELY_ANSWERABLE');
+      await phoneA.waitFor('CALL_ESTABLISHED');
+      await live.a!.next('call:state:changed', (d) => d.status === 'CONNECTED', marks.a);
+
+      // Nobody else's call: agent C gets 404, another tenant's admin too, an unknown call 404.
+      for (const token of [people.c.token, people.stranger.token]) {
+        const res = await api(token, `/api/pbx/calls/${callId}/hold`, { hold: true });
+        assert.equal(res.statusCode, 404, res.body);
+        assert.equal(res.json().error.message, 'Call session not found');
+      }
+      assert.equal((await api(people.a.token, '/api/pbx/calls/no-such-call/hangup')).statusCode, 404);
+
+      const t0 = Date.now();
+      await sleep(1500);
+      const held = await api(people.a.token, `/api/pbx/calls/${callId}/hold`, { callId, hold: true });
+      assert.equal(held.statusCode, 200, held.body);
+      assert.equal(held.json().held, true);
+      const t1 = Date.now();
+      await sleep(2500);
+      const resumed = await live.a!.ask('call:hold', { callId, hold: false });
+      assert.equal(resumed.ok, true, JSON.stringify(resumed));
+      assert.equal(resumed.data?.held, false);
+      const t2 = Date.now();
+      await sleep(1500);
+      const muted = await api(people.a.token, `/api/pbx/calls/${callId}/mute`, { muted: true });
+      assert.equal(muted.statusCode, 200, muted.body);
+      const t3 = Date.now();
+      await sleep(1500);
+      const unmuted = await live.a!.ask('call:mute', { callId, mute: false });
+      assert.equal(unmuted.ok, true, JSON.stringify(unmuted));
+      const t4 = Date.now();
+      await sleep(1500);
+      // The manager hangs it up, for both sides.
+      const hungUp = await api(people.manager.token, `/api/pbx/calls/${callId}/hangup`);
+      assert.equal(hungUp.statusCode, 200, hungUp.body);
+      await phoneA.waitFor('CALL_CLOSED');
+      const run = await phoneB;
+      assert.equal(run.code, 0, run.errors || run.output);
+
+      // What B heard: A's tone, then music on hold, A again, nothing while A was muted, A again.
+      const tones = [TONE_A, ...MUSIC];
+      assert.equal(dominantTone(sink.pcmu(t0 + 300, t1 - 200), 8000, tones).frequency, TONE_A, 'before the hold B hears A');
+      const music = sink.pcmu(t1 + 500, t2 - 200);
+      assert.ok(rms(music) > 0.01, `on hold B hears something (rms ${rms(music).toFixed(4)})`);
+      assert.notEqual(dominantTone(music, 8000, tones).frequency, TONE_A, 'and it is music on hold, not A');
+      assert.equal(dominantTone(sink.pcmu(t2 + 500, t3 - 200), 8000, tones).frequency, TONE_A, 'after the resume B hears A again');
+      const silence = sink.pcmu(t3 + 400, t4 - 200);
+      assert.ok(rms(silence) < 0.005, `muted, A is not heard (rms ${rms(silence).toFixed(4)})`);
+      assert.equal(dominantTone(sink.pcmu(t4 + 500, t4 + 1300), 8000, tones).frequency, TONE_A, 'unmuted, B hears A again');
+
+      // The session: completed, ended by the API's hangup, with about 2.5 s of hold.
+      const session = (await t.request('GET', `/api/pbx/calls/sessions/${callId}`, { token: ctx.token })).json();
+      assert.equal(session.status, 'COMPLETED');
+      assert.equal(session.endCause, 'hangup');
+      assert.ok(session.holdTime >= 2 && session.holdTime < 5, `hold time ${session.holdTime}`);
+
+      // Events: the caller's socket saw the call's life in order; C and the other tenant saw none of it.
+      const ended = await live.a!.next('call:ended', () => true, marks.a);
+      assert.equal(ended.callSessionId, session.id);
+      const statuses = live.a!.events.slice(marks.a).filter((e) => e.name === 'call:state:changed' && e.data.callId === callId).map((e) => e.data.status);
+      const order = ['RINGING', 'CONNECTED', 'ON_HOLD', 'CONNECTED', 'COMPLETED'];
+      assert.deepEqual(statuses.filter((s, i) => order.includes(s as string) && s !== statuses[i - 1]), order, `A heard ${statuses.join(', ')}`);
+      assert.ok(live.a!.events.slice(marks.a).some((e) => e.name === 'call:state:changed' && e.data.metadata && (e.data.metadata as { muted?: boolean }).muted === true));
+      await live.b!.next('call:ended', (d) => d.callId === callId, marks.b);
+      await live.manager!.next('call:ended', (d) => d.callId === callId, marks.manager);
+      const busyB = await live.manager!.next('agent:status:updated', (d) => d.agentId === b.id && d.status === 'BUSY', marks.manager);
+      assert.equal(busyB.previousStatus, 'OFFLINE');
+      for (const key of ['c', 'stranger'] as const) {
+        const leaked = live[key]!.events.slice(marks[key]).filter((e) => e.name.startsWith('call:') || (e.name === 'agent:status:updated' && e.data.agentId !== people[key].ext?.id));
+        assert.deepEqual(leaked, [], `${key} hears nothing of the call`);
+      }
+    } finally {
+      await phoneA.stop();
+      sink.close();
+    }
+  });
+
+  it('a reconnecting socket is sent the present state again (its agent\'s status)', async () => {
+    const again = await connectLive(ctx.t.server.url, people.b.token);
+    try {
+      const own = await again.next('agent:status:updated');
+      assert.equal(own.agentId, people.b.ext!.id);
+      assert.equal(own.status, ctx.t.server.contactCenter.agents.find(people.b.ext!.id)!.status);
+    } finally {
+      again.close();
+    }
+  });
+});
