@@ -22,6 +22,7 @@ import type { RecordingService } from '../telephony/recordings.ts';
 import type { ContactCenter } from '../contact-center/index.ts';
 import { callControlRoutes } from './routes/call-control.ts';
 import { queueRoutes } from './routes/queues.ts';
+import { reportingRoutes } from './routes/reporting.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
@@ -81,6 +82,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   queueRoutes(app, deps.contactCenter.queues, deps.contactCenter.agents);
   sessionRoutes(app, deps.directory, deps.contactCenter);
   callControlRoutes(app, deps.contactCenter);
+  reportingRoutes(app, deps.directory, deps.contactCenter);
   if (deps.recordings) recordingRoutes(app, deps.directory, deps.recordings);
   auditRoutes(app, deps.directory);
 

@@ -158,6 +158,11 @@ export class CallSessionService {
     return this.live.get(callId)?.row;
   }
 
+  /** The sessions of a tenant's calls in progress. */
+  liveSessions(tenantId: string): CallSession[] {
+    return [...this.live.values()].map((l) => l.row).filter((r) => r.tenantId === tenantId);
+  }
+
   /** The live session of a call in progress, by the call's id or the session's. */
   liveSession(tenantId: string, idOrCallId: string): CallSession | undefined {
     const byCall = this.live.get(idOrCallId)?.row;

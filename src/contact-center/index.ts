@@ -8,12 +8,14 @@ import type { CallManager, LocationService } from '../telephony/index.ts';
 import { AgentService } from './agents.ts';
 import { CallControl } from './call-control.ts';
 import { CallSessionService } from './call-sessions.ts';
+import { MetricsService } from './metrics.ts';
 import { QueueService, type QueueTelephony } from './queues.ts';
 
 export { AGENT_TRANSITIONS, AgentState, AgentStateError, canMove, SETTABLE_STATES, type SettableState } from './agent-state.ts';
 export { AgentService, type AgentSnapshot, AUTO_PAUSE_REASON } from './agents.ts';
 export { type CallActor, CallControl, type CallControlState, type Softphones } from './call-control.ts';
 export { CallSessionService, type CallSession, finalStatus } from './call-sessions.ts';
+export { type AgentFigures, agentFigures, type CallMetrics, callMetrics, MetricsService, type Period, type SessionFigures, timeInStates } from './metrics.ts';
 export { callerPriority, type Queue, type QueueMember, QueueService, type QueueSettings } from './queues.ts';
 export { type Candidate, orderCandidates } from './strategies.ts';
 
@@ -22,6 +24,7 @@ export interface ContactCenter {
   queues: QueueService;
   sessions: CallSessionService;
   control: CallControl;
+  metrics: MetricsService;
   stop(): Promise<void>;
 }
 
@@ -47,6 +50,7 @@ export async function startContactCenter(deps: {
     queues,
     sessions,
     control,
+    metrics: new MetricsService(deps.db, (queueId) => queues.thresholdOf(queueId)),
     stop() {
       stopped ??= (async () => {
         deps.calls.setRouter(undefined);

@@ -170,6 +170,11 @@ export class QueueService {
     return q;
   }
 
+  /** A queue's service-level threshold in seconds (app_queue's `servicelevel`; 20 for a queue deleted since). */
+  thresholdOf(queueId: string): number {
+    return this.queues.get(queueId)?.serviceLevel ?? 20;
+  }
+
   findByNumber(tenantId: string, number: number): Queue | undefined {
     for (const q of this.queues.values()) if (q.tenantId === tenantId && q.number === number) return q;
     return undefined;

@@ -207,4 +207,40 @@ describe('queues with sipp callers and sipp agents (app_queue strategies)', () =
     const managerAgents = await api('GET', '/api/pbx/manager/agents');
     assert.ok(managerAgents.agents.find((a: { id: string }) => a.id === agents.d!.id).statusReason === 'Auto-pause');
   });
+  it('a scripted hour of real calls: the metrics match the values computed by hand (service level, abandon rate, ASA)', async () => {
+    // One agent, a 2 s service-level threshold. Call 1 is answered at once and talks 3 s; call 2 comes meanwhile
+    // and waits about 3 s (over the threshold); call 3 comes meanwhile too and hangs up while waiting.
+    // By hand: 3 calls, 2 answered, 1 abandoned; SL = 1/2 = 50 %; with abandoned 1/3 = 33.33 %; abandon rate 33.33 %.
+    await available('a');
+    const q = await api('POST', '/api/pbx/queues', { name: 'Scripted', number: '2010', strategy: 'linear', serviceLevel: 2, wrapUpTime: 0, retryDelay: 0, members: [{ extensionId: agents.a!.id }] });
+    await idle(['a']);
+    const seen = queueEvents.length;
+    const first = caller(ctx.t, customer, 2010, answered(CALLER_HANGS_UP), 3000);
+    await until('call 1 connected', () => queueEvents.slice(seen).some((e) => e.event === 'CONNECT'), (x) => x);
+    const second = caller(ctx.t, customer, 2010, answered(CALLER_HANGS_UP), 300);
+    const third = caller(ctx.t, customer, 2010, CALLER_CANCELS);
+    for (const run of await Promise.all([first, second, third])) assert.equal(run.code, 0, run.errors || run.output);
+    const ended = () => api('GET', `/api/pbx/calls/sessions?queueId=${q.id}`);
+    const { sessions } = await until('sessions closed', ended, (l) => l.total === 3 && l.sessions.every((s: { endedAt: string | null }) => s.endedAt));
+    const answeredWaits = sessions.filter((s: { answeredAt: string | null }) => s.answeredAt).map((s: { waitTime: number }) => s.waitTime).sort((x: number, y: number) => x - y);
+    assert.ok(answeredWaits[0] < 2 && answeredWaits[1] > 2, `waits ${answeredWaits.join(', ')}: one within the threshold, one over`);
+
+    const m = await api('GET', `/api/pbx/manager/metrics?queueId=${q.id}`);
+    assert.deepEqual(
+      [m.totalCalls, m.answeredCalls, m.abandonedCalls, m.answeredWithinThreshold, m.serviceLevel, m.serviceLevelWithAbandoned, m.abandonRate],
+      [3, 2, 1, 1, 50, 33.33, 33.33],
+    );
+    const asa = Math.round(((answeredWaits[0] + answeredWaits[1]) / 2) * 100) / 100;
+    assert.ok(Math.abs(m.avgWaitTime - asa) <= 0.01, `ASA ${m.avgWaitTime}, by hand ${asa}`);
+    const byQueue = await api('GET', `/api/pbx/reporting/queue/${q.id}/metrics`);
+    assert.equal(byQueue.serviceLevel, 50);
+    assert.equal(byQueue.queue.serviceLevelThreshold, 2);
+    const realtime = await api('GET', '/api/pbx/reporting/realtime');
+    assert.equal(realtime.queues.find((x: { id: string }) => x.id === q.id).serviceLevel, 50);
+    const perf = await api('GET', `/api/pbx/manager/reports/agent-performance?agentId=${agents.a!.id}`);
+    assert.equal(perf.agent.id, agents.a!.id);
+    assert.ok(perf.callsHandled >= 2 && perf.availability > 0, JSON.stringify(perf));
+    const team = await api('GET', '/api/pbx/reporting/team/metrics');
+    assert.ok(team.agents.some((x: { agent: { id: string }; callsHandled: number }) => x.agent.id === agents.a!.id && x.callsHandled === perf.callsHandled));
+  });
 });
