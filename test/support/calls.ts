@@ -8,6 +8,9 @@ import { authField, runSipp, type SippRun } from './sipp.ts';
 
 export type Ext = { id: string; number: number; secret: string };
 
+/** The server the phones talk to: a test server, or a server process whose SIP port the test chose. */
+export type SipServer = { server: { sipPort: number } };
+
 export const CALLER_HANGS_UP = `
   <pause milliseconds="@TALK@" />
   <send retrans="500">
@@ -118,7 +121,7 @@ export async function agent(t: TestServer, token: string, name: string): Promise
 }
 
 /** Registers `ext` with a Contact at a sipp callee listening on `port` (the REGISTER comes from another sipp). */
-export async function registerAt(t: TestServer, ext: Ext, port: number): Promise<void> {
+export async function registerAt(t: SipServer, ext: Ext, port: number): Promise<void> {
   const run = await runSipp({
     scenario: 'register.xml',
     target: `127.0.0.1:${t.server.sipPort}`,
@@ -141,7 +144,7 @@ export function callee(scenario: string, port: number, substitute: Record<string
   });
 }
 
-export function caller(t: TestServer, from: Ext, dialed: string | number, outcome: string, talk = 300): Promise<SippRun> {
+export function caller(t: SipServer, from: Ext, dialed: string | number, outcome: string, talk = 300): Promise<SippRun> {
   return runSipp({
     scenario: 'uac-call.xml',
     target: `127.0.0.1:${t.server.sipPort}`,
