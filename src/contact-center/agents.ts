@@ -103,6 +103,14 @@ export class AgentService {
         if (callee) callee.ringing.add(e.callId);
       }),
       bus.on('call.answered', (e) => this.joined(e.calleeExtensionId, e.callId)),
+      // A blind transfer: the agent who let the caller go is done with it (wrap-up for a queue call)...
+      bus.on('call.transferring', (e) => {
+        const agent = this.agents.get(e.fromExtensionId);
+        if (agent) this.left(agent, e.callId);
+        this.agents.get(e.toExtensionId)?.ringing.add(e.callId);
+      }),
+      // ...and the target who answered is on it.
+      bus.on('call.transferred', (e) => this.joined(e.toExtensionId, e.callId)),
       bus.on('call.ended', (e) => {
         for (const agent of this.agents.values()) if (agent.calls.has(e.callId) || agent.ringing.has(e.callId)) this.left(agent, e.callId);
       }),

@@ -11,6 +11,7 @@ import type { CallState} from '../telephony/index.ts';
 import { type Call, type CallManager, type CallSide, CallStateError } from '../telephony/index.ts';
 import type { AgentService } from './agents.ts';
 import type { CallSessionService } from './call-sessions.ts';
+import type { QueueTelephony } from './queues.ts';
 
 /** Who asks: an agent (its extension) or staff of the tenant. */
 export interface CallActor {
@@ -41,10 +42,12 @@ export class CallControl {
   private softphones: Softphones | undefined;
 
   constructor(
-    private readonly calls: Pick<CallManager, 'find'>,
+    private readonly calls: Pick<CallManager, 'find' | 'contactsOf'>,
     private readonly sessions: CallSessionService,
     private readonly agents: AgentService,
     private readonly bus: PbxEventBus,
+    private readonly findExtension: QueueTelephony['findExtension'],
+    private readonly isQueueNumber: (tenantId: string, number: number) => boolean,
   ) {}
 
   /** Set by the realtime gateway once it runs. */
@@ -105,6 +108,31 @@ export class CallControl {
     const before = call.muted.has(side);
     await this.engine(() => call.mute(side, muted));
     if (before !== muted) this.bus.emit('call.muted', { tenantId: call.tenantId, callId: call.id, side, muted });
+    return this.state(call, side);
+  }
+
+  /**
+   * Blind transfer: the other party (the caller) is put through to `target`, an extension of the tenant; the agent
+   * is let go at once (wrap-up for a queue call). The target rings for its ring timeout; if it does not answer, the
+   * caller is hung up. Attended transfer and transfer to a queue are not built yet (501).
+   */
+  async transfer(actor: CallActor, id: string, target: string, type: 'blind' | 'attended'): Promise<CallControlState> {
+    const { call, side } = await this.resolve(actor, id);
+    if (type === 'attended') throw new PbxError('PBX_ERR_NOT_SUPPORTED', 'Attended transfer is not built yet: use a blind transfer');
+    if (side !== 'callee') throw new PbxError('PBX_ERR_CALL_STATE', 'Only the party who answered a call can transfer its caller');
+    const number = /^\d{1,9}$/.test(target) ? Number(target) : undefined;
+    const ext = number === undefined ? undefined : await this.findExtension(actor.tenantId, number);
+    if (!ext || !ext.isActive) {
+      if (number !== undefined && this.isQueueNumber(actor.tenantId, number)) throw new PbxError('PBX_ERR_NOT_SUPPORTED', 'A transfer to a queue is not built yet: transfer to an extension');
+      throw new PbxError('PBX_ERR_TRANSFER_TARGET_NOT_FOUND');
+    }
+    if (ext.extensionId === call.callee?.extensionId || ext.extensionId === call.caller.extensionId) throw new PbxError('PBX_ERR_CALL_STATE', 'The target is already on this call');
+    const contacts = await this.calls.contactsOf(ext.extensionId);
+    if (contacts.length === 0) throw new PbxError('PBX_ERR_TARGET_UNAVAILABLE');
+    await this.engine(async () => {
+      // The ringing goes on after the answer: its outcome is told by events (call.transferred, or the call's end).
+      void call.transferCaller({ party: { extensionId: ext.extensionId, number: ext.number }, contacts }, ext.ringTimeout).catch(() => undefined);
+    });
     return this.state(call, side);
   }
 

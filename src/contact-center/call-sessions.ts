@@ -107,6 +107,8 @@ export class CallSessionService {
         const waitFrom = live.row.queuedAt ?? live.row.createdAt;
         this.change(e.callId, { status: 'CONNECTED', answeredAt: at, extensionId: e.calleeExtensionId, waitMs: at.getTime() - waitFrom.getTime() });
       }),
+      bus.on('call.transferring', (e) => this.change(e.callId, { status: 'TRANSFERRING' })),
+      bus.on('call.transferred', (e) => this.change(e.callId, { status: 'CONNECTED', extensionId: e.toExtensionId })),
       bus.on('call.hold', (e) => {
         const live = this.live.get(e.callId);
         if (!live) return;

@@ -135,6 +135,7 @@ export class QueueService {
         }
       }),
       this.bus.on('call.ended', (e) => this.onCallEnded(e.callId, e.cause)),
+      this.bus.on('call.transferring', (e) => this.onTransfer(e.callId, e.to)),
       this.bus.on('extension.deleted', (e) => {
         for (const q of this.queues.values()) q.members = q.members.filter((m) => m.extensionId !== e.extensionId);
       }),
@@ -537,6 +538,19 @@ export class QueueService {
     if (outcome === 'ended' || !rt.waiting.includes(w)) return;
     w.notBefore = Date.now() + queue.retryDelay * 1000;
     this.dispatch(queue);
+  }
+
+  /** app_queue's TRANSFER: the agent passed the caller on; it counts as the agent's call ending, not as COMPLETE. */
+  private onTransfer(callId: string, target: number): void {
+    for (const queue of this.queues.values()) {
+      const rt = this.runtime.get(queue.id);
+      const c = rt?.connected.get(callId);
+      if (!rt || !c) continue;
+      rt.connected.delete(callId);
+      const stats = rt.stats.get(c.extensionId);
+      if (stats) stats.lastCallEndedAt = Date.now();
+      this.event(queue, callId, c.extensionId, 'TRANSFER', { extension: String(target), holdtime: c.wait, calltime: Math.round((Date.now() - c.answeredAt) / 1000) });
+    }
   }
 
   private onCallEnded(callId: string, cause: string): void {

@@ -40,6 +40,10 @@ export interface DomainEvents {
   'call.muted': TenantEvent & { callId: string; side: 'caller' | 'callee'; muted: boolean };
   /** A DTMF digit pressed by a side of an answered call: RFC 4733 telephone-events seen by the relay, or SIP INFO. */
   'call.dtmf': TenantEvent & { callId: string; side: 'caller' | 'callee'; digit: string; via: 'rfc4733' | 'info' };
+  /** A blind transfer began: the agent `fromExtensionId` let go of the caller, whom `toExtensionId` is rung for. */
+  'call.transferring': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string; to: number };
+  /** The transfer's target answered: it talks with the caller now. */
+  'call.transferred': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string; to: number };
   /** A call's recording was sealed and filed. */
   'recording.ready': TenantEvent & { callId: string; durationMs: number };
   'call.ended': TenantEvent & {

@@ -52,6 +52,14 @@ const ClientEvents = {
   'call:answer': CallRef,
   'call:hangup': CallRef,
   'call:hold': Type.Object({ callId: CallRef.properties.callId, hold: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  'call:transfer': Type.Object(
+    {
+      callId: CallRef.properties.callId,
+      target: Type.String({ minLength: 1, maxLength: 32 }),
+      type: Type.Optional(Type.Union([Type.Literal('blind'), Type.Literal('attended')])),
+    },
+    { additionalProperties: false },
+  ),
   'call:mute': Type.Object({ callId: CallRef.properties.callId, mute: Type.Optional(Type.Boolean()), muted: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
 } satisfies Record<string, TSchema>;
 
@@ -184,6 +192,10 @@ export class RealtimeGateway implements Softphones {
         const body = payload as Static<(typeof ClientEvents)['call:hold']>;
         return this.controlBody(await cc.control.hold(actor, body.callId, body.hold));
       }
+      case 'call:transfer': {
+        const body = payload as Static<(typeof ClientEvents)['call:transfer']>;
+        return this.controlBody(await cc.control.transfer(actor, body.callId, body.target, body.type ?? 'blind'));
+      }
       case 'call:mute': {
         const body = payload as Static<(typeof ClientEvents)['call:mute']>;
         const muted = body.mute ?? body.muted;
@@ -313,6 +325,9 @@ export class RealtimeGateway implements Softphones {
       }
     });
     on('call.answered', (e) => void this.involve(e.callId, e.calleeExtensionId));
+    on('call.transferring', (e) => {
+      if (this.involve(e.callId, e.toExtensionId)) this.incoming(e.callId, e.toExtensionId);
+    });
     on('session.updated', (e) => {
       const session = cc.sessions.ofCall(e.callId) ?? undefined;
       if (!session) return;

@@ -184,6 +184,68 @@ describe('call control (seed 000/001) on real calls, and the live API', () => {
     }
   });
 
+  it('blind transfer from the API: the agent is let go, the target rings and answers, and hears the caller', async () => {
+    const t = ctx.t;
+    const [a, b, c] = [people.a.ext!, people.b.ext!, people.c.ext!];
+    const [sinkB, sinkC] = [await RtpSink.open(), await RtpSink.open()];
+    const [portB, portC] = [await freePort(), await freePort()];
+    const phoneB = runSipp({ scenario: 'uas-answer.xml', localPort: portB, substitute: { RING: '200', MEDIA_PORT: String(sinkB.port), HANGUP_STEPS: WAIT_FOR_BYE }, timeoutSeconds: 60 });
+    const phoneC = runSipp({ scenario: 'uas-answer.xml', localPort: portC, substitute: { RING: '500', MEDIA_PORT: String(sinkC.port), HANGUP_STEPS: WAIT_FOR_BYE }, timeoutSeconds: 60 });
+    await registerAt(t, { id: b.id, number: b.number, secret: b.secret }, portB);
+    await registerAt(t, { id: c.id, number: c.number, secret: c.secret }, portC);
+    const phoneA = await Baresip.start({ user: String(a.number), password: a.secret, domain: 'pbx.test', proxy: `127.0.0.1:${t.server.sipPort}`, answer: 'manual', tone: TONE_A });
+    const marks = Object.fromEntries(Object.entries(live).map(([k, cl]) => [k, cl.events.length]));
+    try {
+      await until('phone A registered', () => t.server.telephony.location.lookup(a.id).length, (n) => n > 0);
+      phoneA.command('dial', `sip:${b.number}@pbx.test`);
+      const incoming = await live.b!.next('call:incoming', () => true, marks.b);
+      const callId = incoming.callId as string;
+      await phoneA.waitFor('CALL_ESTABLISHED');
+      await sleep(1000);
+      // Only the party who answered transfers its caller; an unknown target is 404.
+      const byCaller = await t.request('POST', `/api/pbx/calls/${callId}/transfer`, { token: people.a.token, body: { target: String(c.number), type: 'blind' } });
+      assert.equal(byCaller.statusCode, 409, byCaller.body);
+      const unknown = await t.request('POST', `/api/pbx/calls/${callId}/transfer`, { token: people.b.token, body: { target: '1999', type: 'blind' } });
+      assert.equal(unknown.statusCode, 404, unknown.body);
+      assert.equal(unknown.json().error.code, 'PBX_ERR_TRANSFER_TARGET_NOT_FOUND');
+      const attended = await live.b!.ask('call:transfer', { callId, target: String(c.number), type: 'attended' });
+      assert.equal(attended.error?.code, 'PBX_ERR_NOT_SUPPORTED');
+
+      const res = await t.request('POST', `/api/pbx/calls/${callId}/transfer`, { token: people.b.token, body: { target: String(c.number), type: 'blind' } });
+      assert.equal(res.statusCode, 200, res.body);
+      // B's phone hears BYE at once; C's socket hears the call coming, and C's phone answers.
+      const runB = await phoneB;
+      assert.equal(runB.code, 0, runB.errors || runB.output);
+      await live.c!.next('call:incoming', (d) => d.callId === callId, marks.c);
+      await live.c!.next('call:state:changed', (d) => d.callId === callId && d.status === 'CONNECTED' && (d.metadata as { agentId?: string }).agentId === c.id, marks.c);
+      const t0 = Date.now();
+      await sleep(2000);
+      phoneA.command('hangup');
+      const runC = await phoneC;
+      assert.equal(runC.code, 0, runC.errors || runC.output);
+      const heard = dominantTone(sinkC.pcmu(t0 + 300, t0 + 1800), 8000, [TONE_A, ...MUSIC]);
+      assert.equal(heard.frequency, TONE_A, 'the target hears the caller');
+
+      const session = (await t.request('GET', `/api/pbx/calls/sessions/${callId}`, { token: ctx.token })).json();
+      assert.equal(session.status, 'COMPLETED');
+      assert.equal(session.agentId, c.id, 'the session names the agent who took the transfer');
+      const statuses = live.manager!.events.slice(marks.manager).filter((e) => e.name === 'call:state:changed' && e.data.callId === callId).map((e) => e.data.status);
+      assert.ok(statuses.includes('TRANSFERRING'), statuses.join(', '));
+      // B was let go at the transfer, before the call ended: BUSY, then back to its state before the call.
+      const seen = live.manager!.events.slice(marks.manager);
+      const changesOfB = seen.map((e, i) => ({ e, i })).filter(({ e }) => e.name === 'agent:status:updated' && e.data.agentId === b.id);
+      assert.deepEqual(changesOfB.slice(0, 2).map(({ e }) => e.data.status), ['BUSY', 'OFFLINE']);
+      const endedAt = seen.findIndex((e) => e.name === 'call:ended' && e.data.callId === callId);
+      assert.ok(changesOfB[1]!.i < endedAt, 'B was free before the call ended');
+      assert.notEqual(t.server.contactCenter.agents.find(b.id)!.status, 'BUSY', 'the agent who transferred is not left BUSY');
+      assert.equal(t.server.contactCenter.agents.find(c.id)!.calls.length, 0);
+    } finally {
+      await phoneA.stop();
+      sinkB.close();
+      sinkC.close();
+    }
+  });
+
   it('a reconnecting socket is sent the present state again (its agent\'s status)', async () => {
     const again = await connectLive(ctx.t.server.url, people.b.token);
     try {

@@ -1,5 +1,5 @@
 /**
- * Call control by REST (seeds 000 and 001): `POST /api/pbx/calls/:callId/{answer,hangup,hold,mute}`. The path
+ * Call control by REST (seeds 000 and 001): `POST /api/pbx/calls/:callId/{answer,hangup,hold,mute,transfer}`. The path
  * names the call by its id or its session's; seed 001 repeats `callId` in the body, and the path wins. Agents act
  * on their own calls, staff on every call of their tenant.
  */
@@ -75,6 +75,30 @@ export function callControlRoutes(app: FastifyInstance, cc: ContactCenter): void
   }, async (request) => {
     const state = await cc.control.hold(actorOf(principalOf(request), cc), request.params.callId, request.body.hold);
     request.auditTarget = { type: 'call', id: state.callId, details: { held: state.held } };
+    return controlStateBody(state);
+  });
+
+  const TransferBody = Type.Object(
+    {
+      callId: CallIdField,
+      target: Type.String({ minLength: 1, maxLength: 32, description: 'The extension number to put the caller through to' }),
+      type: Type.Optional(Type.Union([Type.Literal('blind'), Type.Literal('attended')], { description: 'blind (the default); attended is not built yet (501)' })),
+    },
+    { additionalProperties: false },
+  );
+  app.post<{ Params: Static<typeof CallParams>; Body: Static<typeof TransferBody> }>('/api/pbx/calls/:callId/transfer', {
+    config: { audit: 'call.transfer' },
+    schema: {
+      tags,
+      summary: 'Blind transfer: the caller is put through to an extension, and the agent is let go at once',
+      security,
+      params: CallParams,
+      body: TransferBody,
+      response: { ...response, ...errors(404, 409, 501, 503) },
+    },
+  }, async (request) => {
+    const state = await cc.control.transfer(actorOf(principalOf(request), cc), request.params.callId, request.body.target, request.body.type ?? 'blind');
+    request.auditTarget = { type: 'call', id: state.callId, details: { target: request.body.target, type: request.body.type ?? 'blind' } };
     return controlStateBody(state);
   });
 

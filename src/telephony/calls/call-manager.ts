@@ -199,9 +199,18 @@ export class CallManager implements CallObserver {
     this.bus.emit('call.dtmf', { tenantId: call.tenantId, callId: call.id, side, digit, via });
   }
 
+  onTransferring(call: Call, from: CallParty, target: CallParty): void {
+    this.bus.emit('call.transferring', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, toExtensionId: target.extensionId, to: target.number });
+  }
+
+  onTransferred(call: Call, from: CallParty, leg: OutboundLeg): void {
+    this.bus.emit('leg.answered', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: leg.party.extensionId, contact: leg.binding.contact });
+    this.bus.emit('call.transferred', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, toExtensionId: leg.party.extensionId, to: leg.party.number });
+  }
+
   onEnded(call: Call, cause: EndCause): void {
     this.calls.delete(call.id);
-    for (const dialog of [call.callerDialog, call.answered?.dialog]) if (dialog) this.dialogs.delete(dialog.key);
+    for (const dialog of [call.callerDialog, ...call.legs.map((l) => l.dialog)]) if (dialog) this.dialogs.delete(dialog.key);
     const end = call.endedAt ?? Date.now();
     const answeredAt = call.answeredAt;
     this.bus.emit('call.ended', {

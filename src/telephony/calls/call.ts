@@ -62,6 +62,8 @@ export type EndCause =
   | 'shutdown'
   /** Hung up by a user through the API (an agent's or a manager's hang-up button). */
   | 'hangup'
+  /** A blind transfer's target did not answer: the caller, left alone, is hung up. */
+  | 'transfer-failed'
   /** A waiting caller let go by whoever routed the call (too long a wait, a full queue, nobody to answer). */
   | 'queue-timeout'
   | 'queue-full'
@@ -125,6 +127,10 @@ export interface CallObserver {
   onEnded(call: Call, cause: EndCause): void;
   onHold(call: Call, side: CallSide, held: boolean): void;
   onDtmf(call: Call, side: CallSide, digit: string, via: 'rfc4733' | 'info'): void;
+  /** The callee's leg was let go for a blind transfer of the caller to `target`. */
+  onTransferring(call: Call, from: CallParty, target: CallParty): void;
+  /** The transfer's target answered: it is the callee now. */
+  onTransferred(call: Call, from: CallParty, leg: OutboundLeg): void;
 }
 
 /** An action the call's state does not allow (holding a call nobody answered yet). */
@@ -152,6 +158,14 @@ export class OutboundLeg {
   get live(): boolean {
     return this.state === 'trying' || this.state === 'ringing';
   }
+}
+
+/** A blind transfer: the target's legs, the one that answered, and who waits for the outcome. */
+interface Transfer {
+  from: CallParty;
+  legs: OutboundLeg[];
+  chosen: OutboundLeg | undefined;
+  settle(outcome: RingOutcome): void;
 }
 
 /** One round of ringing: its legs, and who waits for its outcome. */
@@ -182,6 +196,10 @@ export class Call extends StateMachine<CallState> {
   readonly holding = new Set<CallSide>();
   /** Which sides the API muted: the other side does not hear them. */
   readonly muted = new Set<CallSide>();
+  /** The SDP each side last described its media with (a transfer offers the caller's to the new party). */
+  private readonly sdpOf: Partial<Record<CallSide, { body: Buffer; type: string }>> = {};
+  /** A blind transfer in progress: the caller waits while its target rings. */
+  private transfer: Transfer | undefined;
   /** Messages for the caller leave in order, each after its SDP went through the media plane. */
   private upstream: Promise<void> = Promise.resolve();
 
@@ -282,25 +300,8 @@ export class Call extends StateMachine<CallState> {
     // The caller may have gone while the media plane answered.
     if ((this.state as CallState) === CallState.Ended) return outcome;
     for (const [i, { binding, flow, party }] of contacts.entries()) {
-      const headers = new SipHeaders()
-        .add('Max-Forwards', String(maxForwards))
-        .add('From', `${display === undefined ? '' : `"${display.replace(/(["\\])/g, '\\$1')}" `}<sip:${this.caller.number}@${this.domain}>;tag=${randomToken()}`)
-        .add('To', `<sip:${party.number}@${this.domain}>`)
-        .add('Call-ID', `${randomToken(12)}@switchboard`)
-        .add('CSeq', '1 INVITE')
-        .add('Contact', this.contactFor(flow, String(this.caller.number)))
-        .add('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE');
-      const contentType = offer.headers.get('Content-Type');
-      const body = bodies[i];
-      if (body && contentType) headers.add('Content-Type', contentType);
-      const invite = new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
-      const leg = new OutboundLeg(binding, invite, flow, branches[i] as string, party);
-      this.legs.push(leg);
+      const leg = this.placeLeg(binding, flow, party, branches[i] as string, maxForwards, display, bodies[i], offer.headers.get('Content-Type'), (l, response) => this.onLegResponse(l, response));
       attempt.legs.push(leg);
-      leg.tx = this.stack.sendRequest(invite, flow, {
-        onResponse: (response) => this.onLegResponse(leg, response),
-        onTimeout: () => this.onLegFailed(leg, 408),
-      }) as InviteClientTransaction;
     }
     if (attempt.legs.length === 0) this.attemptFailed(attempt, 480);
     this.after(ringTimeoutSeconds * 1000, () => {
@@ -312,6 +313,37 @@ export class Call extends StateMachine<CallState> {
     return outcome;
   }
 
+  /** Sends an INVITE for one contact of `party` (the caller as the From), as a leg of this call. */
+  private placeLeg(
+    binding: Binding,
+    flow: Flow,
+    party: CallParty,
+    branch: string,
+    maxForwards: number,
+    display: string | undefined,
+    body: Buffer | undefined,
+    contentType: string | undefined,
+    onResponse: (leg: OutboundLeg, response: SipResponse) => void,
+  ): OutboundLeg {
+    const headers = new SipHeaders()
+      .add('Max-Forwards', String(maxForwards))
+      .add('From', `${display === undefined ? '' : `"${display.replace(/(["\\])/g, '\\$1')}" `}<sip:${this.caller.number}@${this.domain}>;tag=${randomToken()}`)
+      .add('To', `<sip:${party.number}@${this.domain}>`)
+      .add('Call-ID', `${randomToken(12)}@switchboard`)
+      .add('CSeq', '1 INVITE')
+      .add('Contact', this.contactFor(flow, String(this.caller.number)))
+      .add('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE');
+    if (body && contentType) headers.add('Content-Type', contentType);
+    const invite = new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
+    const leg = new OutboundLeg(binding, invite, flow, branch, party);
+    this.legs.push(leg);
+    leg.tx = this.stack.sendRequest(invite, flow, {
+      onResponse: (response) => onResponse(leg, response),
+      onTimeout: () => (this.transfer?.legs.includes(leg) ? this.onTransferLegFailed(leg, 408) : this.onLegFailed(leg, 408)),
+    }) as InviteClientTransaction;
+    return leg;
+  }
+
   /** Stops the round of ringing in progress, if any (the router takes the caller elsewhere). */
   stopRinging(): void {
     const attempt = this.attempt;
@@ -320,15 +352,22 @@ export class Call extends StateMachine<CallState> {
     attempt.settle('no-answer');
   }
 
+  /**
+   * A provisional response that needs nothing more: 100, or the first one after a CANCEL we had to hold back
+   * (rfc3261#section-9.1), which is sent now.
+   */
+  private consumedProvisional(leg: OutboundLeg, status: number): boolean {
+    if (status === 100) return true;
+    if (!leg.cancelWhenProvisional) return false;
+    leg.cancelWhenProvisional = false;
+    this.sendCancel(leg);
+    return true;
+  }
+
   private onLegResponse(leg: OutboundLeg, response: SipResponse): void {
     const status = response.status;
     if (status < 200) {
-      if (status === 100) return;
-      if (leg.cancelWhenProvisional) {
-        leg.cancelWhenProvisional = false;
-        this.sendCancel(leg);
-        return;
-      }
+      if (this.consumedProvisional(leg, status)) return;
       if (this.state === CallState.Ended || this.answered) return;
       if (leg.state === 'trying') leg.state = 'ringing';
       if (this.state === CallState.Routing) this.moveTo(CallState.Ringing);
@@ -374,6 +413,8 @@ export class Call extends StateMachine<CallState> {
     this.answered = leg;
     this.callee = leg.party;
     this.answeredAt = Date.now();
+    this.noteSdp('caller', this.inbound.message);
+    this.noteSdp('callee', response);
     if (this.state === CallState.Routing) this.moveTo(CallState.Ringing);
     this.moveTo(CallState.Answered);
     this.observer.onDialog(this, leg.dialog);
@@ -545,7 +586,11 @@ export class Call extends StateMachine<CallState> {
       headers: isInvite && success ? [['Contact', from.localContact]] : [],
     });
     if (isInvite && success) this.await2xxAck(answer, req.message, req.flow);
-    if (sdpOffer && success) await this.setHolding(side, sdpHolds(req.message.body.toString('utf8')));
+    if (sdpOffer && success) {
+      this.noteSdp(side, req.message);
+      this.noteSdp(this.otherSide(side), response);
+      await this.setHolding(side, sdpHolds(req.message.body.toString('utf8')));
+    }
   }
 
   /** `side` holds the other (or resumes): the other side hears music on hold while it lasts. */
@@ -605,6 +650,157 @@ export class Call extends StateMachine<CallState> {
     if (muted || !this.holding.has(side)) await this.media.plane.block(this.mediaId, this.tagOf(side), muted);
   }
 
+  private noteSdp(side: CallSide, message: { body: Buffer; headers: SipHeaders }): void {
+    const type = message.headers.get('Content-Type');
+    if (isSdp(type, message.body)) this.sdpOf[side] = { body: message.body, type: type as string };
+  }
+
+  /** The hold and mute of the pairing being broken up are undone (the caller goes on with someone else). */
+  private releaseMediaControls(): void {
+    const quiet = (err: unknown) => {
+      if (!(err instanceof MediaUnavailableError)) this.media.onError(err, 'call:release media controls');
+    };
+    for (const side of ['caller', 'callee'] as const) {
+      if (this.holding.has(side)) {
+        this.observer.onHold(this, side, false);
+        this.media.plane.stopPlay(this.mediaId, this.tagOf(this.otherSide(side))).catch(quiet);
+      }
+      if (this.holding.has(side) || this.muted.has(side)) this.media.plane.block(this.mediaId, this.tagOf(side), false).catch(quiet);
+    }
+    this.holding.clear();
+    this.muted.clear();
+  }
+
+  /**
+   * Blind transfer of the caller, inside the B2BUA: the callee's leg hears BYE, and every contact of `target` is
+   * rung with the caller's media description. When one answers, the caller is re-INVITEd with the target's
+   * description (through the media plane) and the two talk; the caller never learns of SIP REFER. If nobody
+   * answers in `ringTimeoutSeconds`, or all refuse, the caller is hung up (`transfer-failed`). Answers how the
+   * ringing ended; a target with no contact changes nothing and answers `unavailable`.
+   */
+  transferCaller(target: RingTarget, ringTimeoutSeconds: number): Promise<RingOutcome> {
+    // Checked at once (a throw, not a rejection), so the API can refuse before anything changes.
+    const old = this.answered;
+    if (this.state !== CallState.Answered || !old?.dialog || !this.callerDialog) throw new CallStateError('Transferring a call: the call is not answered');
+    if (this.transfer) throw new CallStateError('Transferring a call: a transfer is already in progress');
+    const sdp = this.sdpOf.caller;
+    if (!sdp) throw new CallStateError('Transferring a call: the caller described no media');
+    if (target.contacts.length === 0) return Promise.resolve('unavailable');
+    return this.runTransfer(old, old.dialog, sdp, target, ringTimeoutSeconds);
+  }
+
+  private async runTransfer(old: OutboundLeg, oldDialog: Dialog, sdp: { body: Buffer; type: string }, target: RingTarget, ringTimeoutSeconds: number): Promise<RingOutcome> {
+    this.releaseMediaControls();
+    this.answered = undefined;
+    this.callee = undefined;
+    this.bye(oldDialog);
+    let settle!: (outcome: RingOutcome) => void;
+    const outcome = new Promise<RingOutcome>((resolve) => (settle = resolve));
+    const transfer: Transfer = { from: old.party, legs: [], chosen: undefined, settle };
+    this.transfer = transfer;
+    this.observer.onTransferring(this, old.party, target.party);
+    const offer = { body: sdp.body, headers: new SipHeaders().add('Content-Type', sdp.type) };
+    const branches = target.contacts.map(() => randomUUID());
+    let bodies: Array<Buffer | undefined>;
+    try {
+      bodies = await Promise.all(target.contacts.map(({ flow }, i) => this.mediaBody('offer', offer, CALLER_TAG, undefined, flow, branches[i])));
+    } catch (err) {
+      this.mediaFailed(err);
+      return outcome;
+    }
+    if ((this.state as CallState) === CallState.Ended) return outcome;
+    const maxForwards = 69;
+    for (const [i, { binding, flow }] of target.contacts.entries()) {
+      transfer.legs.push(this.placeLeg(binding, flow, target.party, branches[i] as string, maxForwards, undefined, bodies[i], sdp.type, (leg, response) => this.onTransferResponse(transfer, leg, response)));
+    }
+    this.after(ringTimeoutSeconds * 1000, () => {
+      if (this.transfer !== transfer || transfer.chosen) return;
+      for (const leg of transfer.legs) this.cancelLeg(leg);
+      this.transferFailed(transfer, 'no-answer');
+    });
+    return outcome;
+  }
+
+  private onTransferResponse(transfer: Transfer, leg: OutboundLeg, response: SipResponse): void {
+    const status = response.status;
+    if (status < 200) {
+      if (!this.consumedProvisional(leg, status) && leg.state === 'trying') {
+        leg.state = 'ringing';
+        this.observer.onRinging(this, leg);
+      }
+      return;
+    }
+    if (status >= 300) {
+      this.onTransferLegFailed(leg, status);
+      return;
+    }
+    if (leg.dialog) {
+      this.ackLeg(leg);
+      return;
+    }
+    leg.dialog = Dialog.asUac(leg.invite, response, leg.flow, leg.invite.headers.get('Contact') as string);
+    this.ackLeg(leg);
+    if (this.state === CallState.Ended || this.transfer !== transfer || transfer.chosen) {
+      leg.state = 'cancelled';
+      this.bye(leg.dialog);
+      return;
+    }
+    leg.state = 'answered';
+    transfer.chosen = leg;
+    for (const other of transfer.legs) if (other !== leg) this.cancelLeg(other);
+    this.observer.onDialog(this, leg.dialog);
+    this.bridgeTransfer(transfer, leg, response).catch((err: unknown) => this.mediaFailed(err));
+  }
+
+  /** The target answered: the caller is re-INVITEd with the target's media, and the two are the call's sides. */
+  private async bridgeTransfer(transfer: Transfer, leg: OutboundLeg, response: SipResponse): Promise<void> {
+    const callerDialog = this.callerDialog as Dialog;
+    const body = await this.mediaBody('offer', response, leg.id, CALLER_TAG, callerDialog.flow);
+    if (this.state === CallState.Ended) return;
+    const answer = await this.sendReinvite(callerDialog, body, response.headers.get('Content-Type'));
+    if (answer.status >= 300) throw new Error(`the caller refused the transfer's re-INVITE with ${answer.status}`);
+    // The target already has its answer (the media plane's ports for it do not change): this one is for the relay.
+    await this.mediaBody('answer', answer, CALLER_TAG, leg.id, leg.flow);
+    if ((this.state as CallState) === CallState.Ended) return;
+    this.answered = leg;
+    this.callee = leg.party;
+    this.noteSdp('callee', response);
+    this.noteSdp('caller', answer);
+    this.transfer = undefined;
+    this.observer.onTransferred(this, transfer.from, leg);
+    transfer.settle('answered');
+  }
+
+  private sendReinvite(dialog: Dialog, body: Buffer | undefined, contentType: string | undefined): Promise<SipResponse> {
+    return new Promise((resolve, reject) => {
+      const invite = dialog.createRequest('INVITE', { body, contentType });
+      this.stack.sendRequest(invite, dialog.flow, {
+        onResponse: (response) => {
+          if (response.status < 200) return;
+          if (response.status < 300) this.stack.sendStateless(dialog.createRequest('ACK', { cseq: invite.cseq.seq }), dialog.flow);
+          resolve(response);
+        },
+        onTimeout: () => reject(new Error('the re-INVITE to the caller timed out')),
+      });
+    });
+  }
+
+  private onTransferLegFailed(leg: OutboundLeg, status: number): void {
+    if (!leg.live) return;
+    leg.state = 'failed';
+    leg.finalStatus = status;
+    const transfer = this.transfer;
+    if (!transfer || !transfer.legs.includes(leg) || transfer.chosen || transfer.legs.some((l) => l.live)) return;
+    this.transferFailed(transfer, transfer.legs.some((l) => l.finalStatus === 486 || l.finalStatus === 600) ? 'busy' : 'unavailable');
+  }
+
+  /** Nobody took the transferred caller: it is hung up. */
+  private transferFailed(transfer: Transfer, outcome: RingOutcome): void {
+    this.transfer = undefined;
+    transfer.settle(outcome);
+    this.hangUpAll('transfer-failed');
+  }
+
   /** A DTMF digit the relay saw in the call's media, from the party tagged `fromTag`. */
   onMediaDtmf(fromTag: string, digit: string): void {
     if (this.state !== CallState.Answered) return;
@@ -659,6 +855,14 @@ export class Call extends StateMachine<CallState> {
     // The caller always gets a final answer, whatever ended the call before it had one.
     if (!this.inbound.transaction.finalSent) this.inbound.reply(cause === 'shutdown' ? 503 : 480);
     this.moveTo(CallState.Ended);
+    // A transfer's target still ringing hears CANCEL; one that answered but was not bridged yet, BYE.
+    for (const leg of this.legs) this.cancelLeg(leg);
+    const transfer = this.transfer;
+    if (transfer) {
+      if (transfer.chosen?.dialog && transfer.chosen !== this.answered) this.bye(transfer.chosen.dialog);
+      this.transfer = undefined;
+      transfer.settle('ended');
+    }
     this.pending2xx = undefined;
     this.attempt?.settle('ended');
     if (this.mediaUsed) this.media.plane.delete(this.mediaId).catch((err: unknown) => this.media.onError(err, 'call:media delete'));
