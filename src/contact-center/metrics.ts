@@ -160,6 +160,18 @@ export class MetricsService {
     return callMetrics(await this.sessions(tenantId, period, filter), this.thresholdOf);
   }
 
+  /** The call figures of every queue over the period, from one reading of the sessions. */
+  async callsByQueue(tenantId: string, period: Period): Promise<Map<string, CallMetrics>> {
+    const byQueue = new Map<string, SessionFigures[]>();
+    for (const row of await this.sessions(tenantId, period, {})) {
+      if (!row.queueId) continue;
+      const rows = byQueue.get(row.queueId);
+      if (rows) rows.push(row);
+      else byQueue.set(row.queueId, [row]);
+    }
+    return new Map([...byQueue].map(([queueId, rows]) => [queueId, callMetrics(rows, this.thresholdOf)]));
+  }
+
   /** The calls of the period per agent, and each one's time in states, for the agents named. */
   async agents(tenantId: string, period: Period, extensionIds: string[]): Promise<Map<string, AgentFigures>> {
     const out = new Map<string, AgentFigures>();

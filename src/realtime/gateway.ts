@@ -329,7 +329,7 @@ export class RealtimeGateway implements Softphones {
       if (this.involve(e.callId, e.toExtensionId)) this.incoming(e.callId, e.toExtensionId);
     });
     on('session.updated', (e) => {
-      const session = cc.sessions.ofCall(e.callId) ?? undefined;
+      const session = cc.sessions.ofCall(e.callId);
       if (!session) return;
       this.nsp.to(this.callRooms(e.tenantId, e.callId, [e.extensionId])).emit('call:state:changed', this.callStateBody(session));
     });
@@ -382,10 +382,7 @@ export class RealtimeGateway implements Softphones {
     for (const off of this.unsubscribe.splice(0)) off();
     this.deps.contactCenter.control.setSoftphones(undefined);
     this.nsp.disconnectSockets(true);
-    // The HTTP server is closed by its owner; Socket.io only lets go of it.
-    await new Promise<void>((resolve) => {
-      this.io.engine.close();
-      resolve();
-    });
+    // The HTTP server is closed by its owner; Socket.io only lets go of its connections.
+    this.io.engine.close();
   }
 }

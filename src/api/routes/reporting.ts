@@ -133,16 +133,15 @@ export function reportingRoutes(app: FastifyInstance, directory: Directory, cc: 
     const byStatus: Record<string, number> = {};
     for (const a of agents) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
     const live = cc.sessions.liveSessions(p.tenantId);
-    const queues = await Promise.all(
-      cc.queues.list(p.tenantId).map(async (q) => ({
-        id: q.id,
-        name: q.name,
-        number: String(q.number),
-        ...cc.queues.figures(q),
-        serviceLevel: (await cc.metrics.calls(p.tenantId, today, { queueId: q.id })).serviceLevel,
-        serviceLevelThreshold: q.serviceLevel,
-      })),
-    );
+    const byQueue = await cc.metrics.callsByQueue(p.tenantId, today);
+    const queues = cc.queues.list(p.tenantId).map((q) => ({
+      id: q.id,
+      name: q.name,
+      number: String(q.number),
+      ...cc.queues.figures(q),
+      serviceLevel: byQueue.get(q.id)?.serviceLevel ?? 100,
+      serviceLevelThreshold: q.serviceLevel,
+    }));
     return {
       at: new Date().toISOString(),
       agents: { total: agents.length, registered: agents.filter((a) => a.registered).length, byStatus },
