@@ -184,14 +184,15 @@ export class MetricsService {
       .from(agentActivityLog)
       .where(and(eq(agentActivityLog.tenantId, tenantId), inArray(agentActivityLog.extensionId, extensionIds), gte(agentActivityLog.createdAt, period.from), lte(agentActivityLog.createdAt, period.to)))
       .orderBy(agentActivityLog.createdAt);
+    // Each agent's state when the period began: its last change before it, all agents in one reading.
+    const before = await this.db
+      .selectDistinctOn([agentActivityLog.extensionId], { extensionId: agentActivityLog.extensionId, to: agentActivityLog.toStatus })
+      .from(agentActivityLog)
+      .where(and(eq(agentActivityLog.tenantId, tenantId), inArray(agentActivityLog.extensionId, extensionIds), lt(agentActivityLog.createdAt, period.from)))
+      .orderBy(agentActivityLog.extensionId, desc(agentActivityLog.createdAt));
+    const initial = new Map(before.map((b) => [b.extensionId, b.to]));
     for (const extensionId of extensionIds) {
-      const [before] = await this.db
-        .select({ to: agentActivityLog.toStatus })
-        .from(agentActivityLog)
-        .where(and(eq(agentActivityLog.tenantId, tenantId), eq(agentActivityLog.extensionId, extensionId), lt(agentActivityLog.createdAt, period.from)))
-        .orderBy(desc(agentActivityLog.createdAt))
-        .limit(1);
-      const spent = timeInStates(before?.to ?? 'OFFLINE', changes.filter((c) => c.extensionId === extensionId), period.from, until);
+      const spent = timeInStates(initial.get(extensionId) ?? 'OFFLINE', changes.filter((c) => c.extensionId === extensionId), period.from, until);
       out.set(extensionId, agentFigures(rows.filter((r) => r.extensionId === extensionId), spent));
     }
     return out;

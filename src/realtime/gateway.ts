@@ -300,14 +300,9 @@ export class RealtimeGateway implements Softphones {
 
   private subscribe(): void {
     const { bus, contactCenter: cc } = this.deps;
+    // The bus already keeps a throwing listener from hurting the publisher; here they are only remembered for close.
     const on: PbxEventBus['on'] = (name, listener) => {
-      const off = bus.on(name, (e) => {
-        try {
-          listener(e);
-        } catch (err) {
-          this.deps.onError(err, `realtime:${name}`);
-        }
-      });
+      const off = bus.on(name, listener);
       this.unsubscribe.push(off);
       return off;
     };

@@ -240,6 +240,13 @@ describe('queues with sipp callers and sipp agents (app_queue strategies)', () =
     const perf = await api('GET', `/api/pbx/manager/reports/agent-performance?agentId=${agents.a!.id}`);
     assert.equal(perf.agent.id, agents.a!.id);
     assert.ok(perf.callsHandled >= 2 && perf.availability > 0, JSON.stringify(perf));
+    // A period that starts after the agent's last change: its state then comes from the change before the period.
+    await idle(['a']);
+    const since = new Date(Date.now() - 1000).toISOString();
+    const recent = await api('GET', `/api/pbx/reporting/agent/${agents.a!.id}/metrics?startDate=${encodeURIComponent(since)}`);
+    assert.equal(recent.timeInStatus.OFFLINE, 0, JSON.stringify(recent.timeInStatus));
+    const loggedIn = ['AVAILABLE', 'RINGING', 'BUSY', 'WRAP_UP'].reduce((sum, k) => sum + recent.timeInStatus[k], 0);
+    assert.ok(loggedIn >= 0.9, `the whole window is spent logged in: ${JSON.stringify(recent.timeInStatus)}`);
     const team = await api('GET', '/api/pbx/reporting/team/metrics');
     assert.ok(team.agents.some((x: { agent: { id: string }; callsHandled: number }) => x.agent.id === agents.a!.id && x.callsHandled === perf.callsHandled));
   });
