@@ -80,7 +80,7 @@ describe('restart during calls', () => {
         assert.equal(s.status, 'FAILED');
         assert.equal(s.endCause, 'restart');
       }
-      const agents = (await get('/api/pbx/manager/agents')).agents as Array<{ id: string; status: string; registered: boolean }>;
+      const agents = (await get('/api/pbx/manager/agents')).agents as Array<{ id: string; status: string; statusReason: string | null; registered: boolean }>;
       const after = agents.find((a) => a.id === agent.id);
       // The registrar writes bindings behind memory, so one made seconds before a crash may not be back: then the
       // agent is OFFLINE. Either way its state agrees with its devices, and it is never left BUSY.
