@@ -11,7 +11,7 @@ import { pino, type Logger } from 'pino';
 import { buildApi } from './api/index.ts';
 import type { Config } from './config/index.ts';
 import { type Database, openDatabase } from './db/index.ts';
-import { createDirectory, type Directory, generateSecret, type Tenant } from './directory/index.ts';
+import { createDirectory, type Directory, type ExtensionCredentials, generateSecret, type Tenant } from './directory/index.ts';
 import { EventBus, type PbxEventBus } from './events/index.ts';
 import { freeUdpPort } from './net/ports.ts';
 import { ensureHoldMusic, RecordingVault, startMedia, type StartedMedia } from './media/index.ts';
@@ -183,6 +183,7 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
   const options = {
     directory: {
       findCredentials: (domain: string, user: string) => directory.extensions.findCredentials(domain, user),
+      alternateHa1s: (credentials: ExtensionCredentials, algorithm: 'MD5' | 'SHA-256') => directory.softphone.ha1s(credentials, algorithm),
       listDomains: async () => (await directory.tenants.list()).map((t) => t.domain),
       findExtension: extensionLookup(directory),
     },

@@ -162,6 +162,17 @@ export class ExtensionService {
     return row ? toExtension(row) : undefined;
   }
 
+  /** The digest credentials of the user's own extension, with its tenant's SIP domain (for the softphone). */
+  async credentialsOfUser(tenantId: string, userId: string): Promise<(ExtensionCredentials & { domain: string }) | undefined> {
+    const [row] = await this.db
+      .select({ ...credentialColumns, domain: tenants.domain })
+      .from(extensions)
+      .innerJoin(tenants, eq(tenants.id, extensions.tenantId))
+      .where(and(eq(extensions.tenantId, tenantId), eq(extensions.userId, userId)))
+      .limit(1);
+    return row;
+  }
+
   async update(tenantId: string, id: string, patch: { isActive?: boolean; ringTimeout?: number; secret?: string; recordingPolicy?: RecordingPolicy | null }): Promise<Extension> {
     const current = await this.get(tenantId, id);
     const values: Partial<typeof extensions.$inferInsert> = { updatedAt: new Date() };

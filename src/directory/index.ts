@@ -9,6 +9,7 @@ import { AuditService } from './audit.ts';
 import { AuthService } from './auth.ts';
 import { ExtensionService } from './extensions.ts';
 import { LoginThrottle } from './login-throttle.ts';
+import { SoftphoneCredentials } from './softphone-credentials.ts';
 import { TenantService } from './tenants.ts';
 import { TokenService } from './tokens.ts';
 import { UserService } from './users.ts';
@@ -19,6 +20,7 @@ export { ExtensionService, type Extension, type ExtensionCredentials } from './e
 export { LoginThrottle } from './login-throttle.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
 export { digestHashes, generateSecret, ha1, secretMatches } from './digest-credentials.ts';
+export { SoftphoneCredentials, type SoftphonePassword, type SoftphoneSubject } from './softphone-credentials.ts';
 export { TenantService, type Tenant } from './tenants.ts';
 export { TokenService } from './tokens.ts';
 export { UserService, type User, type CreateUserInput } from './users.ts';
@@ -30,6 +32,7 @@ export interface Directory {
   audit: AuditService;
   auth: AuthService;
   tokens: TokenService;
+  softphone: SoftphoneCredentials;
 }
 
 export function createDirectory(
@@ -44,5 +47,6 @@ export function createDirectory(
   const tokens = new TokenService(options.jwtSecret, options.jwtTtlSeconds);
   const throttle = new LoginThrottle(options.loginMaxFailures, options.loginWindowSeconds * 1000);
   const auth = new AuthService(users, extensions, tenants, tokens, throttle, audit);
-  return { tenants, users, extensions, audit, auth, tokens };
+  const softphone = new SoftphoneCredentials(options.jwtSecret);
+  return { tenants, users, extensions, audit, auth, tokens, softphone };
 }

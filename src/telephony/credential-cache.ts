@@ -3,6 +3,7 @@
  * round trip each time. Entries go when the directory says an extension's credentials changed or it was deleted;
  * a miss is remembered briefly too, so a scanner guessing numbers in a real domain cannot hammer the database.
  */
+import type { DigestAlgorithm } from '../sip/index.ts';
 import type { CredentialStore, ExtensionCredentials } from './registrar.ts';
 
 export class CredentialCache implements CredentialStore {
@@ -24,6 +25,10 @@ export class CredentialCache implements CredentialStore {
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(key, { value, expires: now + (value ? this.ttlMs : this.missTtlMs) });
     return value;
+  }
+
+  alternateHa1s(credentials: ExtensionCredentials, algorithm: DigestAlgorithm): string[] {
+    return this.inner.alternateHa1s?.(credentials, algorithm) ?? [];
   }
 
   /** Forgets an extension (its secret changed, it was disabled or deleted). */

@@ -22,6 +22,8 @@ export interface ExtensionCredentials {
 
 export interface CredentialStore {
   findCredentials(domain: string, user: string): Promise<ExtensionCredentials | undefined>;
+  /** HA1s of other passwords good now for these credentials (a browser softphone's short-lived ones). */
+  alternateHa1s?(credentials: ExtensionCredentials, algorithm: DigestAlgorithm): string[];
 }
 
 export interface RegistrarOptions {
@@ -77,7 +79,9 @@ export class Registrar {
     // Only the extension itself may register or call as itself.
     const record = credentials.username === user ? await this.credentials.findCredentials(domain, user) : undefined;
     const lookup = (_username: string, algorithm: DigestAlgorithm) =>
-      record && record.isActive ? (algorithm === 'MD5' ? record.ha1Md5 : record.ha1Sha256) : undefined;
+      record && record.isActive
+        ? [algorithm === 'MD5' ? record.ha1Md5 : record.ha1Sha256, ...(this.credentials.alternateHa1s?.(record, algorithm) ?? [])]
+        : undefined;
     const verdict = this.digest.verify(credentials, req.message.method, record?.realm ?? domain, lookup);
     if (verdict.ok && record) {
       onOutcome('ok');

@@ -138,13 +138,14 @@ export class DigestAuthenticator {
 
   /**
    * Checks credentials for `method` against the HA1 `lookupHa1` gives for their username and algorithm (undefined:
-   * no such user). qop=auth is required; the realm must be the one expected.
+   * no such user; several: any of them may match, as when a user has a long-lived and a short-lived password).
+   * qop=auth is required; the realm must be the one expected.
    */
   verify(
     credentials: DigestCredentials,
     method: string,
     realm: string,
-    ha1: (username: string, algorithm: DigestAlgorithm) => string | undefined,
+    ha1: (username: string, algorithm: DigestAlgorithm) => string | readonly string[] | undefined,
   ): DigestVerdict {
     if (credentials.realm !== realm) return { ok: false, stale: false, reason: 'wrong realm' };
     const nonce = this.nonceState(credentials.nonce);
@@ -155,10 +156,12 @@ export class DigestAuthenticator {
     const stored = ha1(credentials.username, credentials.algorithm);
     if (stored === undefined) return { ok: false, stale: false, reason: 'unknown user' };
     const ha2 = hash(credentials.algorithm, `${method}:${credentials.uri}`);
-    const expected = hash(credentials.algorithm, [stored, credentials.nonce, credentials.nc, credentials.cnonce, credentials.qop, ha2].join(':'));
-    const a = Buffer.from(expected);
     const b = Buffer.from(credentials.response);
-    if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, stale: false, reason: 'wrong password' };
+    const matches = (candidate: string) => {
+      const a = Buffer.from(hash(credentials.algorithm, [candidate, credentials.nonce, credentials.nc, credentials.cnonce, credentials.qop, ha2].join(':')));
+      return a.length === b.length && timingSafeEqual(a, b);
+    };
+    if (!(typeof stored === 'string' ? [stored] : stored).some(matches)) return { ok: false, stale: false, reason: 'wrong password' };
     // The password was right: an old nonce or a replayed count only asks for a fresh challenge.
     if (nonce.state === 'stale') return { ok: false, stale: true };
     const nc = parseInt(credentials.nc, 16);
