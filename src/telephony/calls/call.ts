@@ -32,6 +32,9 @@ import {
 import { CALL_ID_PREFIX, type MediaPlane, type MediaProfile, MediaUnavailableError } from '../../media/index.ts';
 import type { Binding } from '../location-service.ts';
 
+/** The header that carries our call id to the parties of a call. */
+export const CALL_HEADER = 'X-Switchboard-Call';
+
 export enum CallState {
   Routing = 'routing',
   Ringing = 'ringing',
@@ -191,6 +194,11 @@ export class Call extends StateMachine<CallState> {
   private pending2xx: { response: SipResponse; request: SipRequest; flow: Flow } | undefined;
   /** The call's session in the media plane. */
   readonly mediaId = `${CALL_ID_PREFIX}${this.id}`;
+  /**
+   * Names the call to its parties (in INVITEs to them and in answers to the caller), so that a softphone can act on
+   * it through the API, whose call ids are ours and not SIP's.
+   */
+  private readonly callHeader: [string, string] = [CALL_HEADER, this.id];
   private mediaUsed = false;
   /** Which sides hold the other (their phone's last offer was sendonly or inactive, or the API asked). */
   readonly holding = new Set<CallSide>();
@@ -262,7 +270,7 @@ export class Call extends StateMachine<CallState> {
   /** A routed call: the caller hears ringback (180) until the router rings someone or lets it go. */
   hold(): void {
     if (this.inbound.transaction instanceof InviteServerTransaction) this.inbound.transaction.onCancel(() => this.onCallerCancel());
-    if (!this.inbound.transaction.finalSent) this.inbound.reply(180, { headers: [['Contact', this.contactFor(this.inbound.flow, String(this.dialed))]] });
+    if (!this.inbound.transaction.finalSent) this.inbound.reply(180, { headers: [['Contact', this.contactFor(this.inbound.flow, String(this.dialed))], this.callHeader] });
   }
 
   /**
@@ -332,7 +340,8 @@ export class Call extends StateMachine<CallState> {
       .add('Call-ID', `${randomToken(12)}@switchboard`)
       .add('CSeq', '1 INVITE')
       .add('Contact', this.contactFor(flow, String(this.caller.number)))
-      .add('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE');
+      .add('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE')
+      .add(...this.callHeader);
     if (body && contentType) headers.add('Content-Type', contentType);
     const invite = new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
     const leg = new OutboundLeg(binding, invite, flow, branch, party);
@@ -382,7 +391,7 @@ export class Call extends StateMachine<CallState> {
           reason: response.reason,
           body,
           contentType: body ? response.headers.get('Content-Type') : undefined,
-          headers: [['Contact', this.contactFor(this.inbound.flow, String(this.dialed))]],
+          headers: [['Contact', this.contactFor(this.inbound.flow, String(this.dialed))], this.callHeader],
         });
       });
       return;
@@ -430,7 +439,7 @@ export class Call extends StateMachine<CallState> {
       const ok = this.inbound.reply(200, {
         body,
         contentType: body ? response.headers.get('Content-Type') : undefined,
-        headers: [['Contact', callerContact], ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE']],
+        headers: [['Contact', callerContact], ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE'], this.callHeader],
       });
       this.observer.onAnswered(this, leg);
       this.await2xxAck(ok, this.inbound.message, this.inbound.flow);
