@@ -4,7 +4,7 @@
  * the agent's wrap-up after it. Writes of one session go in order. A session still open when the server starts
  * (a crash) is closed as FAILED with the cause `restart`.
  */
-import { and, desc, eq, gte, inArray, isNull, lte, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
 import { callSessions, type CallSessionStatus, type Db, recordings } from '../db/index.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
@@ -69,6 +69,7 @@ export class CallSessionService {
           toNumber: e.to,
           queueId: null,
           extensionId: e.calleeExtensionId ?? null,
+          callerExtensionId: e.callerExtensionId,
           status: 'INITIATED',
           queuedAt: null,
           offeredAt: null,
@@ -219,7 +220,8 @@ export class CallSessionService {
     const conditions: SQL[] = [eq(callSessions.tenantId, tenantId)];
     if (f.from) conditions.push(gte(callSessions.createdAt, f.from));
     if (f.to) conditions.push(lte(callSessions.createdAt, f.to));
-    if (f.extensionId) conditions.push(eq(callSessions.extensionId, f.extensionId));
+    // An agent's calls: those it took and those it placed.
+    if (f.extensionId) conditions.push(or(eq(callSessions.extensionId, f.extensionId), eq(callSessions.callerExtensionId, f.extensionId)) as SQL);
     if (f.queueId) conditions.push(eq(callSessions.queueId, f.queueId));
     if (f.status?.length) conditions.push(inArray(callSessions.status, f.status));
     const where = and(...conditions) as SQL;

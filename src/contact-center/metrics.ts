@@ -18,7 +18,7 @@ import { and, desc, eq, gte, inArray, lt, lte, type SQL } from 'drizzle-orm';
 import { agentActivityLog, type AgentStatus, agentStatuses, callSessions, type Db } from '../db/index.ts';
 import type { CallSession } from './call-sessions.ts';
 
-export type SessionFigures = Pick<CallSession, 'status' | 'queueId' | 'extensionId' | 'answeredAt' | 'waitMs' | 'talkMs' | 'holdMs' | 'wrapUpMs' | 'disposition'>;
+export type SessionFigures = Pick<CallSession, 'status' | 'queueId' | 'extensionId' | 'answeredAt' | 'waitMs' | 'talkMs' | 'holdMs' | 'wrapUpMs' | 'disposition'> & { createdAt?: Date };
 
 export interface CallMetrics {
   totalCalls: number;
@@ -151,9 +151,25 @@ export class MetricsService {
         holdMs: callSessions.holdMs,
         wrapUpMs: callSessions.wrapUpMs,
         disposition: callSessions.disposition,
+        createdAt: callSessions.createdAt,
       })
       .from(callSessions)
       .where(and(...conditions));
+  }
+
+  /**
+   * The period cut into buckets of `bucketMs` (calls by the time they came in), with each bucket's call figures:
+   * the wallboard's chart of calls and service level over the day.
+   */
+  async timeline(tenantId: string, period: Period, bucketMs: number): Promise<Array<{ start: Date } & CallMetrics>> {
+    const buckets: SessionFigures[][] = [];
+    const count = Math.max(1, Math.ceil((period.to.getTime() - period.from.getTime()) / bucketMs));
+    for (let i = 0; i < count; i++) buckets.push([]);
+    for (const row of await this.sessions(tenantId, period, {})) {
+      const i = Math.min(count - 1, Math.floor(((row.createdAt?.getTime() ?? period.from.getTime()) - period.from.getTime()) / bucketMs));
+      buckets[i]?.push(row);
+    }
+    return buckets.map((rows, i) => ({ start: new Date(period.from.getTime() + i * bucketMs), ...callMetrics(rows, this.thresholdOf) }));
   }
 
   async calls(tenantId: string, period: Period, filter: { extensionId?: string; queueId?: string } = {}): Promise<CallMetrics> {

@@ -252,6 +252,8 @@ export const callSessions = pgTable('call_sessions', {
   queueId: uuid('queue_id'),
   /** The agent's extension that handled (or was last offered) the call. */
   extensionId: uuid('extension_id'),
+  /** The extension that placed the call, when an extension did (an agent's own outbound or internal call). */
+  callerExtensionId: uuid('caller_extension_id'),
   status: text('status').$type<CallSessionStatus>().notNull(),
   queuedAt: timestamp('queued_at', { withTimezone: true }),
   offeredAt: timestamp('offered_at', { withTimezone: true }),
@@ -273,4 +275,5 @@ export const callSessions = pgTable('call_sessions', {
   index('call_sessions_tenant_created_idx').on(t.tenantId, t.createdAt),
   index('call_sessions_agent_status_idx').on(t.tenantId, t.extensionId, t.status),
   index('call_sessions_call_idx').on(t.callId),
+  index('call_sessions_caller_idx').on(t.tenantId, t.callerExtensionId),
 ]);

@@ -107,6 +107,25 @@ export function reportingRoutes(app: FastifyInstance, directory: Directory, cc: 
     return { agent, period: periodBody(period), ...(await figuresOf(p.tenantId, period, agent.id)) };
   });
 
+  const TimelineQuery = Type.Object({ ...PeriodQuery, interval: Type.Optional(Type.Integer({ minimum: 300, maximum: 86_400, default: 3600, description: 'Seconds per bucket' })) });
+  app.get<{ Querystring: Static<typeof TimelineQuery> }>('/api/pbx/reporting/timeline', {
+    config: staffOnly,
+    schema: {
+      tags: ['reporting'],
+      summary: 'Call metrics per interval over a period (default: today by the hour), for charts',
+      security,
+      querystring: TimelineQuery,
+      response: { 200: Type.Object({ period: PeriodBody, interval: Type.Integer(), buckets: Type.Array(Type.Intersect([Type.Object({ start: DateTime }), CallMetricsBody])) }), ...errors() },
+    },
+  }, async (request) => {
+    const p = principalOf(request);
+    const period = periodOf(request.query);
+    const interval = request.query.interval ?? 3600;
+    if ((period.to.getTime() - period.from.getTime()) / (interval * 1000) > 1000) throw new PbxError('PBX_ERR_VALIDATION', 'At most 1000 intervals: choose a shorter period or a longer interval');
+    const buckets = await cc.metrics.timeline(p.tenantId, period, interval * 1000);
+    return { period: periodBody(period), interval, buckets: buckets.map((b) => ({ ...b, start: b.start.toISOString() })) };
+  });
+
   const Query = Type.Object(PeriodQuery);
   const QueueLive = Type.Object({ id: Uuid, name: Type.String(), number: Type.String(), waiting: Type.Integer(), agents: Type.Integer(), available: Type.Integer(), longestWait: Type.Integer(), serviceLevel: Type.Number(), serviceLevelThreshold: Type.Integer() });
   app.get('/api/pbx/reporting/realtime', {

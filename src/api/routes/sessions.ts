@@ -102,7 +102,7 @@ export function sessionRoutes(app: FastifyInstance, directory: Directory, cc: Co
     const session = await cc.sessions.get(p.tenantId, id);
     if (!isStaff(p)) {
       const own = ownExtension(p);
-      const mine = own !== undefined && (session.extensionId === own || cc.agents.find(own)?.calls.includes(session.callId));
+      const mine = own !== undefined && (session.extensionId === own || session.callerExtensionId === own || cc.agents.find(own)?.calls.includes(session.callId));
       if (!mine) throw new PbxError('PBX_ERR_CALL_NOT_FOUND');
     }
     return session;
