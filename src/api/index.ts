@@ -24,6 +24,8 @@ import { callControlRoutes } from './routes/call-control.ts';
 import { queueRoutes } from './routes/queues.ts';
 import { reportingRoutes } from './routes/reporting.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { softphoneRoutes } from './routes/softphone.ts';
+import { registerWebApp } from './web-app.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
 
@@ -85,6 +87,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   reportingRoutes(app, deps.directory, deps.contactCenter);
   if (deps.recordings) recordingRoutes(app, deps.directory, deps.recordings);
   auditRoutes(app, deps.directory);
+  softphoneRoutes(app, deps.directory);
+  await registerWebApp(app);
 
   await app.ready();
   return app;
