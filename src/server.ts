@@ -130,9 +130,9 @@ export async function ensureFirstAdmin(core: Core, print: (line: string) => void
   }
 }
 
-/** The TLS certificate and key, when both are configured; an unreadable file stops the start, naming its variable. */
-function readTlsFiles(config: Config): { cert: Buffer; key: Buffer } | undefined {
-  if (!config.sipTlsCert || !config.sipTlsKey) return undefined;
+/** A TLS certificate and key, when both are configured; an unreadable file stops the start, naming its variable. */
+function readTlsPair(cert: string | undefined, key: string | undefined, variables: [string, string]): { cert: Buffer; key: Buffer } | undefined {
+  if (!cert || !key) return undefined;
   const read = (file: string, variable: string) => {
     try {
       return fs.readFileSync(file);
@@ -140,8 +140,10 @@ function readTlsFiles(config: Config): { cert: Buffer; key: Buffer } | undefined
       throw new Error(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   };
-  return { cert: read(config.sipTlsCert, 'PBX_SIP_TLS_CERT'), key: read(config.sipTlsKey, 'PBX_SIP_TLS_KEY') };
+  return { cert: read(cert, variables[0]), key: read(key, variables[1]) };
 }
+
+const readTlsFiles = (config: Config) => readTlsPair(config.sipTlsCert, config.sipTlsKey, ['PBX_SIP_TLS_CERT', 'PBX_SIP_TLS_KEY']);
 
 /**
  * The media plane (PBX_RTPENGINE). A relay the server runs listens on the SIP address (the first external IPv4 when
@@ -237,6 +239,8 @@ export async function startServer(
   options: { logger?: Logger; database?: Database; print?: (line: string) => void } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
+  // Read first: a missing certificate stops the start before anything is opened.
+  const https = readTlsPair(config.httpTlsCert, config.httpTlsKey, ['PBX_HTTP_TLS_CERT', 'PBX_HTTP_TLS_KEY']);
   const core = await openCore(config, logger, options.database);
   let app: FastifyInstance | undefined;
   let telephony: TelephonyEngine | undefined;
@@ -268,10 +272,11 @@ export async function startServer(
       info: { service: SERVICE_NAME, version: packageVersion() },
       recordings,
       contactCenter,
+      https,
     });
     await app.listen({ port: config.httpPort, host: config.httpHost });
-    // SIP over WebSocket shares the HTTP port, so a browser needs one origin for everything.
-    telephony.stack.attachWebSocket(app.server, '/sip');
+    // SIP over WebSocket shares the HTTP port, so a browser needs one origin for everything (WSS under HTTPS).
+    telephony.stack.attachWebSocket(app.server, '/sip', { secure: !!https });
     gateway = RealtimeGateway.attach(app.server, {
       directory: core.directory,
       bus: core.bus,
@@ -297,7 +302,7 @@ export async function startServer(
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
   const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? '127.0.0.1' : config.httpHost;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   logger.info({ url, sipPort, database: core.database.kind, location: core.database.location }, 'server:listening');
   const started = app;
   let closing: Promise<void> | undefined;

@@ -38,12 +38,16 @@ export interface ApiDeps {
   /** Call recordings, when the server runs the telephony engine. */
   recordings?: RecordingService;
   contactCenter: ContactCenter;
+  /** Certificate and key: serve HTTPS instead of HTTP. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  // An HTTPS server is a different type to Fastify, not to us: every route and hook is the same.
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     loggerInstance: deps.logger as FastifyBaseLogger,
     trustProxy: deps.config.trustProxy,
     bodyLimit: 1024 * 1024,

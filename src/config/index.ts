@@ -14,6 +14,9 @@ export interface ExtensionRange {
 export interface Config {
   httpPort: number;
   httpHost: string;
+  /** PEM files that turn HTTPS (and so WSS for SIP over WebSocket) on. */
+  httpTlsCert: string | undefined;
+  httpTlsKey: string | undefined;
   dataDir: string;
   databaseUrl: string | undefined;
   domain: string;
@@ -199,6 +202,8 @@ function setting<K extends keyof Config>(s: Setting<K>): Setting<K> {
 
 export const settings = [
   setting({ key: 'httpPort', env: 'PBX_HTTP_PORT', description: 'HTTP port for the API, /docs, Socket.io and SIP over WebSocket', defaultText: '8080', parse: integer(0, 65535), fallback: () => 8080 }),
+  setting({ key: 'httpTlsCert', env: 'PBX_HTTP_TLS_CERT', description: 'PEM certificate (chain) file for HTTPS; with PBX_HTTP_TLS_KEY the web app, API, Socket.io and SIP over WebSocket (WSS) are served over TLS. Browsers allow the microphone only on HTTPS (or localhost)', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
+  setting({ key: 'httpTlsKey', env: 'PBX_HTTP_TLS_KEY', description: 'PEM private key file for HTTPS', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
   setting({ key: 'httpHost', env: 'PBX_HTTP_HOST', description: 'Address the HTTP server binds to', defaultText: '0.0.0.0', parse: text, fallback: () => '0.0.0.0' }),
   setting({ key: 'dataDir', env: 'PBX_DATA_DIR', description: 'Where the embedded database, the generated JWT secret and other state are kept', defaultText: './data', parse: text, fallback: () => './data' }),
   setting({ key: 'databaseUrl', env: 'DATABASE_URL', description: 'A PostgreSQL server to use instead of the embedded database', defaultText: undefined, parse: databaseUrl, fallback: () => undefined }),
@@ -283,6 +288,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (problems.length === 0 && (out.sipTlsCert === undefined) !== (out.sipTlsKey === undefined)) {
     problems.push('PBX_SIP_TLS_CERT and PBX_SIP_TLS_KEY: set both to turn SIP over TLS on, or neither');
+  }
+  if (problems.length === 0 && (out.httpTlsCert === undefined) !== (out.httpTlsKey === undefined)) {
+    problems.push('PBX_HTTP_TLS_CERT and PBX_HTTP_TLS_KEY: set both to turn HTTPS on, or neither');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const config = out as Config;

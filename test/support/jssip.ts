@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 
 /** JsSIP's socket interface (via_transport, url, sip_uri, connect, send, on*), over `ws`. */
 export class NodeWebSocketInterface {
-  readonly via_transport = 'WS';
+  readonly via_transport: 'WS' | 'WSS';
   readonly url: string;
   readonly sip_uri: string;
   private ws: WebSocket | undefined;
@@ -17,11 +17,13 @@ export class NodeWebSocketInterface {
 
   constructor(url: string) {
     this.url = url;
+    this.via_transport = url.startsWith('wss:') ? 'WSS' : 'WS';
     this.sip_uri = `sip:${new URL(url).host};transport=ws`;
   }
 
   connect(): void {
-    const ws = new WebSocket(this.url, 'sip');
+    // The tests' certificates are self-signed, for a name that is not 127.0.0.1.
+    const ws = new WebSocket(this.url, 'sip', { rejectUnauthorized: false });
     this.ws = ws;
     ws.on('open', () => this.onconnect());
     ws.on('message', (data) => this.ondata(data.toString()));

@@ -2,7 +2,12 @@
 // secret, is unregistered when it stops, and loses its binding when its connection drops; an upgrade that does not
 // ask for the `sip` subprotocol is refused.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { jssipUa } from '../support/jssip.ts';
 import { createUser, useTestServer } from '../support/server.ts';
@@ -73,5 +78,36 @@ describe('SIP over WebSocket with JsSIP (RFC 7118)', () => {
     });
     ws.terminate();
     assert.equal(outcome, 'refused 400');
+  });
+});
+
+// WSS: with PBX_HTTP_TLS_CERT/KEY the HTTP server is HTTPS, and SIP over WebSocket on it is secure (RFC 7118's
+// WSS), as browsers need for the microphone anywhere but on localhost.
+const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-https-'));
+execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem'), '-days', '1', '-subj', '/CN=pbx.test'], { stdio: 'ignore' });
+after(() => fs.rmSync(certDir, { recursive: true, force: true }));
+
+describe('SIP over secure WebSocket (WSS) on the HTTPS server', () => {
+  const ctx = useTestServer('pglite', { httpTlsCert: path.join(certDir, 'cert.pem'), httpTlsKey: path.join(certDir, 'key.pem') });
+
+  it('the server speaks HTTPS, and JsSIP registers over wss:// at /sip; the binding is a WSS one', async () => {
+    assert.match(ctx.t.server.url, /^https:\/\//);
+    const health = await new Promise<number>((resolve, reject) => {
+      https.get(`${ctx.t.server.url}/health`, { rejectUnauthorized: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    assert.equal(health, 200);
+    const ext = (await createUser(ctx.t, ctx.token, { name: 'Secure Phone', email: 'secure.phone@example.com' })).extension as { id: string; number: number; secret: string };
+    const { ua, registered } = jssipUa(`${ctx.t.server.url.replace(/^https/, 'wss')}/sip`, { user: String(ext.number), domain: 'pbx.test', password: ext.secret });
+    try {
+      await registered;
+      const bindings = ctx.t.server.telephony.location.lookup(ext.id);
+      assert.equal(bindings.length, 1);
+      assert.equal(bindings[0]?.transport, 'WSS');
+    } finally {
+      ua.stop();
+    }
   });
 });

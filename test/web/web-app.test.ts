@@ -64,6 +64,8 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
     const viewport = page.viewportSize() ?? DESKTOP;
     await page.screenshot({ path: path.join(SHOTS, `${name}-desktop.png`), fullPage: true });
     await page.setViewportSize(PHONE);
+    // The chart follows its box's new size on the next frame.
+    await sleep(300);
     await page.screenshot({ path: path.join(SHOTS, `${name}-phone.png`), fullPage: true });
     await page.setViewportSize(viewport);
   }
@@ -199,7 +201,7 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
     await alice.getByRole('button', { name: 'Call', exact: true }).click();
     const banner = bob.getByTestId('incoming-call');
     await banner.waitFor();
-    assert.match((await banner.textContent()) ?? '', new RegExp(`Incoming call from .*${people.alice?.number}`));
+    assert.match((await banner.textContent()) ?? '', new RegExp(`Incoming call from Alice Agent \\(${people.alice?.number}\\)`));
     await shoot(bob, 'agent-incoming');
     await banner.getByRole('button', { name: 'Answer' }).click();
     for (const page of [alice, bob]) await page.locator('[data-testid="active-call"][data-state="established"]').waitFor();
@@ -216,6 +218,20 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
     console.log(`# wallboard shows the agent's new state ${wallboardAt - busyAt} ms after the server's event`);
     await shoot(manager, 'wallboard-call');
     await shoot(alice, 'agent-call');
+
+    // The keypad sends DTMF (SIP INFO from JsSIP), which the server reports as the callee's digits.
+    const digits: string[] = [];
+    const offDtmf = ctx.t.server.bus.on('call.dtmf', (e) => void digits.push(`${e.side}:${e.digit}`));
+    await bob.getByRole('button', { name: 'Keypad' }).click();
+    await bob.getByRole('button', { name: 'Send tone 4' }).click();
+    await bob.getByRole('button', { name: 'Send tone #' }).click();
+    await until('the server hears the digits', () => digits, (d) => d.length >= 2);
+    offDtmf();
+    assert.deepEqual(digits, ['callee:4', 'callee:#']);
+
+    await bob.getByRole('button', { name: 'Mute' }).click();
+    await bob.getByRole('button', { name: 'Unmute' }).click();
+    await bob.getByRole('button', { name: 'Mute' }).waitFor();
 
     await bob.getByRole('button', { name: 'Hold' }).click();
     await bob.getByRole('button', { name: 'Resume' }).waitFor();

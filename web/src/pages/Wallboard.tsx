@@ -101,7 +101,7 @@ function Agents() {
               <td>
                 <span className={`badge status-${a.status}`}>{a.status.replace('_', '-')}</span>
                 {a.reason && <span className="muted small"> {a.reason}</span>}
-                {a.registered === false && <span className="muted small"> no device</span>}
+                {a.registered === false && !a.reason && <span className="muted small"> no device</span>}
               </td>
               <td>{clock((now - Date.parse(a.since)) / 1000)}</td>
               <td>{a.currentCall ? callText(calls[a.currentCall.callId]?.metadata ?? { from: a.currentCall.from ?? '' }) : ''}</td>

@@ -17,7 +17,8 @@ import type { RTCSession } from 'jssip/lib/RTCSession';
 import type { IncomingRTCSessionEvent, RTCSessionEvent } from 'jssip/lib/UA';
 import { create } from 'zustand';
 import { ApiError, errorText, post } from '../lib/api.ts';
-import type { SoftphoneCredentials } from '../lib/types.ts';
+import { fullName, type SoftphoneCredentials } from '../lib/types.ts';
+import { useAuth } from './auth.ts';
 
 /** The header the server names its call id in (INVITEs to us, answers to our INVITEs). */
 const CALL_HEADER = 'X-Switchboard-Call';
@@ -64,6 +65,11 @@ let generation = 0;
 let retriedAuth = false;
 const audio = typeof Audio === 'undefined' ? null : new Audio();
 if (audio) audio.autoplay = true;
+
+function displayName(): string | undefined {
+  const user = useAuth.getState().session?.user;
+  return user ? fullName(user) || undefined : undefined;
+}
 
 function websocketUrl(path: string): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
@@ -129,6 +135,7 @@ export const usePhone = create<PhoneState>()((set, get) => {
       authorization_user: credentials.username,
       password: credentials.password,
       realm: credentials.realm,
+      display_name: displayName(),
       register: true,
       register_expires: 300,
       session_timers: false,
