@@ -2,8 +2,11 @@
  * The `pbx` command: `start`, `migrate`, `admin create --email E --password P`, `doctor`. Every setting may be
  * given as an environment variable or as its flag (`--http-port 8080`).
  */
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { ConfigError, type Config, flagName, loadConfig, parseFlags, settings } from '../config/index.ts';
+import { WEB_DIST } from '../api/web-app.ts';
 import { openDatabase } from '../db/index.ts';
 import { NgClient, rtpengineVersion } from '../media/index.ts';
 import { freeUdpPort } from '../net/ports.ts';
@@ -114,6 +117,15 @@ async function doctor(config: Config): Promise<boolean> {
   line(httpFree ? 'ok' : 'warn', 'HTTP port', `${config.httpHost}:${config.httpPort} ${httpFree ? 'is free' : 'is in use (a running server?)'}`);
   const sipFree = (await portFree(config.sipHost, config.sipPort)) && (await udpPortFree(config.sipHost, config.sipPort));
   line(sipFree ? 'ok' : 'warn', 'SIP port', `${config.sipHost}:${config.sipPort} UDP+TCP ${sipFree ? 'is free' : 'is in use (a running server, or another SIP server)'}`);
+  const built = fs.existsSync(path.join(WEB_DIST, 'index.html'));
+  line(built ? 'ok' : 'warn', 'web app', built ? `built; open http${config.httpTlsCert ? 's' : ''}://<this host>:${config.httpPort}/pbx/login` : 'not built: run npm run build:web (npm ci does it)');
+  line(
+    config.httpTlsCert ? 'ok' : 'info',
+    'HTTPS',
+    config.httpTlsCert
+      ? `on (${config.httpTlsCert}); softphones use wss://<this host>:${config.httpPort}/sip`
+      : 'off: browsers allow the softphone a microphone only on localhost; set PBX_HTTP_TLS_CERT and PBX_HTTP_TLS_KEY for agents on other machines',
+  );
   line('info', 'SIP domain', `${config.domain} (default tenant; set on first start)`);
   line('info', 'phones', `register as <extension>@${config.domain} to this host, port ${config.sipPort}, UDP or TCP, with the extension's secret`);
   line('info', 'extension range', `${config.extensionRange.start}-${config.extensionRange.end}`);
