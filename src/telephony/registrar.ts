@@ -78,9 +78,14 @@ export class Registrar {
     }
     // Only the extension itself may register or call as itself.
     const record = credentials.username === user ? await this.credentials.findCredentials(domain, user) : undefined;
+    const store = this.credentials;
+    // The permanent secret's HA1 first; the others are computed only when it does not match.
     const lookup = (_username: string, algorithm: DigestAlgorithm) =>
       record && record.isActive
-        ? [algorithm === 'MD5' ? record.ha1Md5 : record.ha1Sha256, ...(this.credentials.alternateHa1s?.(record, algorithm) ?? [])]
+        ? (function* () {
+            yield algorithm === 'MD5' ? record.ha1Md5 : record.ha1Sha256;
+            yield* store.alternateHa1s?.(record, algorithm) ?? [];
+          })()
         : undefined;
     const verdict = this.digest.verify(credentials, req.message.method, record?.realm ?? domain, lookup);
     if (verdict.ok && record) {

@@ -138,14 +138,15 @@ export class DigestAuthenticator {
 
   /**
    * Checks credentials for `method` against the HA1 `lookupHa1` gives for their username and algorithm (undefined:
-   * no such user; several: any of them may match, as when a user has a long-lived and a short-lived password).
+   * no such user; several, as an iterable: any of them may match, as when a user has a long-lived and a short-lived
+   * password).
    * qop=auth is required; the realm must be the one expected.
    */
   verify(
     credentials: DigestCredentials,
     method: string,
     realm: string,
-    ha1: (username: string, algorithm: DigestAlgorithm) => string | readonly string[] | undefined,
+    ha1: (username: string, algorithm: DigestAlgorithm) => string | Iterable<string> | undefined,
   ): DigestVerdict {
     if (credentials.realm !== realm) return { ok: false, stale: false, reason: 'wrong realm' };
     const nonce = this.nonceState(credentials.nonce);
@@ -161,7 +162,15 @@ export class DigestAuthenticator {
       const a = Buffer.from(hash(credentials.algorithm, [candidate, credentials.nonce, credentials.nc, credentials.cnonce, credentials.qop, ha2].join(':')));
       return a.length === b.length && timingSafeEqual(a, b);
     };
-    if (!(typeof stored === 'string' ? [stored] : stored).some(matches)) return { ok: false, stale: false, reason: 'wrong password' };
+    // Candidates are tried in order and may be made lazily (a generator): the usual one first, the rest only if needed.
+    let matched = false;
+    for (const candidate of typeof stored === 'string' ? [stored] : stored) {
+      if (matches(candidate)) {
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) return { ok: false, stale: false, reason: 'wrong password' };
     // The password was right: an old nonce or a replayed count only asks for a fresh challenge.
     if (nonce.state === 'stale') return { ok: false, stale: true };
     const nc = parseInt(credentials.nc, 16);
