@@ -107,10 +107,18 @@ export class AgentService {
       bus.on('call.transferring', (e) => {
         const agent = this.agents.get(e.fromExtensionId);
         if (agent) this.left(agent, e.callId);
-        this.agents.get(e.toExtensionId)?.ringing.add(e.callId);
+        if (!e.attended) this.agents.get(e.toExtensionId)?.ringing.add(e.callId);
       }),
       // ...and the target who answered is on it.
       bus.on('call.transferred', (e) => this.joined(e.toExtensionId, e.callId)),
+      // An attended transfer's target is rung, then on the call with the agent while it consults, and let go if
+      // the consultation ends without a transfer.
+      bus.on('call.consulting', (e) => void this.agents.get(e.toExtensionId)?.ringing.add(e.callId)),
+      bus.on('call.consulted', (e) => this.joined(e.toExtensionId, e.callId)),
+      bus.on('call.consultation.ended', (e) => {
+        const target = this.agents.get(e.toExtensionId);
+        if (target) this.left(target, e.callId);
+      }),
       bus.on('call.ended', (e) => {
         for (const agent of this.agents.values()) if (agent.calls.has(e.callId) || agent.ringing.has(e.callId)) this.left(agent, e.callId);
       }),

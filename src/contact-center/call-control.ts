@@ -36,6 +36,8 @@ export interface CallControlState {
   side: CallSide;
   held: boolean;
   muted: boolean;
+  /** An attended transfer's consultation in progress: the target's number, and whether it answered. */
+  consultation: { target: number; answered: boolean } | null;
 }
 
 export class CallControl {
@@ -85,6 +87,7 @@ export class CallControl {
       side,
       held: call.holding.has(side),
       muted: call.muted.has(side),
+      consultation: call.consulting ? { target: call.consulting.target.number, answered: call.consulting.answered } : null,
     };
   }
 
@@ -112,13 +115,14 @@ export class CallControl {
   }
 
   /**
-   * Blind transfer: the other party (the caller) is put through to `target`, an extension of the tenant; the agent
-   * is let go at once (wrap-up for a queue call). The target rings for its ring timeout; if it does not answer, the
-   * caller is hung up. Attended transfer and transfer to a queue are not built yet (501).
+   * Transfers the other party (the caller) to `target`, an extension of the tenant. Blind: the agent is let go at
+   * once (wrap-up for a queue call) and the target rings for its ring timeout; if it does not answer, the caller is
+   * hung up. Attended: the caller holds (music) while the target is rung for the agent; once it answers the two
+   * talk, and {@link completeTransfer} or {@link cancelTransfer} ends the consultation. Transfer to a queue is not
+   * built yet (501).
    */
   async transfer(actor: CallActor, id: string, target: string, type: 'blind' | 'attended'): Promise<CallControlState> {
     const { call, side } = await this.resolve(actor, id);
-    if (type === 'attended') throw new PbxError('PBX_ERR_NOT_SUPPORTED', 'Attended transfer is not built yet: use a blind transfer');
     if (side !== 'callee') throw new PbxError('PBX_ERR_CALL_STATE', 'Only the party who answered a call can transfer its caller');
     const number = /^\d{1,9}$/.test(target) ? Number(target) : undefined;
     const ext = number === undefined ? undefined : await this.findExtension(actor.tenantId, number);
@@ -129,10 +133,27 @@ export class CallControl {
     if (ext.extensionId === call.callee?.extensionId || ext.extensionId === call.caller.extensionId) throw new PbxError('PBX_ERR_CALL_STATE', 'The target is already on this call');
     const contacts = await this.calls.contactsOf(ext.extensionId);
     if (contacts.length === 0) throw new PbxError('PBX_ERR_TARGET_UNAVAILABLE');
+    const ringTarget = { party: { extensionId: ext.extensionId, number: ext.number }, contacts };
     await this.engine(async () => {
-      // The ringing goes on after the answer: its outcome is told by events (call.transferred, or the call's end).
-      void call.transferCaller({ party: { extensionId: ext.extensionId, number: ext.number }, contacts }, ext.ringTimeout).catch(() => undefined);
+      // The ringing goes on after the answer: its outcome is told by events (call.transferred or call.consulted, or
+      // the call's or the consultation's end).
+      const ringing = type === 'attended' ? call.consult(ringTarget, ext.ringTimeout) : call.transferCaller(ringTarget, ext.ringTimeout);
+      void ringing.catch(() => undefined);
     });
+    return this.state(call, side);
+  }
+
+  /** Completes an attended transfer: the caller talks with the target, and the agent is let go. */
+  async completeTransfer(actor: CallActor, id: string): Promise<CallControlState> {
+    const { call, side } = await this.resolve(actor, id);
+    await this.engine(async () => call.completeConsultation());
+    return this.state(call, side);
+  }
+
+  /** Cancels an attended transfer: the target is let go, and the caller is back with the agent. */
+  async cancelTransfer(actor: CallActor, id: string): Promise<CallControlState> {
+    const { call, side } = await this.resolve(actor, id);
+    await this.engine(async () => call.cancelConsultation());
     return this.state(call, side);
   }
 

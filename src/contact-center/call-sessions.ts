@@ -109,6 +109,12 @@ export class CallSessionService {
         this.change(e.callId, { status: 'CONNECTED', answeredAt: at, extensionId: e.calleeExtensionId, waitMs: at.getTime() - waitFrom.getTime() });
       }),
       bus.on('call.transferring', (e) => this.change(e.callId, { status: 'TRANSFERRING' })),
+      bus.on('call.consulting', (e) => this.change(e.callId, { status: 'TRANSFERRING' })),
+      // A consultation that ended without a transfer: the caller is back with the agent (its hold ends next).
+      bus.on('call.consultation.ended', (e) => {
+        const live = this.live.get(e.callId);
+        if (live?.row.status === 'TRANSFERRING') this.change(e.callId, { status: live.holdStartedAt === undefined ? 'CONNECTED' : 'ON_HOLD' });
+      }),
       bus.on('call.transferred', (e) => this.change(e.callId, { status: 'CONNECTED', extensionId: e.toExtensionId })),
       bus.on('call.hold', (e) => {
         const live = this.live.get(e.callId);

@@ -40,8 +40,17 @@ export interface DomainEvents {
   'call.muted': TenantEvent & { callId: string; side: 'caller' | 'callee'; muted: boolean };
   /** A DTMF digit pressed by a side of an answered call: RFC 4733 telephone-events seen by the relay, or SIP INFO. */
   'call.dtmf': TenantEvent & { callId: string; side: 'caller' | 'callee'; digit: string; via: 'rfc4733' | 'info' };
-  /** A blind transfer began: the agent `fromExtensionId` let go of the caller, whom `toExtensionId` is rung for. */
-  'call.transferring': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string; to: number };
+  /**
+   * The agent `fromExtensionId` let go of the caller for `toExtensionId`: a blind transfer (the target is rung now), or
+   * an `attended` one being completed (the target was consulted first).
+   */
+  'call.transferring': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string; to: number; attended: boolean };
+  /** An attended transfer's consultation began: `toExtensionId` is rung for the agent while the caller holds. */
+  'call.consulting': TenantEvent & { callId: string; fromExtensionId: string; from: number; toExtensionId: string; to: number };
+  /** The consultation's target answered: it talks with the agent, the caller still holds. */
+  'call.consulted': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string; to: number };
+  /** The consultation ended without a transfer (cancelled by the agent, or the target did not answer or hung up). */
+  'call.consultation.ended': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string; to: number; outcome: 'cancelled' | 'failed' };
   /** The transfer's target answered: it talks with the caller now. */
   'call.transferred': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string; to: number };
   /** A call's recording was sealed and filed. */

@@ -60,6 +60,8 @@ const ClientEvents = {
     },
     { additionalProperties: false },
   ),
+  'call:transfer:complete': CallRef,
+  'call:transfer:cancel': CallRef,
   'call:mute': Type.Object({ callId: CallRef.properties.callId, mute: Type.Optional(Type.Boolean()), muted: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
 } satisfies Record<string, TSchema>;
 
@@ -196,6 +198,10 @@ export class RealtimeGateway implements Softphones {
         const body = payload as Static<(typeof ClientEvents)['call:transfer']>;
         return this.controlBody(await cc.control.transfer(actor, body.callId, body.target, body.type ?? 'blind'));
       }
+      case 'call:transfer:complete':
+        return this.controlBody(await cc.control.completeTransfer(actor, (payload as Static<typeof CallRef>).callId));
+      case 'call:transfer:cancel':
+        return this.controlBody(await cc.control.cancelTransfer(actor, (payload as Static<typeof CallRef>).callId));
       case 'call:mute': {
         const body = payload as Static<(typeof ClientEvents)['call:mute']>;
         const muted = body.mute ?? body.muted;
@@ -206,7 +212,7 @@ export class RealtimeGateway implements Softphones {
   }
 
   private controlBody(s: Awaited<ReturnType<ContactCenter['control']['hangup']>>) {
-    return { callId: s.callId, callSessionId: s.sessionId ?? null, state: s.state, side: s.side, held: s.held, muted: s.muted };
+    return { callId: s.callId, callSessionId: s.sessionId ?? null, state: s.state, side: s.side, held: s.held, muted: s.muted, consultation: s.consultation };
   }
 
   private agentBody(a: AgentSnapshot) {
@@ -285,16 +291,18 @@ export class RealtimeGateway implements Softphones {
     return true;
   }
 
-  private incoming(callId: string, extensionId: string): void {
+  /** Tells an agent its call rings; a consultation names the agent who consults and the caller it is about. */
+  private incoming(callId: string, extensionId: string, consultation?: { from: number; to: number }): void {
     const session = this.deps.contactCenter.sessions.ofCall(callId);
     if (!session) return;
     this.nsp.to(agentRoom(extensionId)).emit('call:incoming', {
       callId,
       callSessionId: session.id,
-      from: session.fromNumber,
-      to: session.toNumber,
+      from: consultation ? String(consultation.from) : session.fromNumber,
+      to: consultation ? String(consultation.to) : session.toNumber,
       queueId: session.queueId,
       ...(session.contactId ? { contactId: session.contactId } : {}),
+      ...(consultation ? { consultation: { caller: session.fromNumber } } : {}),
     });
   }
 
@@ -322,6 +330,9 @@ export class RealtimeGateway implements Softphones {
     on('call.answered', (e) => void this.involve(e.callId, e.calleeExtensionId));
     on('call.transferring', (e) => {
       if (this.involve(e.callId, e.toExtensionId)) this.incoming(e.callId, e.toExtensionId);
+    });
+    on('call.consulting', (e) => {
+      if (this.involve(e.callId, e.toExtensionId)) this.incoming(e.callId, e.toExtensionId, { from: e.from, to: e.to });
     });
     on('session.updated', (e) => {
       const session = cc.sessions.ofCall(e.callId);

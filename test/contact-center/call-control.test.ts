@@ -5,7 +5,10 @@
 // remotely (409). Every socket hears what concerns it, in order, and nothing of another agent or tenant.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { dominantTone, rms } from '../support/audio.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { dominantTone, type Pcm, readWav, rms, slice } from '../support/audio.ts';
 import { Baresip } from '../support/baresip.ts';
 import { registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
 import { connectLive, type LiveClient } from '../support/live.ts';
@@ -16,7 +19,20 @@ import { runSipp, type SippRun } from '../support/sipp.ts';
 import { sleep, until } from '../support/wait.ts';
 
 const TONE_A = 700;
+const TONE_B = 1300;
+const TONE_C = 1000;
 const MUSIC = [261.63, 329.63, 392.0, 440, 523.25];
+
+function tempDir(name: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `switchboard-${name}-`));
+}
+
+/** What a baresip phone heard in its `nth` call (its sndfile module's decoder dumps, named by time). */
+function dumpedAudio(dir: string, nth = 0): Pcm {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('-dec.wav')).sort();
+  assert.ok(files.length > nth, `baresip dumped ${files.length} calls into ${dir}`);
+  return readWav(path.join(dir, files[nth]!));
+}
 
 type Person = { userId: string; token: string; ext: { id: string; number: number; secret: string } | null };
 
@@ -208,8 +224,6 @@ describe('call control (seed 000/001) on real calls, and the live API', () => {
       const unknown = await t.request('POST', `/api/pbx/calls/${callId}/transfer`, { token: people.b.token, body: { target: '1999', type: 'blind' } });
       assert.equal(unknown.statusCode, 404, unknown.body);
       assert.equal(unknown.json().error.code, 'PBX_ERR_TRANSFER_TARGET_NOT_FOUND');
-      const attended = await live.b!.ask('call:transfer', { callId, target: String(c.number), type: 'attended' });
-      assert.equal(attended.error?.code, 'PBX_ERR_NOT_SUPPORTED');
 
       const res = await t.request('POST', `/api/pbx/calls/${callId}/transfer`, { token: people.b.token, body: { target: String(c.number), type: 'blind' } });
       assert.equal(res.statusCode, 200, res.body);
@@ -243,6 +257,103 @@ describe('call control (seed 000/001) on real calls, and the live API', () => {
       await phoneA.stop();
       sinkB.close();
       sinkC.close();
+    }
+  });
+
+  it('attended transfer from the API: the caller holds while the agent consults the target; cancel takes it back, complete puts it through', async () => {
+    const t = ctx.t;
+    const [a, b, c] = [people.a.ext!, people.b.ext!, people.c.ext!];
+    const dirs = { a: tempDir('attended-a'), b: tempDir('attended-b'), c: tempDir('attended-c') };
+    const proxy = `127.0.0.1:${t.server.sipPort}`;
+    const phoneA = await Baresip.start({ user: String(a.number), password: a.secret, domain: 'pbx.test', proxy, answer: 'manual', tone: TONE_A, dumpDir: dirs.a });
+    const phoneB = await Baresip.start({ user: String(b.number), password: b.secret, domain: 'pbx.test', proxy, answer: 'auto', tone: TONE_B, dumpDir: dirs.b });
+    const phoneC = await Baresip.start({ user: String(c.number), password: c.secret, domain: 'pbx.test', proxy, answer: 'auto', tone: TONE_C, dumpDir: dirs.c });
+    const marks = Object.fromEntries(Object.entries(live).map(([k, cl]) => [k, cl.events.length]));
+    const post = (token: string, path: string, body?: unknown) => t.request('POST', path, { token, body });
+    const windows: Record<string, [number, number]> = {};
+    const phase = async (name: string, ms: number) => {
+      const from = Date.now();
+      await sleep(ms);
+      windows[name] = [from, Date.now()];
+    };
+    try {
+      for (const ext of [a, b, c]) await until(`phone ${ext.number} registered`, () => t.server.telephony.location.lookup(ext.id).length, (n) => n > 0);
+      phoneA.command('dial', `sip:${b.number}@pbx.test`);
+      const incoming = await live.b!.next('call:incoming', () => true, marks.b);
+      const callId = incoming.callId as string;
+      await phoneA.waitFor('CALL_ESTABLISHED');
+      const startedAt = Date.now();
+      await phase('talk', 2000);
+
+      // Only the agent who answered consults; the caller cannot.
+      const byCaller = await post(people.a.token, `/api/pbx/calls/${callId}/transfer`, { target: String(c.number), type: 'attended' });
+      assert.equal(byCaller.statusCode, 409, byCaller.body);
+      const nothingToComplete = await post(people.b.token, `/api/pbx/calls/${callId}/transfer/complete`);
+      assert.equal(nothingToComplete.statusCode, 409, nothingToComplete.body);
+
+      // First consultation, cancelled: C is rung for B (C's socket says so), answers and talks with B; A hears music.
+      const consult = await post(people.b.token, `/api/pbx/calls/${callId}/transfer`, { target: String(c.number), type: 'attended' });
+      assert.equal(consult.statusCode, 200, consult.body);
+      assert.deepEqual(consult.json().consultation, { target: c.number, answered: false });
+      const toC = await live.c!.next('call:incoming', (d) => d.callId === callId, marks.c);
+      assert.equal(toC.from, String(b.number), 'the target sees the agent calling');
+      assert.deepEqual(toC.consultation, { caller: String(a.number) }, 'and whom the consultation is about');
+      await live.manager!.next('call:state:changed', (d) => d.callId === callId && d.status === 'TRANSFERRING', marks.manager);
+      await until('C answered and talks with B', () => t.server.telephony.calls.find(callId)?.consulting?.answered, (x) => x === true);
+      const cFirstCall = Date.now();
+      await until('C is BUSY', () => t.server.contactCenter.agents.find(c.id)!.status, (s) => s === 'BUSY');
+      const busyHold = await post(people.b.token, `/api/pbx/calls/${callId}/hold`, { hold: false });
+      assert.equal(busyHold.statusCode, 409, 'no hold or mute while a consultation runs');
+      await sleep(800);
+      await phase('consult', 2500);
+      const cancelled = await live.b!.ask('call:transfer:cancel', { callId });
+      assert.equal(cancelled.ok, true, JSON.stringify(cancelled));
+      await until('C let go', () => phoneC.events.some((e) => e.type === 'CALL_CLOSED'), (x) => x);
+      await live.manager!.next('call:state:changed', (d) => d.callId === callId && d.status === 'CONNECTED', live.manager!.events.length - 5);
+      await until('back with B', () => t.server.telephony.calls.find(callId)?.holding.size, (n) => n === 0);
+      await sleep(800);
+      await phase('back', 2000);
+      assert.notEqual(t.server.contactCenter.agents.find(c.id)!.status, 'BUSY', 'the consulted agent is let go');
+
+      // Second consultation, completed: B is let go, A and C talk.
+      const again = await post(people.b.token, `/api/pbx/calls/${callId}/transfer`, { target: String(c.number), type: 'attended' });
+      assert.equal(again.statusCode, 200, again.body);
+      await until('C answered again', () => t.server.telephony.calls.find(callId)?.consulting?.answered, (x) => x === true);
+      const cSecondCall = Date.now();
+      await sleep(1500);
+      const completed = await post(people.b.token, `/api/pbx/calls/${callId}/transfer/complete`);
+      assert.equal(completed.statusCode, 200, completed.body);
+      await phoneB.waitFor('CALL_CLOSED');
+      await until('A and C bridged', () => t.server.telephony.calls.find(callId)?.callee?.extensionId, (x) => x === c.id);
+      await sleep(800);
+      await phase('transferred', 2500);
+      phoneA.command('hangup');
+      await phoneC.waitFor('CALL_CLOSED');
+      await live.manager!.next('call:ended', (d) => d.callId === callId, marks.manager);
+
+      // What each one heard, window by window (a phone's dump starts when its call does).
+      const heard = (dir: string, since: number, [from, to]: [number, number], nth = 0) => {
+        const pcm = dumpedAudio(dir, nth);
+        return dominantTone(slice(pcm, (from - since) / 1000 + 0.3, (to - since) / 1000 - 0.2), pcm.rate, [TONE_A, TONE_B, TONE_C, ...MUSIC]).frequency;
+      };
+      assert.equal(heard(dirs.a, startedAt, windows.talk!), TONE_B, 'A hears B at first');
+      const onHold = heard(dirs.a, startedAt, windows.consult!);
+      assert.ok(MUSIC.includes(onHold), `while B consults, A hears music, not B or C (${onHold} Hz)`);
+      assert.equal(heard(dirs.b, startedAt, windows.consult!), TONE_C, 'while consulting B hears C');
+      assert.equal(heard(dirs.c, cFirstCall, windows.consult!), TONE_B, 'and C hears B, not A');
+      assert.equal(heard(dirs.a, startedAt, windows.back!), TONE_B, 'after the cancel A hears B again');
+      assert.equal(heard(dirs.b, startedAt, windows.back!), TONE_A, 'and B hears A');
+      assert.equal(heard(dirs.a, startedAt, windows.transferred!), TONE_C, 'after the complete A hears C');
+      assert.equal(heard(dirs.c, cSecondCall, windows.transferred!, 1), TONE_A, 'and C hears A');
+      const sessions = (await t.request('GET', `/api/pbx/calls/sessions/${callId}`, { token: ctx.token })).json();
+      assert.equal(sessions.status, 'COMPLETED');
+      assert.equal(sessions.agentId, c.id, 'the session names the agent who took the transfer');
+      assert.ok(sessions.holdTime >= 4, `the consultations count as hold (${sessions.holdTime} s)`);
+      assert.notEqual(t.server.contactCenter.agents.find(b.id)!.status, 'BUSY');
+      assert.notEqual(t.server.contactCenter.agents.find(c.id)!.status, 'BUSY');
+    } finally {
+      await Promise.all([phoneA.stop(), phoneB.stop(), phoneC.stop()]);
+      for (const dir of Object.values(dirs)) fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { WAIT_FOR_BYE } from '../support/calls.ts';
+import { answerReinvite, WAIT_FOR_BYE } from '../support/calls.ts';
 import { describe, it } from 'node:test';
 import type { DomainEvents } from '../../src/events/index.ts';
 import { dominantTone, type Pcm, readWav, rms, slice } from '../support/audio.ts';
@@ -48,36 +48,6 @@ function record(t: TestServer): Array<{ name: string; e: unknown }> {
 async function registered(t: TestServer, ...exts: Ext[]): Promise<void> {
   const location = t.server.telephony.location;
   for (let i = 0; i < 250 && exts.some((e) => location.lookup(e.id).length === 0); i++) await sleep(20);
-}
-
-/** The callee's answers to a hold and a resume re-INVITE (media at @MEDIA_PORT@), then it waits for the BYE. */
-function answerReinvite(direction: string): string {
-  return `
-  <recv request="INVITE" />
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=callee 1 2 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio @MEDIA_PORT@ RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-      a=${direction}
-
-    ]]>
-  </send>
-  <recv request="ACK" />`;
 }
 
 const HELD_THEN_RESUMED = `${answerReinvite('recvonly')}${answerReinvite('sendrecv')}${WAIT_FOR_BYE}`;

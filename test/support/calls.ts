@@ -45,6 +45,44 @@ export const WAIT_FOR_BYE = `
   </send>`;
 
 
+/** A party's answer to a re-INVITE (hold, resume, or a transfer's new media): 200 with its SDP (media at `mediaPort`), then the ACK. */
+export function answerReinvite(direction = 'sendrecv', mediaPort = '@MEDIA_PORT@', offerMustMatch?: string): string {
+  const check = offerMustMatch
+    ? `
+    <action>
+      <ereg regexp="${offerMustMatch}" search_in="body" check_it="true" assign_to="offered" />
+      <log message="offered: [$offered]" />
+    </action>`
+    : '';
+  return `
+  <recv request="INVITE">${check}
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=callee 1 2 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio ${mediaPort} RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+      a=${direction}
+
+    ]]>
+  </send>
+  <recv request="ACK" />`;
+}
+
 /** The ACK for a failure, in the INVITE's transaction (rfc3261#section-17.1.1.3): the INVITE's Via and branch. */
 export const ACK_FAILURE = `
   <send>

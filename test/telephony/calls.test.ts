@@ -8,7 +8,7 @@ import type { DomainEvents } from '../../src/events/index.ts';
 import { freePort } from '../support/process.ts';
 import { type TestServer, useTestServer } from '../support/server.ts';
 import { authField, runSipp } from '../support/sipp.ts';
-import { agent, answered, CALLER_CANCELS, CALLER_HANGS_UP, callee, caller, callerRefused, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
+import { agent, answered, answerReinvite, CALLER_CANCELS, CALLER_HANGS_UP, callee, caller, callerRefused, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
 
 /** The caller holds (re-INVITE with a=sendonly), sends a DTMF digit by INFO, then hangs up. */
 const CALLER_HOLDS_AND_SENDS_DTMF = `
@@ -94,37 +94,7 @@ const CALLER_HOLDS_AND_SENDS_DTMF = `
   <recv response="200" />`;
 
 /** The callee's side of that: answers the hold with a=recvonly, takes the INFO, then the BYE. */
-const CALLEE_IS_HELD = `
-  <recv request="INVITE">
-    <action>
-      <ereg regexp="a=sendonly" search_in="body" check_it="true" assign_to="hold" />
-      <log message="hold offered: [$hold]" />
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=callee 1 2 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-      a=recvonly
-
-    ]]>
-  </send>
-  <recv request="ACK" />
+const CALLEE_IS_HELD = `${answerReinvite('recvonly', '[media_port]', 'a=sendonly')}
   <recv request="INFO">
     <action>
       <ereg regexp="Signal=([0-9*#])" search_in="body" check_it="true" assign_to="dtmf,digit" />
@@ -237,7 +207,7 @@ for (const media of ['direct', 'rtpengine'] as const) describe(`calls between ex
     const uasRun = await uas;
     assert.equal(uac.code, 0, uac.errors || uac.output);
     assert.equal(uasRun.code, 0, uasRun.errors || uasRun.output);
-    assert.match(uasRun.log, /hold offered: a=sendonly/);
+    assert.match(uasRun.log, /offered: a=sendonly/);
     assert.match(uac.log, /held: callee answered a=recvonly/);
     assert.match(uasRun.log, /digit 5/);
     await settle(() => events.ended() !== undefined);

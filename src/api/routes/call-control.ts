@@ -20,6 +20,10 @@ const ControlState = Type.Object({
   side: Type.Union([Type.Literal('caller'), Type.Literal('callee')], { description: 'The side acted for' }),
   held: Type.Boolean(),
   muted: Type.Boolean(),
+  /** An attended transfer's consultation in progress. */
+  consultation: Nullable(
+    Type.Object({ target: Type.Integer({ description: "The target's extension number" }), answered: Type.Boolean({ description: 'The target answered and talks with the agent' }) }),
+  ),
 });
 
 export function actorOf(p: Principal, cc: ContactCenter): CallActor {
@@ -27,7 +31,7 @@ export function actorOf(p: Principal, cc: ContactCenter): CallActor {
 }
 
 export function controlStateBody(s: Awaited<ReturnType<ContactCenter['control']['hangup']>>): Static<typeof ControlState> {
-  return { callId: s.callId, callSessionId: s.sessionId ?? null, state: s.state, side: s.side, held: s.held, muted: s.muted };
+  return { callId: s.callId, callSessionId: s.sessionId ?? null, state: s.state, side: s.side, held: s.held, muted: s.muted, consultation: s.consultation };
 }
 
 /** Seed 001's clients send `{ callId }`, others nothing at all: an absent body is an empty one. */
@@ -82,7 +86,11 @@ export function callControlRoutes(app: FastifyInstance, cc: ContactCenter): void
     {
       callId: CallIdField,
       target: Type.String({ minLength: 1, maxLength: 32, description: 'The extension number to put the caller through to' }),
-      type: Type.Optional(Type.Union([Type.Literal('blind'), Type.Literal('attended')], { description: 'blind (the default); attended is not built yet (501)' })),
+      type: Type.Optional(
+        Type.Union([Type.Literal('blind'), Type.Literal('attended')], {
+          description: 'blind (the default): the agent is let go at once; attended: the caller holds while the target is consulted, then complete or cancel',
+        }),
+      ),
     },
     { additionalProperties: false },
   );
@@ -90,7 +98,7 @@ export function callControlRoutes(app: FastifyInstance, cc: ContactCenter): void
     config: { audit: 'call.transfer' },
     schema: {
       tags,
-      summary: 'Blind transfer: the caller is put through to an extension, and the agent is let go at once',
+      summary: 'Transfer the caller to an extension: blind, or attended (a consultation first, then complete or cancel)',
       security,
       params: CallParams,
       body: TransferBody,
@@ -101,6 +109,22 @@ export function callControlRoutes(app: FastifyInstance, cc: ContactCenter): void
     request.auditTarget = { type: 'call', id: state.callId, details: { target: request.body.target, type: request.body.type ?? 'blind' } };
     return controlStateBody(state);
   });
+
+  for (const [step, summary] of [
+    ['complete', "Complete an attended transfer: the caller talks with the consulted target, the agent is let go (the target may still ring: it gets the caller when it answers)"],
+    ['cancel', 'Cancel an attended transfer: the target is let go, the caller is back with the agent'],
+  ] as const) {
+    app.post<{ Params: Static<typeof CallParams> }>(`/api/pbx/calls/:callId/transfer/${step}`, {
+      config: { audit: `call.transfer.${step}` },
+      preValidation: emptyBodyIfAbsent,
+      schema: { tags, summary, security, params: CallParams, body: Type.Object({ callId: CallIdField }, { additionalProperties: false }), response },
+    }, async (request) => {
+      const actor = actorOf(principalOf(request), cc);
+      const state = step === 'complete' ? await cc.control.completeTransfer(actor, request.params.callId) : await cc.control.cancelTransfer(actor, request.params.callId);
+      request.auditTarget = { type: 'call', id: state.callId };
+      return controlStateBody(state);
+    });
+  }
 
   const MuteBody = Type.Object({ callId: CallIdField, muted: Type.Boolean({ description: 'true: the other party stops hearing the agent' }) }, { additionalProperties: false });
   app.post<{ Params: Static<typeof CallParams>; Body: Static<typeof MuteBody> }>('/api/pbx/calls/:callId/mute', {

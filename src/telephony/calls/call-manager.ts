@@ -199,8 +199,21 @@ export class CallManager implements CallObserver {
     this.bus.emit('call.dtmf', { tenantId: call.tenantId, callId: call.id, side, digit, via });
   }
 
-  onTransferring(call: Call, from: CallParty, target: CallParty): void {
-    this.bus.emit('call.transferring', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, toExtensionId: target.extensionId, to: target.number });
+  onTransferring(call: Call, from: CallParty, target: CallParty, attended: boolean): void {
+    this.bus.emit('call.transferring', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, toExtensionId: target.extensionId, to: target.number, attended });
+  }
+
+  onConsulting(call: Call, from: CallParty, target: CallParty): void {
+    this.bus.emit('call.consulting', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, from: from.number, toExtensionId: target.extensionId, to: target.number });
+  }
+
+  onConsulted(call: Call, from: CallParty, leg: OutboundLeg): void {
+    this.bus.emit('leg.answered', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: leg.party.extensionId, contact: leg.binding.contact });
+    this.bus.emit('call.consulted', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, toExtensionId: leg.party.extensionId, to: leg.party.number });
+  }
+
+  onConsultationEnded(call: Call, from: CallParty, target: CallParty, outcome: 'cancelled' | 'failed'): void {
+    this.bus.emit('call.consultation.ended', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, toExtensionId: target.extensionId, to: target.number, outcome });
   }
 
   onTransferred(call: Call, from: CallParty, leg: OutboundLeg): void {

@@ -14,7 +14,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  type ClientTransaction,
   contactHeader,
   Dialog,
   type Flow,
@@ -98,6 +97,15 @@ export function profileOf(flow: Flow): MediaProfile {
   return flow.protocol === 'WS' || flow.protocol === 'WSS' ? 'webrtc' : 'rtp';
 }
 
+/** A media description a party gave, as it gave it. */
+type StoredSdp = { body: Buffer; type: string };
+
+/** The SDP a message carries, if it carries one. */
+function sdpOf(message: { body: Buffer; headers: SipHeaders } | undefined): StoredSdp | undefined {
+  const type = message?.headers.get('Content-Type');
+  return message && isSdp(type, message.body) ? { body: message.body, type: type as string } : undefined;
+}
+
 function isSdp(contentType: string | undefined, body: Buffer): boolean {
   return body.length > 0 && (contentType ?? '').split(';')[0]?.trim().toLowerCase() === 'application/sdp';
 }
@@ -130,8 +138,17 @@ export interface CallObserver {
   onEnded(call: Call, cause: EndCause): void;
   onHold(call: Call, side: CallSide, held: boolean): void;
   onDtmf(call: Call, side: CallSide, digit: string, via: 'rfc4733' | 'info'): void;
-  /** The callee's leg was let go for a blind transfer of the caller to `target`. */
-  onTransferring(call: Call, from: CallParty, target: CallParty): void;
+  /**
+   * The agent who answered let go of the caller for `target`: a blind transfer (the target is rung now), or an
+   * attended one being completed (the target was consulted, and may already be on the call).
+   */
+  onTransferring(call: Call, from: CallParty, target: CallParty, attended: boolean): void;
+  /** An attended transfer's consultation began: `target` is rung for the agent `from` while the caller holds. */
+  onConsulting(call: Call, from: CallParty, target: CallParty): void;
+  /** The consultation's target answered: it talks with the agent. */
+  onConsulted(call: Call, from: CallParty, leg: OutboundLeg): void;
+  /** The consultation ended without a transfer: the target did not answer, hung up, or the agent cancelled. */
+  onConsultationEnded(call: Call, from: CallParty, target: CallParty, outcome: 'cancelled' | 'failed'): void;
   /** The transfer's target answered: it is the callee now. */
   onTransferred(call: Call, from: CallParty, leg: OutboundLeg): void;
 }
@@ -171,6 +188,29 @@ interface Transfer {
   settle(outcome: RingOutcome): void;
 }
 
+/**
+ * An attended transfer's consultation: the agent (the side who answered) is paired with the target while the caller
+ * holds and hears music. It ends completed (the caller is bridged with the target and the agent let go) or cancelled
+ * (the caller is back with the agent).
+ */
+interface Consultation {
+  /** The agent's answered leg. */
+  agent: OutboundLeg;
+  target: CallParty;
+  legs: OutboundLeg[];
+  /** The target's leg that answered. */
+  chosen: OutboundLeg | undefined;
+  /** The agent's media is paired with the target's in the relay. */
+  paired: boolean;
+  /** The target's media description (its answer). */
+  targetSdp?: StoredSdp;
+  /** The agent left (completed, or hung up): whoever of the target answers gets the caller. */
+  agentGone: boolean;
+  /** Completing or cancelling: nothing else may change it. */
+  closing: boolean;
+  settle(outcome: RingOutcome): void;
+}
+
 /** One round of ringing: its legs, and who waits for its outcome. */
 interface Attempt {
   legs: OutboundLeg[];
@@ -205,9 +245,13 @@ export class Call extends StateMachine<CallState> {
   /** Which sides the API muted: the other side does not hear them. */
   readonly muted = new Set<CallSide>();
   /** The SDP each side last described its media with (a transfer offers the caller's to the new party). */
-  private readonly sdpOf: Partial<Record<CallSide, { body: Buffer; type: string }>> = {};
+  private readonly sdpOf: Partial<Record<CallSide, StoredSdp>> = {};
   /** A blind transfer in progress: the caller waits while its target rings. */
   private transfer: Transfer | undefined;
+  /** An attended transfer's consultation in progress: the agent talks with the target while the caller holds. */
+  private consultation: Consultation | undefined;
+  /** The dialogs that ended (a BYE went or came): none is ended twice. */
+  private readonly ended = new WeakSet<Dialog>();
   /** Messages for the caller leave in order, each after its SDP went through the media plane. */
   private upstream: Promise<void> = Promise.resolve();
 
@@ -308,7 +352,7 @@ export class Call extends StateMachine<CallState> {
     // The caller may have gone while the media plane answered.
     if ((this.state as CallState) === CallState.Ended) return outcome;
     for (const [i, { binding, flow, party }] of contacts.entries()) {
-      const leg = this.placeLeg(binding, flow, party, branches[i] as string, maxForwards, display, bodies[i], offer.headers.get('Content-Type'), (l, response) => this.onLegResponse(l, response));
+      const leg = this.placeLeg(binding, flow, party, branches[i] as string, { maxForwards, display, body: bodies[i], contentType: offer.headers.get('Content-Type') }, (l, response) => this.onLegResponse(l, response));
       attempt.legs.push(leg);
     }
     if (attempt.legs.length === 0) this.attemptFailed(attempt, 480);
@@ -327,19 +371,18 @@ export class Call extends StateMachine<CallState> {
     flow: Flow,
     party: CallParty,
     branch: string,
-    maxForwards: number,
-    display: string | undefined,
-    body: Buffer | undefined,
-    contentType: string | undefined,
+    request: { maxForwards: number; display: string | undefined; body: Buffer | undefined; contentType: string | undefined; from?: CallParty },
     onResponse: (leg: OutboundLeg, response: SipResponse) => void,
   ): OutboundLeg {
+    const { maxForwards, display, body, contentType } = request;
+    const from = request.from ?? this.caller;
     const headers = new SipHeaders()
       .add('Max-Forwards', String(maxForwards))
-      .add('From', `${display === undefined ? '' : `"${display.replace(/(["\\])/g, '\\$1')}" `}<sip:${this.caller.number}@${this.domain}>;tag=${randomToken()}`)
+      .add('From', `${display === undefined ? '' : `"${display.replace(/(["\\])/g, '\\$1')}" `}<sip:${from.number}@${this.domain}>;tag=${randomToken()}`)
       .add('To', `<sip:${party.number}@${this.domain}>`)
       .add('Call-ID', `${randomToken(12)}@switchboard`)
       .add('CSeq', '1 INVITE')
-      .add('Contact', this.contactFor(flow, String(this.caller.number)))
+      .add('Contact', this.contactFor(flow, String(from.number)))
       .add('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE')
       .add(...this.callHeader);
     if (body && contentType) headers.add('Content-Type', contentType);
@@ -348,7 +391,11 @@ export class Call extends StateMachine<CallState> {
     this.legs.push(leg);
     leg.tx = this.stack.sendRequest(invite, flow, {
       onResponse: (response) => onResponse(leg, response),
-      onTimeout: () => (this.transfer?.legs.includes(leg) ? this.onTransferLegFailed(leg, 408) : this.onLegFailed(leg, 408)),
+      onTimeout: () => {
+        if (this.transfer?.legs.includes(leg)) this.onTransferLegFailed(leg, 408);
+        else if (this.consultation?.legs.includes(leg)) this.onConsultLegFailed(this.consultation, leg, 408);
+        else this.onLegFailed(leg, 408);
+      },
     }) as InviteClientTransaction;
     return leg;
   }
@@ -526,6 +573,10 @@ export class Call extends StateMachine<CallState> {
       req.reply(500, { reason: 'Server Internal Error (CSeq out of order)', headers: [['Retry-After', '1']] });
       return;
     }
+    if (this.consultation) {
+      this.onConsultationRequest(this.consultation, req, from);
+      return;
+    }
     const to = from === this.callerDialog ? this.answered?.dialog : this.callerDialog;
     const method = req.message.method;
     if (method === 'BYE') {
@@ -637,6 +688,7 @@ export class Call extends StateMachine<CallState> {
   /** The API's checks before it acts on the media of an answered call. */
   private mediaControl(what: string): void {
     if (this.state !== CallState.Answered) throw new CallStateError(`${what}: the call is not answered`);
+    if (this.consultation) throw new CallStateError(`${what}: a transfer is in progress`);
     if (this.media.plane.unavailableReason !== undefined) throw new MediaUnavailableError(what, this.media.plane.unavailableReason);
   }
 
@@ -660,9 +712,10 @@ export class Call extends StateMachine<CallState> {
   }
 
   private noteSdp(side: CallSide, message: { body: Buffer; headers: SipHeaders }): void {
-    const type = message.headers.get('Content-Type');
-    if (isSdp(type, message.body)) this.sdpOf[side] = { body: message.body, type: type as string };
+    const sdp = sdpOf(message);
+    if (sdp) this.sdpOf[side] = sdp;
   }
+
 
   /** The hold and mute of the pairing being broken up are undone (the caller goes on with someone else). */
   private releaseMediaControls(): void {
@@ -691,14 +744,14 @@ export class Call extends StateMachine<CallState> {
     // Checked at once (a throw, not a rejection), so the API can refuse before anything changes.
     const old = this.answered;
     if (this.state !== CallState.Answered || !old?.dialog || !this.callerDialog) throw new CallStateError('Transferring a call: the call is not answered');
-    if (this.transfer) throw new CallStateError('Transferring a call: a transfer is already in progress');
+    if (this.transfer || this.consultation) throw new CallStateError('Transferring a call: a transfer is already in progress');
     const sdp = this.sdpOf.caller;
     if (!sdp) throw new CallStateError('Transferring a call: the caller described no media');
     if (target.contacts.length === 0) return Promise.resolve('unavailable');
     return this.runTransfer(old, old.dialog, sdp, target, ringTimeoutSeconds);
   }
 
-  private async runTransfer(old: OutboundLeg, oldDialog: Dialog, sdp: { body: Buffer; type: string }, target: RingTarget, ringTimeoutSeconds: number): Promise<RingOutcome> {
+  private async runTransfer(old: OutboundLeg, oldDialog: Dialog, sdp: StoredSdp, target: RingTarget, ringTimeoutSeconds: number): Promise<RingOutcome> {
     this.releaseMediaControls();
     this.answered = undefined;
     this.callee = undefined;
@@ -707,12 +760,14 @@ export class Call extends StateMachine<CallState> {
     const outcome = new Promise<RingOutcome>((resolve) => (settle = resolve));
     const transfer: Transfer = { from: old.party, legs: [], chosen: undefined, settle };
     this.transfer = transfer;
-    this.observer.onTransferring(this, old.party, target.party);
+    this.observer.onTransferring(this, old.party, target.party, false);
     const offer = { body: sdp.body, headers: new SipHeaders().add('Content-Type', sdp.type) };
     const branches = target.contacts.map(() => randomUUID());
     let bodies: Array<Buffer | undefined>;
     try {
-      bodies = await Promise.all(target.contacts.map(({ flow }, i) => this.mediaBody('offer', offer, CALLER_TAG, undefined, flow, branches[i])));
+      // Each new party gets its own side in the relay (named up front): without the to-tag the relay would reuse the
+      // side of the party who left, its ports, ICE and DTLS, which only a plain RTP phone gets away with.
+      bodies = await Promise.all(target.contacts.map(({ flow }, i) => this.mediaBody('offer', offer, CALLER_TAG, branches[i], flow, branches[i])));
     } catch (err) {
       this.mediaFailed(err);
       return outcome;
@@ -720,7 +775,7 @@ export class Call extends StateMachine<CallState> {
     if ((this.state as CallState) === CallState.Ended) return outcome;
     const maxForwards = 69;
     for (const [i, { binding, flow }] of target.contacts.entries()) {
-      transfer.legs.push(this.placeLeg(binding, flow, target.party, branches[i] as string, maxForwards, undefined, bodies[i], sdp.type, (leg, response) => this.onTransferResponse(transfer, leg, response)));
+      transfer.legs.push(this.placeLeg(binding, flow, target.party, branches[i] as string, { maxForwards, display: undefined, body: bodies[i], contentType: sdp.type }, (leg, response) => this.onTransferResponse(transfer, leg, response)));
     }
     this.after(ringTimeoutSeconds * 1000, () => {
       if (this.transfer !== transfer || transfer.chosen) return;
@@ -730,25 +785,34 @@ export class Call extends StateMachine<CallState> {
     return outcome;
   }
 
-  private onTransferResponse(transfer: Transfer, leg: OutboundLeg, response: SipResponse): void {
+  /**
+   * What a transfer's or a consultation's leg makes of a response: a provisional one marks it ringing, a failure goes
+   * to `failed`, a 2xx makes the leg's dialog (or, retransmitted, is ACKed again). True for a first 2xx to act on.
+   */
+  private firstAnswer(leg: OutboundLeg, response: SipResponse, failed: (status: number) => void): boolean {
     const status = response.status;
     if (status < 200) {
       if (!this.consumedProvisional(leg, status) && leg.state === 'trying') {
         leg.state = 'ringing';
         this.observer.onRinging(this, leg);
       }
-      return;
+      return false;
     }
     if (status >= 300) {
-      this.onTransferLegFailed(leg, status);
-      return;
+      failed(status);
+      return false;
     }
-    if (leg.dialog) {
+    if (!leg.dialog) {
+      leg.dialog = Dialog.asUac(leg.invite, response, leg.flow, leg.invite.headers.get('Contact') as string);
       this.ackLeg(leg);
-      return;
+      return true;
     }
-    leg.dialog = Dialog.asUac(leg.invite, response, leg.flow, leg.invite.headers.get('Contact') as string);
     this.ackLeg(leg);
+    return false;
+  }
+
+  private onTransferResponse(transfer: Transfer, leg: OutboundLeg, response: SipResponse): void {
+    if (!this.firstAnswer(leg, response, (status) => this.onTransferLegFailed(leg, status)) || !leg.dialog) return;
     if (this.state === CallState.Ended || this.transfer !== transfer || transfer.chosen) {
       leg.state = 'cancelled';
       this.bye(leg.dialog);
@@ -810,6 +874,200 @@ export class Call extends StateMachine<CallState> {
     this.hangUpAll('transfer-failed');
   }
 
+  /** The consultation in progress: whom it rings or talks with. */
+  get consulting(): { target: CallParty; answered: boolean } | undefined {
+    const c = this.consultation;
+    return c && { target: c.target, answered: c.chosen !== undefined };
+  }
+
+  /**
+   * Attended transfer, first step: the caller is put on hold (it hears music) and every contact of `target` is rung
+   * for the agent (the side who answered), with the agent's media description. When the target answers, the agent
+   * is re-INVITEd to talk with it. Then {@link completeConsultation} bridges the caller with the target and lets the
+   * agent go, or {@link cancelConsultation} takes the caller back to the agent; a target that does not answer in
+   * `ringTimeoutSeconds`, refuses or hangs up cancels it too. Needs the relay: the caller must hear music while the
+   * agent and the target talk. Answers how the ringing ended.
+   */
+  consult(target: RingTarget, ringTimeoutSeconds: number): Promise<RingOutcome> {
+    const agent = this.answered;
+    this.mediaControl('An attended transfer');
+    if (!agent?.dialog || !this.callerDialog) throw new CallStateError('An attended transfer: the call is not answered');
+    if (this.transfer || this.consultation) throw new CallStateError('An attended transfer: a transfer is already in progress');
+    const sdp = this.sdpOf.callee;
+    if (!sdp || !this.sdpOf.caller) throw new CallStateError('An attended transfer: a side described no media');
+    if (target.contacts.length === 0) return Promise.resolve('unavailable');
+    let settle!: (outcome: RingOutcome) => void;
+    const outcome = new Promise<RingOutcome>((resolve) => (settle = resolve));
+    const c: Consultation = { agent, target: target.party, legs: [], chosen: undefined, paired: false, agentGone: false, closing: false, settle };
+    this.consultation = c;
+    this.runConsultation(c, sdp, target, ringTimeoutSeconds).catch((err: unknown) => this.mediaFailed(err));
+    return outcome;
+  }
+
+  private async runConsultation(c: Consultation, sdp: StoredSdp, target: RingTarget, ringTimeoutSeconds: number): Promise<void> {
+    await this.setHolding('callee', true, true);
+    if (this.consultation !== c) return;
+    this.observer.onConsulting(this, c.agent.party, c.target);
+    const offer = { body: sdp.body, headers: new SipHeaders().add('Content-Type', sdp.type) };
+    const branches = target.contacts.map(() => randomUUID());
+    // The target gets its own side in the relay, named up front (see runTransfer).
+    const bodies = await Promise.all(target.contacts.map(({ flow }, i) => this.mediaBody('offer', offer, c.agent.id, branches[i], flow, branches[i])));
+    if (this.consultation !== c || c.closing) return;
+    for (const [i, { binding, flow }] of target.contacts.entries()) {
+      const request = { maxForwards: 70, display: undefined, body: bodies[i], contentType: sdp.type, from: c.agent.party };
+      c.legs.push(this.placeLeg(binding, flow, target.party, branches[i] as string, request, (leg, response) => this.onConsultResponse(c, leg, response)));
+    }
+    this.after(ringTimeoutSeconds * 1000, () => {
+      if (this.consultation !== c || c.chosen || c.closing) return;
+      this.consultationFailed(c, 'no-answer');
+    });
+  }
+
+  private onConsultResponse(c: Consultation, leg: OutboundLeg, response: SipResponse): void {
+    if (!this.firstAnswer(leg, response, (status) => this.onConsultLegFailed(c, leg, status)) || !leg.dialog) return;
+    if (this.state === CallState.Ended || this.consultation !== c || c.chosen || c.closing) {
+      leg.state = 'cancelled';
+      this.bye(leg.dialog);
+      return;
+    }
+    leg.state = 'answered';
+    c.chosen = leg;
+    c.targetSdp = sdpOf(response);
+    for (const other of c.legs) if (other !== leg) this.cancelLeg(other);
+    this.observer.onDialog(this, leg.dialog);
+    this.observer.onConsulted(this, c.agent.party, leg);
+    c.settle('answered');
+    // The agent left while the target rang: the caller is put through at once.
+    const next = c.agentGone ? this.bridgeCallerWithTarget(c) : this.pairAgentWithTarget(c, leg, response);
+    next.catch((err: unknown) => this.mediaFailed(err));
+  }
+
+  private onConsultLegFailed(c: Consultation, leg: OutboundLeg, status: number): void {
+    if (!leg.live) return;
+    leg.state = 'failed';
+    leg.finalStatus = status;
+    if (this.consultation !== c || c.chosen || c.closing || c.legs.some((l) => l.live)) return;
+    this.consultationFailed(c, c.legs.some((l) => l.finalStatus === 486 || l.finalStatus === 600) ? 'busy' : 'unavailable');
+  }
+
+  /**
+   * The target answered: its answer completes the relay's offer made from the agent's side, so the agent and the
+   * target talk (the caller still holds). The agent's phone is not asked anything: its side of the relay is as it was.
+   */
+  private async pairAgentWithTarget(c: Consultation, leg: OutboundLeg, response: SipResponse): Promise<void> {
+    await this.mediaBody('answer', response, leg.id, c.agent.id, (c.agent.dialog as Dialog).flow);
+    if (this.consultation !== c || c.closing || c.agentGone) return;
+    // The relay still forwards the caller's audio to the agent's side: the caller is silenced while the two talk,
+    // and the hold blocked the agent's audio, which the target hears now.
+    await this.media.plane.block(this.mediaId, CALLER_TAG, true);
+    await this.media.plane.block(this.mediaId, c.agent.id, false);
+    c.paired = true;
+  }
+
+  /**
+   * Completes the attended transfer: the agent hears BYE and the caller is bridged with the target. If the target
+   * still rings, the agent is let go now and the caller is put through when the target answers.
+   */
+  completeConsultation(): void {
+    const c = this.consultation;
+    if (!c || c.closing || c.agentGone) throw new CallStateError('Completing a transfer: no consultation is in progress');
+    this.agentLeaves(c);
+  }
+
+  /** The agent is done with the caller (the transfer completes): its leg hears BYE unless it hung up itself. */
+  private agentLeaves(c: Consultation, hungUp = false): void {
+    c.agentGone = true;
+    if (!hungUp && c.agent.dialog) this.bye(c.agent.dialog);
+    this.observer.onTransferring(this, c.agent.party, c.target, true);
+    if (c.chosen) this.bridgeCallerWithTarget(c).catch((err: unknown) => this.mediaFailed(err));
+  }
+
+  /** The caller and the target are paired in the relay: they talk, the music stops. */
+  private async bridgeCallerWithTarget(c: Consultation): Promise<void> {
+    if (c.closing) return;
+    c.closing = true;
+    const leg = c.chosen as OutboundLeg;
+    const targetSdp = c.targetSdp;
+    this.releaseMediaControls();
+    await this.media.plane.block(this.mediaId, CALLER_TAG, false);
+    await this.pairInRelay({ tag: CALLER_TAG, sdp: this.sdpOf.caller, flow: (this.callerDialog as Dialog).flow }, { tag: leg.id, sdp: targetSdp, flow: leg.flow });
+    if (this.state === CallState.Ended) return;
+    this.consultation = undefined;
+    this.answered = leg;
+    this.callee = leg.party;
+    if (targetSdp) this.sdpOf.callee = targetSdp;
+    this.observer.onTransferred(this, c.agent.party, leg);
+  }
+
+  /**
+   * Pairs two parties of the call in the relay, from the media descriptions they last gave, without asking either:
+   * each one's side of the relay (its ports, ICE and DTLS) stays as it is, so neither phone needs a re-INVITE.
+   */
+  private async pairInRelay(offerer: { tag: string; sdp: StoredSdp | undefined; flow: Flow }, answerer: { tag: string; sdp: StoredSdp | undefined; flow: Flow }): Promise<void> {
+    if (!offerer.sdp || !answerer.sdp) throw new Error('a party of the call described no media');
+    const message = (sdp: StoredSdp) => ({ body: sdp.body, headers: new SipHeaders().add('Content-Type', sdp.type) });
+    await this.mediaBody('offer', message(offerer.sdp), offerer.tag, answerer.tag, answerer.flow);
+    await this.mediaBody('answer', message(answerer.sdp), answerer.tag, offerer.tag, offerer.flow);
+  }
+
+  /** Cancels the consultation: the target's legs are let go and the caller is back with the agent. */
+  cancelConsultation(): void {
+    const c = this.consultation;
+    if (!c || c.closing || c.agentGone) throw new CallStateError('Cancelling a transfer: no consultation is in progress');
+    this.consultationFailed(c, 'cancelled');
+  }
+
+  /**
+   * The consultation ends without a transfer: the target is let go (CANCEL or BYE, unless it hung up itself) and the
+   * caller goes back to the agent, who is re-INVITEd with the caller's media; the music stops. If the agent already
+   * left, the caller is alone: it is hung up.
+   */
+  private consultationFailed(c: Consultation, outcome: RingOutcome | 'cancelled' | 'target-hangup'): void {
+    if (c.closing) return;
+    c.closing = true;
+    for (const leg of c.legs) this.cancelLeg(leg);
+    if (c.chosen?.dialog && outcome !== 'target-hangup') this.bye(c.chosen.dialog);
+    c.settle(outcome === 'cancelled' || outcome === 'target-hangup' ? 'ended' : (outcome as RingOutcome));
+    this.observer.onConsultationEnded(this, c.agent.party, c.target, outcome === 'cancelled' ? 'cancelled' : 'failed');
+    if (c.agentGone) {
+      this.consultation = undefined;
+      this.hangUpAll('transfer-failed');
+      return;
+    }
+    this.backToAgent(c).catch((err: unknown) => this.mediaFailed(err));
+  }
+
+  private async backToAgent(c: Consultation): Promise<void> {
+    await this.pairInRelay({ tag: CALLER_TAG, sdp: this.sdpOf.caller, flow: (this.callerDialog as Dialog).flow }, { tag: c.agent.id, sdp: this.sdpOf.callee, flow: (c.agent.dialog as Dialog).flow });
+    if (this.state === CallState.Ended) return;
+    this.consultation = undefined;
+    await this.media.plane.block(this.mediaId, CALLER_TAG, false);
+    await this.setHolding('callee', false);
+  }
+
+  /** A request in one of the call's dialogs while a consultation runs: BYE moves it on, the rest waits. */
+  private onConsultationRequest(c: Consultation, req: IncomingRequest, from: Dialog): void {
+    const method = req.message.method;
+    if (method !== 'BYE') {
+      // The pairings change under a consultation: an offer now would race them (rfc3261#section-14.1).
+      if (method === 'INVITE' || method === 'UPDATE') req.reply(491);
+      else req.reply(200);
+      return;
+    }
+    req.reply(200);
+    this.ended.add(from);
+    if (from === c.chosen?.dialog) {
+      this.consultationFailed(c, 'target-hangup');
+    } else if (from === c.agent.dialog) {
+      // The agent hangs up: the transfer completes (at once, or when the target answers).
+      if (!c.agentGone) this.agentLeaves(c, true);
+    } else {
+      // The caller hangs up: nobody is left to transfer.
+      if (!c.agentGone && c.agent.dialog) this.bye(c.agent.dialog);
+      this.end('caller-hangup');
+    }
+  }
+
   /** A DTMF digit the relay saw in the call's media, from the party tagged `fromTag`. */
   onMediaDtmf(fromTag: string, digit: string): void {
     if (this.state !== CallState.Answered) return;
@@ -833,6 +1091,17 @@ export class Call extends StateMachine<CallState> {
       }
       return;
     }
+    const c = this.consultation;
+    if (c && c.chosen?.dialog?.flow.id === flow.id) {
+      this.ended.add(c.chosen.dialog);
+      this.consultationFailed(c, 'target-hangup');
+      return;
+    }
+    if (c && c.agent.dialog?.flow.id === flow.id && this.callerDialog?.flow.id !== flow.id) {
+      this.ended.add(c.agent.dialog);
+      if (!c.agentGone) this.agentLeaves(c, true);
+      return;
+    }
     const callerGone = this.callerDialog?.flow.id === flow.id;
     const calleeGone = this.answered?.dialog?.flow.id === flow.id;
     if (!callerGone && !calleeGone) return;
@@ -853,8 +1122,11 @@ export class Call extends StateMachine<CallState> {
     this.end(cause);
   }
 
-  private bye(dialog: Dialog): ClientTransaction {
-    return this.stack.sendRequest(dialog.createRequest('BYE'), dialog.flow, { onResponse: () => {}, onTimeout: () => {} });
+  /** Ends one dialog, once: a party that heard BYE is not told again. */
+  private bye(dialog: Dialog): void {
+    if (this.ended.has(dialog)) return;
+    this.ended.add(dialog);
+    this.stack.sendRequest(dialog.createRequest('BYE'), dialog.flow, { onResponse: () => {}, onTimeout: () => {} });
   }
 
   private end(cause: EndCause): void {
@@ -866,6 +1138,12 @@ export class Call extends StateMachine<CallState> {
     this.moveTo(CallState.Ended);
     // A transfer's target still ringing hears CANCEL; one that answered but was not bridged yet, BYE.
     for (const leg of this.legs) this.cancelLeg(leg);
+    const c = this.consultation;
+    if (c) {
+      this.consultation = undefined;
+      if (c.chosen?.dialog) this.bye(c.chosen.dialog);
+      c.settle('ended');
+    }
     const transfer = this.transfer;
     if (transfer) {
       if (transfer.chosen?.dialog && transfer.chosen !== this.answered) this.bye(transfer.chosen.dialog);

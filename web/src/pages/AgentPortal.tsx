@@ -1,10 +1,10 @@
 /**
  * `/pbx/agent`: the agent's working screen. Status (Available, Away with a reason), the softphone (incoming-call
- * banner with the caller's details, answer, reject, hang up, hold, mute, transfer, keypad, timer), a dial pad,
+ * banner with the caller's details, answer, reject, hang up, hold, mute, blind and attended transfer, keypad, timer), a dial pad,
  * the wrap-up form (notes and disposition, saved to the call's session) and the agent's recent calls.
  */
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { errorText, get, post } from '../lib/api.ts';
 import { useNow } from '../lib/hooks.ts';
 import { clock, type AgentStatus, type CallSession } from '../lib/types.ts';
@@ -119,29 +119,46 @@ function ActiveCall({ call }: { call: PhoneCall }) {
   const [error, setError] = useState<string | null>(null);
   const [keypad, setKeypad] = useState(false);
 
-  const control = async (action: string, body: object) => {
+  /** The attended transfer in progress: whom the agent consults. */
+  const [consulting, setConsulting] = useState<number | null>(null);
+  const sawTransferring = useRef(false);
+
+  const control = async (action: string, body: object = {}) => {
     setError(null);
     if (!call.callId) return setError('The call is not known to the server yet');
     try {
-      const state = await post<{ held: boolean; muted: boolean }>(`/api/pbx/calls/${encodeURIComponent(call.callId)}/${action}`, body);
+      const state = await post<{ held: boolean; muted: boolean; consultation: { target: number } | null }>(`/api/pbx/calls/${encodeURIComponent(call.callId)}/${action}`, body);
       setHeld(state.held);
       setMuted(state.muted);
+      sawTransferring.current = false;
+      setConsulting(state.consultation?.target ?? null);
     } catch (err) {
       setError(errorText(err));
     }
   };
-  const transfer = async (e: FormEvent) => {
-    e.preventDefault();
+  const transfer = (type: 'blind' | 'attended') => async (e?: FormEvent) => {
+    e?.preventDefault();
     if (!target.trim()) return;
-    await control('transfer', { target: target.trim(), type: 'blind' });
+    await control('transfer', { target: target.trim(), type });
   };
+  // The consultation ended on the server's side (the target hung up or did not answer): the caller is back.
+  const sessionStatus = liveCall?.status;
+  useEffect(() => {
+    if (sessionStatus === 'TRANSFERRING') sawTransferring.current = true;
+    else if (sawTransferring.current) {
+      sawTransferring.current = false;
+      setConsulting(null);
+      setHeld(sessionStatus === 'ON_HOLD');
+    }
+  }, [sessionStatus]);
 
   const from = incoming?.from ?? call.remote;
   if (call.state === 'ringing') {
     return (
       <div className="banner" role="alert" data-testid="incoming-call">
         <p className="big">Incoming call from {call.remoteName ? `${call.remoteName} (${from})` : from}</p>
-        {incoming?.queueId && <p className="muted">Through a queue, dialled {incoming.to}</p>}
+        {incoming?.consultation && <p className="muted">Consults you about the caller {incoming.consultation.caller}</p>}
+        {incoming?.queueId && !incoming.consultation && <p className="muted">Through a queue, dialled {incoming.to}</p>}
         {incoming?.contactId && <p className="muted">Contact {incoming.contactId}</p>}
         <div className="row">
           <button type="button" className="primary" onClick={phone.answer}>
@@ -181,15 +198,34 @@ function ActiveCall({ call }: { call: PhoneCall }) {
       </div>
       {keypad && <Keys onKey={phone.sendDtmf} label="Send tone" />}
       {keypad && <p className="muted small" aria-live="polite">Sent: {phone.dtmf || '—'}</p>}
-      <form className="row" onSubmit={transfer}>
-        <label className="inline">
-          Transfer to
-          <input value={target} onChange={(e) => setTarget(e.target.value)} inputMode="numeric" placeholder="Extension" disabled={!established} />
-        </label>
-        <button type="submit" disabled={!established || !target.trim()}>
-          Transfer
-        </button>
-      </form>
+      {consulting === null ? (
+        <form className="row" onSubmit={transfer('blind')}>
+          <label className="inline">
+            Transfer to
+            <input value={target} onChange={(e) => setTarget(e.target.value)} inputMode="numeric" placeholder="Extension" disabled={!established} />
+          </label>
+          <button type="submit" disabled={!established || !target.trim()} title="The caller is put through now, and you are free">
+            Transfer
+          </button>
+          <button type="button" disabled={!established || !target.trim()} onClick={() => void transfer('attended')()} title="Talk with the target first, while the caller holds">
+            Consult
+          </button>
+        </form>
+      ) : (
+        <div className="banner" role="status" data-testid="consultation">
+          <p>
+            Consulting {consulting} while the caller holds. Complete puts the caller through to {consulting}; cancel brings the caller back to you.
+          </p>
+          <div className="row">
+            <button type="button" className="primary" onClick={() => void control('transfer/complete')}>
+              Complete transfer
+            </button>
+            <button type="button" onClick={() => void control('transfer/cancel')}>
+              Cancel transfer
+            </button>
+          </div>
+        </div>
+      )}
       {error && <p className="error" role="alert">{error}</p>}
     </div>
   );

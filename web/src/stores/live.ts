@@ -44,6 +44,8 @@ export interface IncomingCall {
   to: string;
   queueId: string | null;
   contactId?: string;
+  /** An attended transfer's consultation: `from` is the agent who consults, about this caller. */
+  consultation?: { caller: string };
 }
 
 export interface Ack<T = unknown> {
