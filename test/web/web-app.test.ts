@@ -346,6 +346,21 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
     await until("the server lists Bob's registration again", () => registered('bob'), (b) => b.some((x) => x.flow && !x.flow.closed));
   });
 
+  it('a refused microphone is explained on the agent page', async () => {
+    const page = await newPage('no-microphone');
+    // What the browser answers when the user blocks the microphone for the site.
+    await page.addInitScript(() => {
+      navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    });
+    await loginByExtension(page, 'bob');
+    const alert = page.getByRole('alert').filter({ hasText: 'The microphone is blocked' });
+    await alert.waitFor();
+    assert.match((await alert.textContent()) ?? '', /Allow it for this site in the browser's settings, then reload/);
+    await shoot(page, 'agent-no-microphone');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(url('/pbx/login'));
+  });
+
   it('no page wrote an error to its console', async () => {
     await sleep(200);
     // A dropped WebSocket is reported by the browser itself; that one the test caused on purpose.

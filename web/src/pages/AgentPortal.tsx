@@ -186,10 +186,10 @@ function ActiveCall({ call }: { call: PhoneCall }) {
         <button type="button" className="danger" onClick={phone.hangup}>
           Hang up
         </button>
-        <button type="button" disabled={!established} onClick={() => void control('hold', { hold: !held })} aria-pressed={held}>
+        <button type="button" disabled={!established || consulting !== null} onClick={() => void control('hold', { hold: !held })} aria-pressed={held}>
           {held ? 'Resume' : 'Hold'}
         </button>
-        <button type="button" disabled={!established} onClick={() => void control('mute', { muted: !muted })} aria-pressed={muted}>
+        <button type="button" disabled={!established || consulting !== null} onClick={() => void control('mute', { muted: !muted })} aria-pressed={muted}>
           {muted ? 'Unmute' : 'Mute'}
         </button>
         <button type="button" disabled={!established} onClick={() => setKeypad(!keypad)} aria-expanded={keypad}>
