@@ -43,7 +43,7 @@ export interface TelephonyOptions {
   onError?: (err: unknown, context: string) => void;
 }
 
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE';
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER';
 const SUPPORTED: string[] = [];
 
 export class TelephonyEngine {
@@ -169,6 +169,7 @@ export class TelephonyEngine {
       case 'BYE':
       case 'INFO':
       case 'UPDATE':
+      case 'REFER':
         this.calls.onInDialogRequest(req);
         return;
       default:

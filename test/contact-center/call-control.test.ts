@@ -27,11 +27,15 @@ function tempDir(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `switchboard-${name}-`));
 }
 
-/** What a baresip phone heard in its `nth` call (its sndfile module's decoder dumps, named by time). */
-function dumpedAudio(dir: string, nth = 0): Pcm {
+/**
+ * What a baresip phone heard in its `nth` call, or its last with `'last'` (its sndfile module's decoder dumps, named
+ * by the second: a call that starts in the same second as the one before replaces its dump).
+ */
+function dumpedAudio(dir: string, nth: number | 'last' = 0): Pcm {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('-dec.wav')).sort();
-  assert.ok(files.length > nth, `baresip dumped ${files.length} calls into ${dir}`);
-  return readWav(path.join(dir, files[nth]!));
+  const index = nth === 'last' ? files.length - 1 : nth;
+  assert.ok(index >= 0 && files.length > index, `baresip dumped ${files.length} calls into ${dir}`);
+  return readWav(path.join(dir, files[index]!));
 }
 
 type Person = { userId: string; token: string; ext: { id: string; number: number; secret: string } | null };
@@ -351,6 +355,56 @@ describe('call control (seed 000/001) on real calls, and the live API', () => {
       assert.ok(sessions.holdTime >= 4, `the consultations count as hold (${sessions.holdTime} s)`);
       assert.notEqual(t.server.contactCenter.agents.find(b.id)!.status, 'BUSY');
       assert.notEqual(t.server.contactCenter.agents.find(c.id)!.status, 'BUSY');
+    } finally {
+      await Promise.all([phoneA.stop(), phoneB.stop(), phoneC.stop()]);
+      for (const dir of Object.values(dirs)) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a phone transfers its caller blind by REFER (RFC 3515): an unknown target is refused; a known one is rung and talks with the caller', async () => {
+    const t = ctx.t;
+    const [a, b, c] = [people.a.ext!, people.b.ext!, people.c.ext!];
+    const dirs = { a: tempDir('refer-a'), c: tempDir('refer-c') };
+    const proxy = `127.0.0.1:${t.server.sipPort}`;
+    const phoneA = await Baresip.start({ user: String(a.number), password: a.secret, domain: 'pbx.test', proxy, answer: 'manual', tone: TONE_A, dumpDir: dirs.a });
+    const phoneB = await Baresip.start({ user: String(b.number), password: b.secret, domain: 'pbx.test', proxy, answer: 'auto', tone: TONE_B });
+    const phoneC = await Baresip.start({ user: String(c.number), password: c.secret, domain: 'pbx.test', proxy, answer: 'auto', tone: TONE_C, dumpDir: dirs.c });
+    const marks = Object.fromEntries(Object.entries(live).map(([k, cl]) => [k, cl.events.length]));
+    try {
+      for (const ext of [a, b, c]) await until(`phone ${ext.number} registered`, () => t.server.telephony.location.lookup(ext.id).length, (n) => n > 0);
+      const count = (phone: Baresip, type: string) => phone.events.filter((e) => e.type === type).length;
+      // A REFER to a number nobody has is refused (404); this baresip hangs up when its transfer fails.
+      phoneA.command('dial', `sip:${b.number}@pbx.test`);
+      await until('the first call is up', () => count(phoneB, 'CALL_ESTABLISHED'), (n) => n === 1);
+      phoneB.command('transfer', 'sip:1999@pbx.test');
+      await until('the first call is over', () => count(phoneA, 'CALL_CLOSED'), (n) => n === 1);
+      assert.match(phoneB.log, /transfer failed: 404/);
+
+      phoneA.command('dial', `sip:${b.number}@pbx.test`);
+      const incoming = await live.b!.next('call:incoming', (d) => t.server.telephony.calls.find(d.callId as string) !== undefined, live.b!.events.length);
+      const callId = incoming.callId as string;
+      await until('the second call is up', () => count(phoneB, 'CALL_ESTABLISHED'), (n) => n === 2);
+      await sleep(500);
+      phoneB.command('transfer', `sip:${c.number}@pbx.test`);
+      await live.c!.next('call:incoming', (d) => d.callId === callId, marks.c);
+      await phoneC.waitFor('CALL_ESTABLISHED');
+      await until('A and C talk', () => t.server.telephony.calls.find(callId)?.callee?.extensionId, (x) => x === c.id);
+      const cAnswered = Date.now();
+      await sleep(2500);
+      const talkedUntil = Date.now() - 200;
+      phoneA.command('hangup');
+      await phoneC.waitFor('CALL_CLOSED');
+      await live.manager!.next('call:ended', (d) => d.callId === callId, marks.manager);
+
+      const cPcm = dumpedAudio(dirs.c);
+      assert.equal(dominantTone(slice(cPcm, 0.5, (talkedUntil - cAnswered) / 1000), cPcm.rate, [TONE_A, TONE_B, TONE_C, ...MUSIC]).frequency, TONE_A, 'C hears A');
+      const aPcm = dumpedAudio(dirs.a, 'last');
+      const aEnd = aPcm.samples.length / aPcm.rate;
+      assert.equal(dominantTone(slice(aPcm, aEnd - 2.2, aEnd - 0.4), aPcm.rate, [TONE_A, TONE_B, TONE_C, ...MUSIC]).frequency, TONE_C, 'A hears C at the end');
+      const session = (await t.request('GET', `/api/pbx/calls/sessions/${callId}`, { token: ctx.token })).json();
+      assert.equal(session.status, 'COMPLETED');
+      assert.equal(session.agentId, c.id, 'the session names the agent who took the transfer');
+      assert.notEqual(t.server.contactCenter.agents.find(b.id)!.status, 'BUSY', 'the transferor is let go');
     } finally {
       await Promise.all([phoneA.stop(), phoneB.stop(), phoneC.stop()]);
       for (const dir of Object.values(dirs)) fs.rmSync(dir, { recursive: true, force: true });

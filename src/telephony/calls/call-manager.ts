@@ -203,6 +203,53 @@ export class CallManager implements CallObserver {
     this.bus.emit('call.transferring', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, toExtensionId: target.extensionId, to: target.number, attended });
   }
 
+  /**
+   * A blind transfer asked by the phone that answered (REFER, rfc3515): the Refer-To names an extension of the call's
+   * tenant, which is rung for the caller. Attended transfer by REFER with Replaces and transfer to a queue are not
+   * built (501); an unknown number is 404, an extension with no device 480; the phone keeps its call then.
+   */
+  onRefer(call: Call, req: IncomingRequest): void {
+    this.refer(call, req).catch(() => {
+      if (!req.transaction.finalSent) req.reply(500);
+    });
+  }
+
+  private async refer(call: Call, req: IncomingRequest): Promise<void> {
+    const referTo = req.message.headers.get('Refer-To') ?? '';
+    const raw = /<([^>]*)>/.exec(referTo)?.[1] ?? referTo.split(';')[0]?.trim() ?? '';
+    if (/[?&]replaces=/i.test(raw)) {
+      req.reply(501, { reason: 'Not Implemented (REFER with Replaces: use the API for an attended transfer)' });
+      return;
+    }
+    let user: string | undefined;
+    try {
+      const uri = parseUri(raw);
+      user = isSipUri(uri) ? uri.user : undefined;
+    } catch {
+      user = undefined;
+    }
+    if (!user || !/^\d{1,9}$/.test(user)) {
+      req.reply(400, { reason: 'Bad Request (Refer-To names no number)' });
+      return;
+    }
+    const ext = await this.directory.findExtension(call.tenantId, Number(user));
+    if (!ext || !ext.isActive) {
+      const queue = await this.router?.claim(call.tenantId, Number(user));
+      req.reply(queue ? 501 : 404, { reason: queue ? 'Not Implemented (transfer to a queue)' : 'Not Found (no such number)' });
+      return;
+    }
+    if (ext.extensionId === call.caller.extensionId || ext.extensionId === call.callee?.extensionId) {
+      req.reply(403, { reason: 'Forbidden (the target is already on this call)' });
+      return;
+    }
+    const contacts = await this.contactsOf(ext.extensionId);
+    if (contacts.length === 0) {
+      req.reply(480, { reason: 'Temporarily Unavailable (not registered)' });
+      return;
+    }
+    call.acceptRefer(req, { party: { extensionId: ext.extensionId, number: ext.number }, contacts }, ext.ringTimeout);
+  }
+
   onConsulting(call: Call, from: CallParty, target: CallParty): void {
     this.bus.emit('call.consulting', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, from: from.number, toExtensionId: target.extensionId, to: target.number });
   }

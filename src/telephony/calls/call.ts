@@ -31,6 +31,9 @@ import {
 import { CALL_ID_PREFIX, type MediaPlane, type MediaProfile, MediaUnavailableError } from '../../media/index.ts';
 import type { Binding } from '../location-service.ts';
 
+/** The methods a party may send in a call's dialogs (REFER: the party who answered transfers its caller). */
+const DIALOG_ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER';
+
 /** The header that carries our call id to the parties of a call. */
 export const CALL_HEADER = 'X-Switchboard-Call';
 
@@ -143,6 +146,8 @@ export interface CallObserver {
    * attended one being completed (the target was consulted, and may already be on the call).
    */
   onTransferring(call: Call, from: CallParty, target: CallParty, attended: boolean): void;
+  /** The party who answered asks, by REFER, to transfer the caller: the observer finds the target, or refuses. */
+  onRefer(call: Call, req: IncomingRequest): void;
   /** An attended transfer's consultation began: `target` is rung for the agent `from` while the caller holds. */
   onConsulting(call: Call, from: CallParty, target: CallParty): void;
   /** The consultation's target answered: it talks with the agent. */
@@ -383,7 +388,7 @@ export class Call extends StateMachine<CallState> {
       .add('Call-ID', `${randomToken(12)}@switchboard`)
       .add('CSeq', '1 INVITE')
       .add('Contact', this.contactFor(flow, String(from.number)))
-      .add('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE')
+      .add('Allow', DIALOG_ALLOW)
       .add(...this.callHeader);
     if (body && contentType) headers.add('Content-Type', contentType);
     const invite = new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
@@ -486,7 +491,7 @@ export class Call extends StateMachine<CallState> {
       const ok = this.inbound.reply(200, {
         body,
         contentType: body ? response.headers.get('Content-Type') : undefined,
-        headers: [['Contact', callerContact], ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE'], this.callHeader],
+        headers: [['Contact', callerContact], ['Allow', DIALOG_ALLOW], this.callHeader],
       });
       this.observer.onAnswered(this, leg);
       this.await2xxAck(ok, this.inbound.message, this.inbound.flow);
@@ -573,12 +578,22 @@ export class Call extends StateMachine<CallState> {
       req.reply(500, { reason: 'Server Internal Error (CSeq out of order)', headers: [['Retry-After', '1']] });
       return;
     }
+    // A party that left (a transfer let it go) may still send its BYE, or a late request: it moves nothing.
+    if (this.ended.has(from)) {
+      req.reply(req.message.method === 'BYE' ? 200 : 481);
+      return;
+    }
     if (this.consultation) {
       this.onConsultationRequest(this.consultation, req, from);
       return;
     }
     const to = from === this.callerDialog ? this.answered?.dialog : this.callerDialog;
     const method = req.message.method;
+    if (method === 'REFER') {
+      if (this.state === CallState.Answered && from === this.answered?.dialog) this.observer.onRefer(this, req);
+      else req.reply(403, { reason: 'Forbidden (only the party who answered a call transfers its caller)' });
+      return;
+    }
     if (method === 'BYE') {
       req.reply(200);
       if (to) this.bye(to);
@@ -742,13 +757,42 @@ export class Call extends StateMachine<CallState> {
    */
   transferCaller(target: RingTarget, ringTimeoutSeconds: number): Promise<RingOutcome> {
     // Checked at once (a throw, not a rejection), so the API can refuse before anything changes.
+    const { old, sdp } = this.transferable();
+    if (target.contacts.length === 0) return Promise.resolve('unavailable');
+    return this.runTransfer(old, old.dialog as Dialog, sdp, target, ringTimeoutSeconds);
+  }
+
+  /** What a blind transfer needs, or why it cannot be done now. */
+  private transferable(): { old: OutboundLeg; sdp: StoredSdp } {
     const old = this.answered;
     if (this.state !== CallState.Answered || !old?.dialog || !this.callerDialog) throw new CallStateError('Transferring a call: the call is not answered');
     if (this.transfer || this.consultation) throw new CallStateError('Transferring a call: a transfer is already in progress');
     const sdp = this.sdpOf.caller;
     if (!sdp) throw new CallStateError('Transferring a call: the caller described no media');
-    if (target.contacts.length === 0) return Promise.resolve('unavailable');
-    return this.runTransfer(old, old.dialog, sdp, target, ringTimeoutSeconds);
+    return { old, sdp };
+  }
+
+  /**
+   * A REFER from the party who answered (rfc3515), its target found: accepted (202), the transferor is told at once
+   * that it worked (a NOTIFY with `SIP/2.0 200 OK`, rfc3515#section-2.4.5, as a PBX that takes the transfer over
+   * does), and the caller is transferred blind. The transferor's phone hangs up, or hears BYE.
+   */
+  acceptRefer(req: IncomingRequest, target: RingTarget, ringTimeoutSeconds: number): void {
+    let transferor: Dialog;
+    try {
+      transferor = this.transferable().old.dialog as Dialog;
+    } catch (err) {
+      req.reply(491, { reason: `Request Pending (${(err as Error).message})` });
+      return;
+    }
+    req.reply(202);
+    const notify = transferor.createRequest('NOTIFY', {
+      body: Buffer.from('SIP/2.0 200 OK\r\n', 'utf8'),
+      contentType: 'message/sipfrag;version=2.0',
+      headers: [['Event', 'refer'], ['Subscription-State', 'terminated;reason=noresource']],
+    });
+    this.stack.sendRequest(notify, transferor.flow, { onResponse: () => {}, onTimeout: () => {} });
+    void this.transferCaller(target, ringTimeoutSeconds).catch(() => undefined);
   }
 
   private async runTransfer(old: OutboundLeg, oldDialog: Dialog, sdp: StoredSdp, target: RingTarget, ringTimeoutSeconds: number): Promise<RingOutcome> {
