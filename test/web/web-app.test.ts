@@ -283,6 +283,8 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
 
   it('attended transfer in the portal: Bob consults Alice about a queue caller, Alice sees who and about whom, then Bob completes and Alice has the caller', async () => {
     const customer = (await createUser(ctx.t, ctx.token, { name: 'Second Customer', email: 'customer2@example.com' })).extension as Ext;
+    const queueEvents: Array<{ event: string; extensionId: string | null; data: Record<string, unknown> }> = [];
+    const offQueue = ctx.t.server.bus.on('queue.event', (e) => void queueEvents.push(e));
     await bob.locator('[data-testid="agent-status"]').filter({ hasText: 'Available' }).waitFor();
     // The caller hears of no transfer (the relay re-pairs the media): it waits for Alice to hang up.
     const call = caller(ctx.t, customer, 2001, answered(WAIT_FOR_BYE));
@@ -323,6 +325,11 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
     const session = (await ctx.t.request('GET', `/api/pbx/calls/sessions/${callId}`, { token: ctx.token })).json();
     assert.equal(session.status, 'COMPLETED');
     assert.equal(session.agentId, people.alice?.id, 'the session names the agent who took the transfer');
+    // The queue's log says it as app_queue would: Bob's call was transferred to Alice's extension.
+    offQueue();
+    const transferred = queueEvents.find((e) => e.event === 'TRANSFER');
+    assert.equal(transferred?.extensionId, people.bob?.id);
+    assert.equal(transferred?.data.extension, people.alice?.number);
     await bob.getByTestId('wrap-up').getByRole('button', { name: 'Skip' }).click();
     const aliceWrap = alice.getByTestId('wrap-up');
     if (await aliceWrap.isVisible()) await aliceWrap.getByRole('button', { name: 'Skip' }).click();
