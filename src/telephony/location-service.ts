@@ -5,9 +5,10 @@
  * (so a phone behind NAT is reachable) and is persisted, so it survives a restart until it expires.
  *
  * Memory is the truth; the database is written behind it: changes are coalesced per binding and written in one
- * batch every second (and on stop), so a phone's refresh costs no database round trip. A refresh that only moves
- * the expiry is written at most every 30 seconds. A crash loses at most that much of an expiry, and phones refresh
- * well before theirs ends.
+ * batch every second (and on stop), so a phone's refresh costs no database round trip. A new or moved binding is
+ * written at once (batched with what else is pending), so a crash right after a phone registers does not lose it.
+ * A refresh that only moves the expiry is written at most every 30 seconds. A crash loses at most that much of an
+ * expiry, and phones refresh well before theirs ends.
  */
 import { and, eq, lte, sql } from 'drizzle-orm';
 import { type Db, registrations } from '../db/index.ts';
@@ -43,6 +44,7 @@ export class LocationService {
   /** extensionId|contact → when its expiry was last queued for writing. */
   private readonly persistedAt = new Map<string, number>();
   private flushing: Promise<void> = Promise.resolve();
+  private flushQueued = false;
 
   constructor(
     private readonly db: Db,
@@ -91,6 +93,16 @@ export class LocationService {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
     await this.flush();
+  }
+
+  /** Asks for one flush after the current turn: the bindings saved meanwhile go in the same batch. */
+  private flushSoon(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      void this.flush();
+    });
   }
 
   /** Writes every pending change in one batch; flushes run one after another. */
@@ -178,6 +190,9 @@ export class LocationService {
       this.dirty.set(key, binding);
       this.persistedAt.set(key, Date.now());
     }
+    // A new or moved binding is written at once (with whatever else is pending), not at the next tick: a phone
+    // that registered just before a crash would be unreachable until it registers again.
+    if (moved) this.flushSoon();
     if (isNew) this.bus.emit('registration.added', this.event(binding));
     while (list.length > this.maxBindings) {
       const oldest = list[0] as Binding;

@@ -5,7 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import { EventBus, type DomainEvents } from '../../src/events/index.ts';
 import { createDirectory, type Directory } from '../../src/directory/index.ts';
 import { type Binding, LocationService } from '../../src/telephony/index.ts';
+import { eq } from 'drizzle-orm';
+import { registrations } from '../../src/db/index.ts';
 import { databaseKinds, openTestDatabase, type TestDatabase } from '../support/databases.ts';
+import { until } from '../support/wait.ts';
 
 for (const kind of databaseKinds) {
   describe(`location service (${kind})`, () => {
@@ -57,6 +60,20 @@ for (const kind of databaseKinds) {
       } finally {
         await second.removeAll(ext.id, 'unregistered');
         await second.stop();
+      }
+    });
+
+    it('a new binding is written at once, not at the next tick: a crash right after a REGISTER keeps it', async () => {
+      // Not started: no tick writes anything, so only the write a new binding asks for can put it in the table.
+      const service = new LocationService(db.database.db, new EventBus<DomainEvents>());
+      const contact = 'sip:fresh@192.0.2.9:5062';
+      await service.save(binding(contact, 'UDP', 300));
+      try {
+        const rows = await until('the binding is in the table', () => db.database.db.select().from(registrations).where(eq(registrations.contactUri, contact)), (r) => r.length === 1);
+        assert.equal(rows[0]?.extensionId, ext.id);
+      } finally {
+        await service.removeAll(ext.id, 'unregistered');
+        await service.stop();
       }
     });
 
