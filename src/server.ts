@@ -14,7 +14,7 @@ import { type Database, openDatabase } from './db/index.ts';
 import { createDirectory, type Directory, type ExtensionCredentials, generateSecret, type Tenant } from './directory/index.ts';
 import { EventBus, type PbxEventBus } from './events/index.ts';
 import { freeUdpPort } from './net/ports.ts';
-import { ensureHoldMusic, RecordingVault, startMedia, type StartedMedia } from './media/index.ts';
+import { ensureHoldMusic, ensureRingback, RecordingVault, startMedia, type StartedMedia } from './media/index.ts';
 import { firstExternalIPv4 } from './sip/index.ts';
 import { TelephonyEngine } from './telephony/index.ts';
 import { RecordingService } from './telephony/recordings.ts';
@@ -187,6 +187,7 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
       findCredentials: (domain: string, user: string) => directory.extensions.findCredentials(domain, user),
       alternateHa1s: (credentials: ExtensionCredentials, algorithm: 'MD5' | 'SHA-256') => directory.softphone.ha1s(credentials, algorithm),
       listDomains: async () => (await directory.tenants.list()).map((t) => t.domain),
+      domainOf: async (tenantId: string) => (await directory.tenants.get(tenantId)).domain,
       findExtension: extensionLookup(directory),
     },
     db: core.database.db,
@@ -196,7 +197,11 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
     abuse: { maxFailures: config.sipAuthMaxFailures, windowMs: config.sipAuthWindowSeconds * 1000, banMs: config.sipBanSeconds * 1000 },
     serverName: `Switchboard ${packageVersion()}`,
     publicHost: config.sipPublicHost,
-    media: { plane: media.plane, holdMusic: config.holdMusic ?? ensureHoldMusic(path.join(config.dataDir, 'media')) },
+    media: {
+      plane: media.plane,
+      holdMusic: config.holdMusic ?? ensureHoldMusic(path.join(config.dataDir, 'media')),
+      ringback: ensureRingback(path.join(config.dataDir, 'media')),
+    },
     onError: (err: unknown, context: string) => logger.error({ err }, context),
   };
   const tls = readTlsFiles(config);

@@ -107,7 +107,7 @@ export class AgentService {
       bus.on('call.transferring', (e) => {
         const agent = this.agents.get(e.fromExtensionId);
         if (agent) this.left(agent, e.callId);
-        if (!e.attended) this.agents.get(e.toExtensionId)?.ringing.add(e.callId);
+        if (!e.attended && e.toExtensionId) this.agents.get(e.toExtensionId)?.ringing.add(e.callId);
       }),
       // ...and the target who answered is on it.
       bus.on('call.transferred', (e) => this.joined(e.toExtensionId, e.callId)),

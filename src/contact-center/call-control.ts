@@ -7,8 +7,7 @@
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import { MediaUnavailableError } from '../media/index.ts';
-import type { CallState} from '../telephony/index.ts';
-import { type Call, type CallManager, type CallSide, CallStateError } from '../telephony/index.ts';
+import { type Call, type CallManager, type CallSide, type CallState, CallStateError } from '../telephony/index.ts';
 import type { AgentService } from './agents.ts';
 import type { CallSessionService } from './call-sessions.ts';
 import type { QueueTelephony } from './queues.ts';
@@ -44,12 +43,14 @@ export class CallControl {
   private softphones: Softphones | undefined;
 
   constructor(
-    private readonly calls: Pick<CallManager, 'find' | 'contactsOf'>,
+    private readonly calls: Pick<CallManager, 'find' | 'contactsOf' | 'originate' | 'activeCalls' | 'transferToRouter'>,
     private readonly sessions: CallSessionService,
     private readonly agents: AgentService,
     private readonly bus: PbxEventBus,
     private readonly findExtension: QueueTelephony['findExtension'],
     private readonly isQueueNumber: (tenantId: string, number: number) => boolean,
+    /** How a queue takes a call to its number (the engine's router). */
+    private readonly queueCall: (tenantId: string, number: number) => Promise<((call: Call) => void) | undefined>,
   ) {}
 
   /** Set by the realtime gateway once it runs. */
@@ -91,6 +92,45 @@ export class CallControl {
     };
   }
 
+  /**
+   * Click-to-call (seeds 000 and 001 `dial`): the agent's own devices ring first; once the agent answers, it hears
+   * ringback while `phoneNumber` (an extension, or a queue's number, where it hears the queue's music) is rung, and
+   * the two are bridged. Answers at once with the call's ids; what follows is told by events. An agent already on a
+   * call gets 400 "Agent is already on a call".
+   */
+  async dial(actor: CallActor, phoneNumber: string, contactId: string | undefined): Promise<CallControlState> {
+    const agentId = actor.extensionId;
+    if (agentId === undefined) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND');
+    const onCall = this.calls.activeCalls.some((c) => c.sideOf(agentId) !== undefined || c.legs.some((l) => l.live && l.party.extensionId === agentId));
+    if (onCall) throw new PbxError('PBX_ERR_AGENT_ON_CALL');
+    const number = phoneNumber.trim();
+    if (!/^\d{1,9}$/.test(number)) throw new PbxError('PBX_ERR_VALIDATION', 'phoneNumber must be a number of 1 to 9 digits');
+    const profile = this.agents.find(agentId);
+    const self = profile && (await this.findExtension(actor.tenantId, profile.number));
+    if (!self || self.extensionId !== agentId) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND');
+    if (self.number === Number(number)) throw new PbxError('PBX_ERR_VALIDATION', 'An agent cannot dial its own extension');
+    const agentContacts = await this.calls.contactsOf(agentId);
+    if (agentContacts.length === 0) throw new PbxError('PBX_ERR_AGENT_NOT_REGISTERED');
+    const ext = await this.findExtension(actor.tenantId, Number(number));
+    let callee: Parameters<CallManager['originate']>[4];
+    if (ext?.isActive) {
+      const contacts = await this.calls.contactsOf(ext.extensionId);
+      if (contacts.length === 0) throw new PbxError('PBX_ERR_TARGET_UNAVAILABLE');
+      callee = { target: { party: { extensionId: ext.extensionId, number: ext.number }, contacts }, ringTimeout: ext.ringTimeout };
+    } else {
+      const take = await this.queueCall(actor.tenantId, Number(number));
+      if (!take) throw new PbxError('PBX_ERR_NUMBER_NOT_FOUND');
+      callee = { take };
+    }
+    const caller = { party: { extensionId: agentId, number: self.number }, contacts: agentContacts };
+    let call!: Call;
+    await this.engine(async () => {
+      call = await this.calls.originate(actor.tenantId, caller, self.ringTimeout, Number(number), callee);
+    });
+    if (contactId !== undefined) this.sessions.attachContact(call.id, contactId);
+    return this.state(call, 'caller');
+  }
+
   /** Ends the call for both sides (a ringing call too: its caller hears 480). */
   async hangup(actor: CallActor, id: string): Promise<CallControlState> {
     const { call, side } = await this.resolve(actor, id);
@@ -118,8 +158,8 @@ export class CallControl {
    * Transfers the other party (the caller) to `target`, an extension of the tenant. Blind: the agent is let go at
    * once (wrap-up for a queue call) and the target rings for its ring timeout; if it does not answer, the caller is
    * hung up. Attended: the caller holds (music) while the target is rung for the agent; once it answers the two
-   * talk, and {@link completeTransfer} or {@link cancelTransfer} ends the consultation. Transfer to a queue is not
-   * built yet (501).
+   * talk, and {@link completeTransfer} or {@link cancelTransfer} ends the consultation. A queue's number takes the
+   * caller blind: it waits in the queue again, hearing music, until a member answers (needs the relay).
    */
   async transfer(actor: CallActor, id: string, target: string, type: 'blind' | 'attended'): Promise<CallControlState> {
     const { call, side } = await this.resolve(actor, id);
@@ -127,8 +167,12 @@ export class CallControl {
     const number = /^\d{1,9}$/.test(target) ? Number(target) : undefined;
     const ext = number === undefined ? undefined : await this.findExtension(actor.tenantId, number);
     if (!ext || !ext.isActive) {
-      if (number !== undefined && this.isQueueNumber(actor.tenantId, number)) throw new PbxError('PBX_ERR_NOT_SUPPORTED', 'A transfer to a queue is not built yet: transfer to an extension');
-      throw new PbxError('PBX_ERR_TRANSFER_TARGET_NOT_FOUND');
+      if (number === undefined || !this.isQueueNumber(actor.tenantId, number)) throw new PbxError('PBX_ERR_TRANSFER_TARGET_NOT_FOUND');
+      if (type === 'attended') throw new PbxError('PBX_ERR_NOT_SUPPORTED', 'A queue cannot be consulted: transfer to it blind');
+      await this.engine(async () => {
+        if (!(await this.calls.transferToRouter(call, number))) throw new PbxError('PBX_ERR_TRANSFER_TARGET_NOT_FOUND');
+      });
+      return this.state(call, side);
     }
     if (ext.extensionId === call.callee?.extensionId || ext.extensionId === call.caller.extensionId) throw new PbxError('PBX_ERR_CALL_STATE', 'The target is already on this call');
     const contacts = await this.calls.contactsOf(ext.extensionId);

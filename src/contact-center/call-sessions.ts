@@ -64,7 +64,7 @@ export class CallSessionService {
           id: crypto.randomUUID(),
           tenantId: e.tenantId,
           callId: e.callId,
-          direction: e.routed ? 'inbound' : 'internal',
+          direction: e.originated ? 'outbound' : e.routed ? 'inbound' : 'internal',
           fromNumber: String(e.from),
           toNumber: e.to,
           queueId: null,
@@ -106,7 +106,9 @@ export class CallSessionService {
         if (!live) return;
         const at = new Date();
         const waitFrom = live.row.queuedAt ?? live.row.createdAt;
-        this.change(e.callId, { status: 'CONNECTED', answeredAt: at, extensionId: e.calleeExtensionId, waitMs: at.getTime() - waitFrom.getTime() });
+        // A caller an agent sent to a queue keeps its first answer, and its waits add up.
+        const waitMs = (live.row.answeredAt ? live.row.waitMs : 0) + at.getTime() - waitFrom.getTime();
+        this.change(e.callId, { status: 'CONNECTED', answeredAt: live.row.answeredAt ?? at, extensionId: e.calleeExtensionId, waitMs });
       }),
       bus.on('call.transferring', (e) => this.change(e.callId, { status: 'TRANSFERRING' })),
       bus.on('call.consulting', (e) => this.change(e.callId, { status: 'TRANSFERRING' })),
@@ -177,6 +179,11 @@ export class CallSessionService {
     const byCall = this.live.get(idOrCallId)?.row;
     const row = byCall ?? [...this.live.values()].find((l) => l.row.id === idOrCallId)?.row;
     return row?.tenantId === tenantId ? row : undefined;
+  }
+
+  /** Names the contact (a CRM record) a live call is about, as a click-to-call gives it. */
+  attachContact(callId: string, contactId: string): void {
+    this.change(callId, { contactId });
   }
 
   private change(callId: string, patch: Partial<CallSession>): void {

@@ -32,7 +32,7 @@ export async function startContactCenter(deps: {
   db: Db;
   bus: PbxEventBus;
   location: Pick<LocationService, 'lookup'>;
-  calls: Pick<CallManager, 'setRouter' | 'contactsOf' | 'find'>;
+  calls: Pick<CallManager, 'setRouter' | 'contactsOf' | 'find' | 'originate' | 'activeCalls' | 'transferToRouter'>;
   findExtension: QueueTelephony['findExtension'];
   onError: (err: unknown, context: string) => void;
 }): Promise<ContactCenter> {
@@ -43,7 +43,7 @@ export async function startContactCenter(deps: {
   const queues = new QueueService(deps.db, deps.bus, agents, { contactsOf: (id) => deps.calls.contactsOf(id), findExtension: deps.findExtension }, deps.onError);
   await queues.start();
   deps.calls.setRouter(queues);
-  const control = new CallControl(deps.calls, sessions, agents, deps.bus, deps.findExtension, (tenantId, number) => queues.findByNumber(tenantId, number) !== undefined);
+  const control = new CallControl(deps.calls, sessions, agents, deps.bus, deps.findExtension, (tenantId, number) => queues.findByNumber(tenantId, number) !== undefined, (tenantId, number) => queues.claim(tenantId, number));
   let stopped: Promise<void> | undefined;
   return {
     agents,

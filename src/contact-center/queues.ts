@@ -344,7 +344,7 @@ export class QueueService {
   async claim(tenantId: string, number: number): Promise<((call: Call) => void) | undefined> {
     const queue = this.findByNumber(tenantId, number);
     if (!queue || this.stopped) return undefined;
-    return (call) => this.enter(queue, call, callerPriority(call.inbound.message.headers.get('Priority')), 0);
+    return (call) => this.enter(queue, call, callerPriority(call.inbound?.message.headers.get('Priority')), 0);
   }
 
   private ordered(rt: Runtime): Waiting[] {

@@ -30,7 +30,8 @@ export interface DomainEvents {
   'registration.added': TenantEvent & RegistrationEvent;
   'registration.removed': TenantEvent & RegistrationEvent & { reason: 'unregistered' | 'expired' | 'replaced' | 'flow-closed' | 'credentials-changed' };
   /** A call was placed: `routed` when the number was a queue's (the contact center rings it round after round). */
-  'call.created': TenantEvent & { callId: string; from: number; to: string; callerExtensionId: string; calleeExtensionId: string | undefined; routed: boolean };
+  /** A call began: an extension's INVITE, or a click-to-call (`originated`: the caller's own devices ring first). */
+  'call.created': TenantEvent & { callId: string; from: number; to: string; callerExtensionId: string; calleeExtensionId: string | undefined; routed: boolean; originated: boolean };
   'leg.ringing': TenantEvent & { callId: string; legId: string; extensionId: string; contact: string };
   'leg.answered': TenantEvent & { callId: string; legId: string; extensionId: string; contact: string };
   'call.answered': TenantEvent & { callId: string; from: number; to: number; callerExtensionId: string; calleeExtensionId: string };
@@ -42,9 +43,10 @@ export interface DomainEvents {
   'call.dtmf': TenantEvent & { callId: string; side: 'caller' | 'callee'; digit: string; via: 'rfc4733' | 'info' };
   /**
    * The agent `fromExtensionId` let go of the caller for `toExtensionId`: a blind transfer (the target is rung now), or
-   * an `attended` one being completed (the target was consulted first).
+   * an `attended` one being completed (the target was consulted first). A transfer to a queue's number `to` has no
+   * `toExtensionId`: the caller waits in the queue again.
    */
-  'call.transferring': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string; to: number; attended: boolean };
+  'call.transferring': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string | undefined; to: number; attended: boolean };
   /** An attended transfer's consultation began: `toExtensionId` is rung for the agent while the caller holds. */
   'call.consulting': TenantEvent & { callId: string; fromExtensionId: string; from: number; toExtensionId: string; to: number };
   /** The consultation's target answered: it talks with the agent, the caller still holds. */

@@ -1,6 +1,6 @@
 /**
- * Music on hold that the project makes itself, so its licence is ours: a slow arpeggio of soft sine chords
- * (C major, A minor, F major, G major), 8 kHz 16-bit mono WAV, about 8 seconds, looped by the player.
+ * Audio the project makes itself, so its licence is ours, as 8 kHz 16-bit mono WAV looped by the player: music on
+ * hold (a slow arpeggio of soft sine chords, C major, A minor, F major, G major, about 8 seconds) and ringback.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,10 +54,24 @@ export function holdMusic(): Buffer {
   return wavFile(samples);
 }
 
-/** Writes the generated hold music into `dir` (when it is not there yet) and answers its absolute path. */
-export function ensureHoldMusic(dir: string): string {
-  const file = path.resolve(dir, 'hold-music.wav');
-  const content = holdMusic();
+/**
+ * Ringback as a caller hears it in North America (440 Hz and 480 Hz together, two seconds on, four off), played to
+ * a party the PBX already answered (a click-to-call's agent) while the other side rings.
+ */
+export function ringbackTone(): Buffer {
+  const on = 2 * RATE;
+  const samples = new Int16Array(6 * RATE);
+  for (let i = 0; i < on; i++) {
+    const t = i / RATE;
+    const envelope = Math.min(1, t / 0.01, (on - i) / RATE / 0.01);
+    samples[i] = Math.round(envelope * 6_000 * (Math.sin(2 * Math.PI * 440 * t) + Math.sin(2 * Math.PI * 480 * t)));
+  }
+  return wavFile(samples);
+}
+
+/** Writes `content` as `name` into `dir` (unless it is there already, the same) and answers its absolute path. */
+function ensureFile(dir: string, name: string, content: Buffer): string {
+  const file = path.resolve(dir, name);
   let existing: Buffer | undefined;
   try {
     existing = fs.readFileSync(file);
@@ -69,4 +83,14 @@ export function ensureHoldMusic(dir: string): string {
     fs.writeFileSync(file, content);
   }
   return file;
+}
+
+/** Writes the generated hold music into `dir` (when it is not there yet) and answers its absolute path. */
+export function ensureHoldMusic(dir: string): string {
+  return ensureFile(dir, 'hold-music.wav', holdMusic());
+}
+
+/** Writes the generated ringback tone into `dir` (when it is not there yet) and answers its absolute path. */
+export function ensureRingback(dir: string): string {
+  return ensureFile(dir, 'ringback.wav', ringbackTone());
 }

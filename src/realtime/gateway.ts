@@ -49,6 +49,10 @@ const ClientEvents = {
     },
     { additionalProperties: false },
   ),
+  'call:dial': Type.Object(
+    { phoneNumber: Type.String({ minLength: 1, maxLength: 32 }), contactId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
+    { additionalProperties: false },
+  ),
   'call:answer': CallRef,
   'call:hangup': CallRef,
   'call:hold': Type.Object({ callId: CallRef.properties.callId, hold: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
@@ -185,6 +189,10 @@ export class RealtimeGateway implements Softphones {
       case 'agent:status:change': {
         const body = payload as Static<(typeof ClientEvents)['agent:status:change']>;
         return this.agentBody(await cc.agents.setStatus(principal.tenantId, own(), body.status, body.reason ?? null));
+      }
+      case 'call:dial': {
+        const body = payload as Static<(typeof ClientEvents)['call:dial']>;
+        return this.controlBody(await cc.control.dial(actor, body.phoneNumber, body.contactId));
       }
       case 'call:answer':
         return this.controlBody(await cc.control.answer(actor, (payload as Static<typeof CallRef>).callId));
@@ -329,7 +337,8 @@ export class RealtimeGateway implements Softphones {
     });
     on('call.answered', (e) => void this.involve(e.callId, e.calleeExtensionId));
     on('call.transferring', (e) => {
-      if (this.involve(e.callId, e.toExtensionId)) this.incoming(e.callId, e.toExtensionId);
+      // A transfer to a queue: its offers are told by `queue.offered`.
+      if (e.toExtensionId && this.involve(e.callId, e.toExtensionId)) this.incoming(e.callId, e.toExtensionId);
     });
     on('call.consulting', (e) => {
       if (this.involve(e.callId, e.toExtensionId)) this.incoming(e.callId, e.toExtensionId, { from: e.from, to: e.to });

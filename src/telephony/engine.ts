@@ -19,6 +19,8 @@ import { type CredentialStore, DEFAULT_REGISTRAR_OPTIONS, Registrar, type Regist
 export interface TelephonyDirectory extends CredentialStore {
   /** Every tenant's SIP domain. */
   listDomains(): Promise<string[]>;
+  /** One tenant's SIP domain. */
+  domainOf(tenantId: string): Promise<string | undefined>;
   /** The extension a number dials in a tenant. */
   findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
 }
@@ -62,7 +64,7 @@ export class TelephonyEngine {
   ) {
     const timers = { ...DEFAULT_TIMERS, ...options.timers };
     const onError = options.onError ?? (() => {});
-    const media: CallMedia = { ...(options.media ?? { plane: new DirectMediaPlane('no media plane was given'), holdMusic: undefined }), onError };
+    const media: CallMedia = { ...(options.media ?? { plane: new DirectMediaPlane('no media plane was given'), holdMusic: undefined, ringback: undefined }), onError };
     this.calls = new CallManager(stack, location, registrar, options.directory, options.bus, timers, (d) => this.domains.has(d.toLowerCase()), media);
   }
 

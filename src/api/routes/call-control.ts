@@ -1,5 +1,6 @@
 /**
- * Call control by REST (seeds 000 and 001): `POST /api/pbx/calls/:callId/{answer,hangup,hold,mute,transfer}`. The path
+ * Call control by REST (seeds 000 and 001): `POST /api/pbx/calls/dial` (click-to-call) and
+ * `POST /api/pbx/calls/:callId/{answer,hangup,hold,mute,transfer}`. The path
  * names the call by its id or its session's; seed 001 repeats `callId` in the body, and the path wins. Agents act
  * on their own calls, staff on every call of their tenant.
  */
@@ -44,6 +45,28 @@ export function callControlRoutes(app: FastifyInstance, cc: ContactCenter): void
   const tags = ['calls'];
   const response = { 200: ControlState, ...errors(404, 409, 503) };
 
+  const DialBody = Type.Object(
+    {
+      phoneNumber: Type.String({ minLength: 1, maxLength: 32, description: "The number to call: an extension, or a queue's number" }),
+      contactId: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'The contact (a CRM record) the call is about: kept on the session' })),
+    },
+    { additionalProperties: false },
+  );
+  app.post<{ Body: Static<typeof DialBody> }>('/api/pbx/calls/dial', {
+    config: { audit: 'call.dial' },
+    schema: {
+      tags,
+      summary: "Click-to-call: ring the agent's own devices, then, once the agent answers, the number (the agent hears ringback) and bridge the two",
+      security,
+      body: DialBody,
+      response: { ...response, ...errors(400, 404, 409, 503) },
+    },
+  }, async (request) => {
+    const state = await cc.control.dial(actorOf(principalOf(request), cc), request.body.phoneNumber, request.body.contactId);
+    request.auditTarget = { type: 'call', id: state.callId, details: { phoneNumber: request.body.phoneNumber } };
+    return controlStateBody(state);
+  });
+
   app.post<{ Params: Static<typeof CallParams> }>('/api/pbx/calls/:callId/answer', {
     config: { audit: 'call.answer' },
     preValidation: emptyBodyIfAbsent,
@@ -85,7 +108,7 @@ export function callControlRoutes(app: FastifyInstance, cc: ContactCenter): void
   const TransferBody = Type.Object(
     {
       callId: CallIdField,
-      target: Type.String({ minLength: 1, maxLength: 32, description: 'The extension number to put the caller through to' }),
+      target: Type.String({ minLength: 1, maxLength: 32, description: "The extension number to put the caller through to, or a queue's number (blind only: the caller waits in the queue again)" }),
       type: Type.Optional(
         Type.Union([Type.Literal('blind'), Type.Literal('attended')], {
           description: 'blind (the default): the agent is let go at once; attended: the caller holds while the target is consulted, then complete or cancel',
@@ -98,7 +121,7 @@ export function callControlRoutes(app: FastifyInstance, cc: ContactCenter): void
     config: { audit: 'call.transfer' },
     schema: {
       tags,
-      summary: 'Transfer the caller to an extension: blind, or attended (a consultation first, then complete or cancel)',
+      summary: 'Transfer the caller to an extension (blind, or attended: a consultation first, then complete or cancel) or to a queue (blind)',
       security,
       params: CallParams,
       body: TransferBody,

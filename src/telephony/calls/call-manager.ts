@@ -6,11 +6,11 @@
  * `call.ended`.
  */
 import type { PbxEventBus } from '../../events/index.ts';
-import { CALL_ID_PREFIX } from '../../media/index.ts';
+import { CALL_ID_PREFIX, MediaUnavailableError } from '../../media/index.ts';
 import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseUri, type SipRequest, type SipStack } from '../../sip/index.ts';
 import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
-import { Call, type CallMedia, type CallObserver, type CallParty, type CallSide, type EndCause, type OutboundLeg } from './call.ts';
+import { Call, type CallMedia, type CallObserver, type CallParty, type CallSide, type EndCause, type OutboundLeg, type RingTarget, type TransferTarget } from './call.ts';
 
 /**
  * Where to send to a contact registered over UDP. A phone behind NAT registers a Contact with its private address;
@@ -28,6 +28,8 @@ export function udpTarget(binding: Binding): { address: string; port: number } {
 }
 
 export interface CallDirectory {
+  /** The tenant's SIP domain. */
+  domainOf(tenantId: string): Promise<string | undefined>;
   findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
 }
 
@@ -123,10 +125,43 @@ export class CallManager implements CallObserver {
     await call.start({ party: { extensionId: callee.extensionId, number: callee.number }, contacts }, callee.ringTimeout);
   }
 
-  private create(tenantId: string, domain: string, caller: CallParty, dialed: number, routed: boolean, req: IncomingRequest, calleeExtensionId?: string): Call {
+  private create(tenantId: string, domain: string, caller: CallParty, dialed: number, routed: boolean, req: IncomingRequest | undefined, calleeExtensionId?: string): Call {
     const call = new Call(tenantId, domain, caller, dialed, routed, req, this.stack, this, this.timers, this.media);
     this.calls.set(call.id, call);
-    this.bus.emit('call.created', { tenantId, callId: call.id, from: caller.number, to: String(dialed), callerExtensionId: caller.extensionId, calleeExtensionId, routed });
+    this.bus.emit('call.created', { tenantId, callId: call.id, from: caller.number, to: String(dialed), callerExtensionId: caller.extensionId, calleeExtensionId, routed, originated: req === undefined });
+    return call;
+  }
+
+  /**
+   * Click-to-call: every device of `caller` rings first (for `callerRingTimeout` seconds); once one answers, it hears
+   * ringback while `dialed` rings (`callee`, an extension's devices), or music while the router takes the call (a
+   * queue's number), and the two are bridged. The call is answered at once and goes on by itself: its progress is
+   * told by events. Needs the relay (the PBX is the caller's first party, see {@link Call.callBack}).
+   */
+  async originate(
+    tenantId: string,
+    caller: RingTarget,
+    callerRingTimeout: number,
+    dialed: number,
+    callee: { target: RingTarget; ringTimeout: number } | { take: (call: Call) => void },
+  ): Promise<Call> {
+    const routed = 'take' in callee;
+    const audio = routed ? this.media.holdMusic : this.media.ringback;
+    const unavailable = this.media.plane.unavailableReason ?? (audio ? undefined : 'no ringback or music is configured');
+    if (unavailable !== undefined) throw new MediaUnavailableError('Click-to-call', unavailable);
+    const domain = await this.directory.domainOf(tenantId);
+    if (!domain) throw new Error(`call: tenant ${tenantId} has no SIP domain`);
+    const call = this.create(tenantId, domain, caller.party, dialed, routed, undefined, routed ? undefined : callee.target.party.extensionId);
+    const ringing = call.callBack(caller, callerRingTimeout, audio as string);
+    void ringing
+      .then(async (outcome) => {
+      if (outcome !== 'answered') return;
+      if ('take' in callee) callee.take(call);
+      else await call.start(callee.target, callee.ringTimeout);
+    }).catch((err: unknown) => {
+      this.media.onError(err, 'call:originate');
+      call.close('failed');
+    });
     return call;
   }
 
@@ -199,14 +234,15 @@ export class CallManager implements CallObserver {
     this.bus.emit('call.dtmf', { tenantId: call.tenantId, callId: call.id, side, digit, via });
   }
 
-  onTransferring(call: Call, from: CallParty, target: CallParty, attended: boolean): void {
+  onTransferring(call: Call, from: CallParty, target: TransferTarget, attended: boolean): void {
     this.bus.emit('call.transferring', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, toExtensionId: target.extensionId, to: target.number, attended });
   }
 
   /**
    * A blind transfer asked by the phone that answered (REFER, rfc3515): the Refer-To names an extension of the call's
-   * tenant, which is rung for the caller. Attended transfer by REFER with Replaces and transfer to a queue are not
-   * built (501); an unknown number is 404, an extension with no device 480; the phone keeps its call then.
+   * tenant, which is rung for the caller, or a number the router takes (a queue), where the caller waits again.
+   * Attended transfer by REFER with Replaces is not built (501); an unknown number is 404, an extension with no device
+   * 480, a queue without the relay 503; the phone keeps its call then.
    */
   onRefer(call: Call, req: IncomingRequest): void {
     this.refer(call, req).catch(() => {
@@ -234,8 +270,10 @@ export class CallManager implements CallObserver {
     }
     const ext = await this.directory.findExtension(call.tenantId, Number(user));
     if (!ext || !ext.isActive) {
-      const queue = await this.router?.claim(call.tenantId, Number(user));
-      req.reply(queue ? 501 : 404, { reason: queue ? 'Not Implemented (transfer to a queue)' : 'Not Found (no such number)' });
+      const take = await this.router?.claim(call.tenantId, Number(user));
+      if (!take) req.reply(404, { reason: 'Not Found (no such number)' });
+      else if (!this.canHoldCallers()) req.reply(503, { reason: 'Service Unavailable (a transfer to a queue needs the media relay)' });
+      else call.acceptRefer(req, { router: { extensionId: undefined, number: Number(user) }, take });
       return;
     }
     if (ext.extensionId === call.caller.extensionId || ext.extensionId === call.callee?.extensionId) {
@@ -247,7 +285,20 @@ export class CallManager implements CallObserver {
       req.reply(480, { reason: 'Temporarily Unavailable (not registered)' });
       return;
     }
-    call.acceptRefer(req, { party: { extensionId: ext.extensionId, number: ext.number }, contacts }, ext.ringTimeout);
+    call.acceptRefer(req, { ring: { party: { extensionId: ext.extensionId, number: ext.number }, contacts }, ringTimeoutSeconds: ext.ringTimeout });
+  }
+
+  /** Whether the PBX can answer callers and play them music itself (the relay runs, and there is music to play). */
+  canHoldCallers(): boolean {
+    return this.media.plane.unavailableReason === undefined && this.media.holdMusic !== undefined;
+  }
+
+  /** Sends the caller of `call`, answered, to the router's `number` (a queue), where it waits again with music. */
+  async transferToRouter(call: Call, number: number): Promise<boolean> {
+    const take = await this.router?.claim(call.tenantId, number);
+    if (!take) return false;
+    call.waitAgain({ extensionId: undefined, number }, take);
+    return true;
   }
 
   onConsulting(call: Call, from: CallParty, target: CallParty): void {
@@ -282,7 +333,7 @@ export class CallManager implements CallObserver {
       calleeExtensionId: call.callee?.extensionId,
       durations: {
         ringing: (answeredAt ?? end) - call.createdAt,
-        talk: answeredAt === undefined ? 0 : end - answeredAt,
+        talk: call.talkMs(end),
         total: end - call.createdAt,
       },
     });

@@ -28,7 +28,7 @@ import {
   type SipStack,
   StateMachine,
 } from '../../sip/index.ts';
-import { CALL_ID_PREFIX, type MediaPlane, type MediaProfile, MediaUnavailableError } from '../../media/index.ts';
+import { CALL_ID_PREFIX, type MediaPlane, type MediaProfile, MediaUnavailableError, narrowOffer, silentAnswer, silentOffer } from '../../media/index.ts';
 import type { Binding } from '../location-service.ts';
 
 /** The methods a party may send in a call's dialogs (REFER: the party who answered transfers its caller). */
@@ -47,7 +47,8 @@ export enum CallState {
 const LEGAL: Record<CallState, readonly CallState[]> = {
   [CallState.Routing]: [CallState.Ringing, CallState.Answered, CallState.Ended],
   [CallState.Ringing]: [CallState.Answered, CallState.Ended],
-  [CallState.Answered]: [CallState.Ended],
+  // Back to routing: the party who answered sent the caller to a queue, where it waits again.
+  [CallState.Answered]: [CallState.Routing, CallState.Ended],
   [CallState.Ended]: [],
 };
 
@@ -89,11 +90,15 @@ export type CallSide = 'caller' | 'callee';
 export interface CallMedia {
   plane: MediaPlane;
   holdMusic: string | undefined;
+  /** What a caller the PBX answered hears while the party it called rings (a click-to-call's agent). */
+  ringback: string | undefined;
   onError(err: unknown, context: string): void;
 }
 
-/** The media tag of the caller's side; each outbound leg is tagged with its own id. */
+/** The media tag of an inbound caller's side; each outbound leg is tagged with its own id. */
 export const CALLER_TAG = 'caller';
+/** The media tag of the PBX itself, the side a waiting caller is answered by (see silentAnswer). */
+const PBX_TAG = 'pbx';
 
 /** A browser (WebSocket) gets WebRTC media; every other transport plain RTP. */
 export function profileOf(flow: Flow): MediaProfile {
@@ -107,6 +112,11 @@ type StoredSdp = { body: Buffer; type: string };
 function sdpOf(message: { body: Buffer; headers: SipHeaders } | undefined): StoredSdp | undefined {
   const type = message?.headers.get('Content-Type');
   return message && isSdp(type, message.body) ? { body: message.body, type: type as string } : undefined;
+}
+
+/** A stored media description as a message body, to offer it again. */
+function sdpMessage(sdp: StoredSdp): { body: Buffer; headers: SipHeaders } {
+  return { body: sdp.body, headers: new SipHeaders().add('Content-Type', sdp.type) };
 }
 
 function isSdp(contentType: string | undefined, body: Buffer): boolean {
@@ -133,6 +143,9 @@ export interface CallParty {
   number: number;
 }
 
+/** Where a transfer sends the caller: an extension, or a number whose router takes it (a queue: no extension). */
+export type TransferTarget = { extensionId: string | undefined; number: number };
+
 /** What the call tells its owner: the dialogs to route to it, and its life. */
 export interface CallObserver {
   onDialog(call: Call, dialog: Dialog): void;
@@ -145,7 +158,7 @@ export interface CallObserver {
    * The agent who answered let go of the caller for `target`: a blind transfer (the target is rung now), or an
    * attended one being completed (the target was consulted, and may already be on the call).
    */
-  onTransferring(call: Call, from: CallParty, target: CallParty, attended: boolean): void;
+  onTransferring(call: Call, from: CallParty, target: TransferTarget, attended: boolean): void;
   /** The party who answered asks, by REFER, to transfer the caller: the observer finds the target, or refuses. */
   onRefer(call: Call, req: IncomingRequest): void;
   /** An attended transfer's consultation began: `target` is rung for the agent `from` while the caller holds. */
@@ -259,6 +272,23 @@ export class Call extends StateMachine<CallState> {
   private readonly ended = new WeakSet<Dialog>();
   /** Messages for the caller leave in order, each after its SDP went through the media plane. */
   private upstream: Promise<void> = Promise.resolve();
+  /**
+   * The caller's media tag: `caller` for an inbound caller; for a click-to-call, the leg of the caller's device that
+   * answered.
+   */
+  private callerTag = CALLER_TAG;
+  /**
+   * The media description the caller was last given by the relay, when it was an answer to the caller's offer: the
+   * codec it speaks is among those, and parties offered its media later must keep to it.
+   */
+  private callerAnswer: string | undefined;
+  /** The audio a caller the PBX answered hears until a party answers (music in a queue, ringback otherwise). */
+  private waitingAudio: string | undefined;
+  /** Since when an answered caller waits again (sent to a queue), and how long it waited so before. */
+  private waitingSince: number | undefined;
+  private waitedMs = 0;
+  /** The PBX answering a routed caller: ringing waits for it. */
+  private answering: Promise<void> | undefined;
 
   constructor(
     readonly tenantId: string,
@@ -267,11 +297,13 @@ export class Call extends StateMachine<CallState> {
     /** The number the caller dialed. */
     readonly dialed: number,
     /**
-     * A routed call (a queue) is rung round after round by whoever routes it; its caller hears ringback meanwhile
-     * and only learns of the outcome when the router answers or lets it go. A direct call rings one round only.
+     * A routed call (a queue) is rung round after round by whoever routes it; its caller hears music or ringback
+     * meanwhile and only learns of the outcome when the router answers or lets it go. A direct call rings one round
+     * only, until the party who answered sends it to a router ({@link waitAgain}).
      */
-    readonly routed: boolean,
-    readonly inbound: IncomingRequest,
+    public routed: boolean,
+    /** The caller's INVITE; none for a click-to-call, whose caller is rung first ({@link callBack}). */
+    readonly inbound: IncomingRequest | undefined,
     private readonly stack: SipStack,
     private readonly observer: CallObserver,
     private readonly timerValues: { T1: number; T2: number },
@@ -316,10 +348,134 @@ export class Call extends StateMachine<CallState> {
     await this.ring([target], ringTimeoutSeconds);
   }
 
-  /** A routed call: the caller hears ringback (180) until the router rings someone or lets it go. */
+  /**
+   * A routed call waits for its router. With the relay (and music to play) the PBX answers the caller itself, and the
+   * caller hears music on hold until a party answers; otherwise it hears ringback (180) meanwhile.
+   */
   hold(): void {
-    if (this.inbound.transaction instanceof InviteServerTransaction) this.inbound.transaction.onCancel(() => this.onCallerCancel());
-    if (!this.inbound.transaction.finalSent) this.inbound.reply(180, { headers: [['Contact', this.contactFor(this.inbound.flow, String(this.dialed))], this.callHeader] });
+    const inbound = this.inbound;
+    if (!inbound) return;
+    if (inbound.transaction instanceof InviteServerTransaction) inbound.transaction.onCancel(() => this.onCallerCancel());
+    if (inbound.transaction.finalSent) return;
+    const music = this.media.holdMusic;
+    if (music && this.media.plane.unavailableReason === undefined && sdpOf(inbound.message)) {
+      this.answering = this.answerCaller(inbound, music).catch((err: unknown) => this.mediaFailed(err));
+      return;
+    }
+    inbound.reply(180, { headers: [['Contact', this.contactFor(inbound.flow, String(this.dialed))], this.callHeader] });
+  }
+
+  /**
+   * The PBX answers the caller: the relay answers its offer for a side that is the PBX (see silentAnswer), the
+   * caller's own audio is blocked and it hears `audio` until a party answers.
+   */
+  private async answerCaller(inbound: IncomingRequest, audio: string): Promise<void> {
+    const answer = await this.answerFromPbx(sdpOf(inbound.message) as StoredSdp, inbound.flow);
+    if (this.state === CallState.Ended || inbound.transaction.finalSent) return this.forgetMedia();
+    await this.waitWith(audio);
+    if ((this.state as CallState) === CallState.Ended || inbound.transaction.finalSent) return this.forgetMedia();
+    const contact = this.contactFor(inbound.flow, String(this.dialed));
+    this.callerDialog = Dialog.asUas(inbound.message, inbound.transaction.toTag, inbound.flow, contact);
+    this.observer.onDialog(this, this.callerDialog);
+    const ok = inbound.reply(200, { body: Buffer.from(answer, 'utf8'), contentType: 'application/sdp', headers: [['Contact', contact], ['Allow', DIALOG_ALLOW], this.callHeader] });
+    this.await2xxAck(ok, inbound.message, inbound.flow);
+  }
+
+  /**
+   * The relay's answer to the caller's `offer` from the PBX's side. Parties rung later are offered only the codec the
+   * caller was answered with: the caller keeps it, its side of the relay does not change when one answers.
+   */
+  private async answerFromPbx(offer: StoredSdp, flow: Flow): Promise<string> {
+    this.mediaUsed = true;
+    const sdp = offer.body.toString('utf8');
+    const toPbx = await this.media.plane.offer({ callId: this.mediaId, fromTag: this.callerTag, toTag: PBX_TAG, sdp, profile: 'rtp' });
+    const answer = await this.media.plane.answer({ callId: this.mediaId, fromTag: PBX_TAG, toTag: this.callerTag, sdp: silentAnswer(toPbx), profile: profileOf(flow) });
+    this.sdpOf.caller = { body: Buffer.from(narrowOffer(sdp, answer), 'utf8'), type: offer.type };
+    this.callerAnswer = answer;
+    return answer;
+  }
+
+  /** The call ended while the relay was asked something: whatever that created in the relay is released again. */
+  private forgetMedia(): void {
+    this.media.plane.delete(this.mediaId).catch((err: unknown) => this.media.onError(err, 'call:media delete'));
+  }
+
+  /** The caller the PBX answered waits: its audio goes nowhere, and it hears `audio`. */
+  private async waitWith(audio: string): Promise<void> {
+    this.waitingAudio = audio;
+    await this.media.plane.block(this.mediaId, this.callerTag, true);
+    await this.media.plane.play(this.mediaId, this.callerTag, audio);
+  }
+
+  /** A party answered the waiting caller: the audio stops and the caller is heard again. */
+  private async stopWaiting(): Promise<void> {
+    if (!this.waitingAudio) return;
+    this.waitingAudio = undefined;
+    await this.media.plane.stopPlay(this.mediaId, this.callerTag);
+    await this.media.plane.block(this.mediaId, this.callerTag, false);
+  }
+
+  /**
+   * Click-to-call, first step (the controller of rfc3725, with the relay as its media): every contact of the caller
+   * is rung with an offer from the PBX. The first to answer is the caller's side of the call: it hears `audio`
+   * (ringback, or a queue's music) until a party answers. Nobody answering in `ringTimeoutSeconds`, or all refusing,
+   * ends the call. Answers how that ringing ended. Needs the relay.
+   */
+  callBack(target: RingTarget, ringTimeoutSeconds: number, audio: string): Promise<RingOutcome> {
+    if (this.media.plane.unavailableReason !== undefined) throw new MediaUnavailableError('Click-to-call', this.media.plane.unavailableReason);
+    if (this.inbound || this.callerDialog || this.attempt) throw new CallStateError('Calling back: the caller is already on the call');
+    const { attempt, outcome } = this.newAttempt();
+    if (target.contacts.length === 0) {
+      attempt.settle('unavailable');
+      this.end('unavailable');
+      return outcome;
+    }
+    this.runCallBack(attempt, target, ringTimeoutSeconds, audio).catch((err: unknown) => this.mediaFailed(err));
+    return outcome;
+  }
+
+  private async runCallBack(attempt: Attempt, target: RingTarget, ringTimeoutSeconds: number, audio: string): Promise<void> {
+    this.mediaUsed = true;
+    const branches = target.contacts.map(() => randomUUID());
+    const sdp = silentOffer();
+    const bodies = await Promise.all(
+      target.contacts.map(({ flow }, i) => this.media.plane.offer({ callId: this.mediaId, fromTag: PBX_TAG, toTag: branches[i], branch: branches[i], sdp, profile: profileOf(flow) })),
+    );
+    if (this.state === CallState.Ended) return;
+    // The caller's phone shows the number it is about to call.
+    const from = { extensionId: '', number: this.dialed };
+    for (const [i, { binding, flow }] of target.contacts.entries()) {
+      const request = { maxForwards: 70, display: undefined, body: Buffer.from(bodies[i] as string, 'utf8'), contentType: 'application/sdp', from };
+      attempt.legs.push(this.placeLeg(binding, flow, target.party, branches[i] as string, request, (leg, response) => this.onCallBackResponse(attempt, leg, response, audio), (leg, status) => this.onLegFailed(leg, status)));
+    }
+    this.after(ringTimeoutSeconds * 1000, () => {
+      if (this.attempt !== attempt) return;
+      for (const leg of attempt.legs) this.cancelLeg(leg);
+      attempt.settle('no-answer');
+      this.end('no-answer');
+    });
+  }
+
+  private onCallBackResponse(attempt: Attempt, leg: OutboundLeg, response: SipResponse, audio: string): void {
+    if (!this.firstAnswer(leg, response, (status) => this.onLegFailed(leg, status)) || !leg.dialog) return;
+    if (this.state === CallState.Ended || this.attempt !== attempt || this.callerDialog) {
+      leg.state = 'cancelled';
+      this.bye(leg.dialog);
+      return;
+    }
+    leg.state = 'answered';
+    for (const other of attempt.legs) if (other !== leg) this.cancelLeg(other);
+    this.callerTag = leg.id;
+    this.callerDialog = leg.dialog;
+    this.observer.onDialog(this, leg.dialog);
+    this.noteSdp('caller', response);
+    this.toCaller(async () => {
+      // The PBX's side was offered silence; the caller's answer completes it in the relay.
+      await this.mediaBody('answer', response, leg.id, PBX_TAG, leg.flow, leg.id);
+      if (this.state === CallState.Ended) return;
+      await this.waitWith(audio);
+      attempt.settle('answered');
+    });
   }
 
   /**
@@ -327,37 +483,34 @@ export class Call extends StateMachine<CallState> {
    * the caller. A direct call that nobody answers ends with the best failure; a routed call waits for the next round.
    */
   async ring(targets: RingTarget[], ringTimeoutSeconds: number): Promise<RingOutcome> {
+    if (this.answering) await this.answering;
     if (this.state === CallState.Ended) return 'ended';
     if (this.attempt || this.answered) throw new Error('call: a round of ringing is already in progress');
-    const offer = this.inbound.message;
-    const maxForwards = Math.max(0, Number(offer.headers.get('Max-Forwards') ?? 70) - 1);
-    const display = offer.from.displayName;
-    if (!this.routed && this.inbound.transaction instanceof InviteServerTransaction) this.inbound.transaction.onCancel(() => this.onCallerCancel());
-    let settle!: (outcome: RingOutcome) => void;
-    const outcome = new Promise<RingOutcome>((resolve) => (settle = resolve));
-    const attempt: Attempt = {
-      legs: [],
-      settle: (o) => {
-        if (this.attempt === attempt) this.attempt = undefined;
-        settle(o);
-      },
-    };
-    this.attempt = attempt;
+    // A caller the PBX answered waits: each party rung gets its own side in the relay, offered the caller's media.
+    const waiting = this.callerDialog !== undefined;
+    const stored = this.sdpOf.caller;
+    const offer = waiting && stored ? sdpMessage(stored) : this.inbound?.message;
+    if (!offer) throw new Error('call: the caller described no media');
+    const maxForwards = Math.max(0, Number(this.inbound?.message.headers.get('Max-Forwards') ?? 70) - 1);
+    const display = this.inbound?.message.from.displayName;
+    if (!this.routed && this.inbound?.transaction instanceof InviteServerTransaction) this.inbound.transaction.onCancel(() => this.onCallerCancel());
+    const { attempt, outcome } = this.newAttempt();
     const contacts = targets.flatMap((t) => t.contacts.map((c) => ({ ...c, party: t.party })));
     const branches = contacts.map(() => randomUUID());
     let bodies: Array<Buffer | undefined>;
     try {
-      bodies = await Promise.all(contacts.map(({ flow }, i) => this.mediaBody('offer', offer, CALLER_TAG, undefined, flow, branches[i])));
+      bodies = await Promise.all(contacts.map(({ flow }, i) => this.mediaBody('offer', offer, this.callerTag, waiting ? branches[i] : undefined, flow, branches[i])));
     } catch (err) {
       this.media.onError(err, 'call:media offer');
-      if (!this.inbound.transaction.finalSent) this.inbound.reply(500, { reason: 'Server Internal Error (media relay failed)' });
+      this.refuseCaller(500, 'Server Internal Error (media relay failed)');
       this.end('media-failed');
       return outcome;
     }
     // The caller may have gone while the media plane answered.
     if ((this.state as CallState) === CallState.Ended) return outcome;
     for (const [i, { binding, flow, party }] of contacts.entries()) {
-      const leg = this.placeLeg(binding, flow, party, branches[i] as string, { maxForwards, display, body: bodies[i], contentType: offer.headers.get('Content-Type') }, (l, response) => this.onLegResponse(l, response));
+      const request = { maxForwards, display, body: bodies[i], contentType: offer.headers.get('Content-Type') };
+      const leg = this.placeLeg(binding, flow, party, branches[i] as string, request, (l, response) => this.onLegResponse(l, response), (l, status) => this.onLegFailed(l, status));
       attempt.legs.push(leg);
     }
     if (attempt.legs.length === 0) this.attemptFailed(attempt, 480);
@@ -370,6 +523,21 @@ export class Call extends StateMachine<CallState> {
     return outcome;
   }
 
+  /** A round of ringing begins: it is the call's until it settles. */
+  private newAttempt(): { attempt: Attempt; outcome: Promise<RingOutcome> } {
+    let settle!: (outcome: RingOutcome) => void;
+    const outcome = new Promise<RingOutcome>((resolve) => (settle = resolve));
+    const attempt: Attempt = {
+      legs: [],
+      settle: (o) => {
+        if (this.attempt === attempt) this.attempt = undefined;
+        settle(o);
+      },
+    };
+    this.attempt = attempt;
+    return { attempt, outcome };
+  }
+
   /** Sends an INVITE for one contact of `party` (the caller as the From), as a leg of this call. */
   private placeLeg(
     binding: Binding,
@@ -378,6 +546,7 @@ export class Call extends StateMachine<CallState> {
     branch: string,
     request: { maxForwards: number; display: string | undefined; body: Buffer | undefined; contentType: string | undefined; from?: CallParty },
     onResponse: (leg: OutboundLeg, response: SipResponse) => void,
+    onFailed: (leg: OutboundLeg, status: number) => void,
   ): OutboundLeg {
     const { maxForwards, display, body, contentType } = request;
     const from = request.from ?? this.caller;
@@ -396,11 +565,7 @@ export class Call extends StateMachine<CallState> {
     this.legs.push(leg);
     leg.tx = this.stack.sendRequest(invite, flow, {
       onResponse: (response) => onResponse(leg, response),
-      onTimeout: () => {
-        if (this.transfer?.legs.includes(leg)) this.onTransferLegFailed(leg, 408);
-        else if (this.consultation?.legs.includes(leg)) this.onConsultLegFailed(this.consultation, leg, 408);
-        else this.onLegFailed(leg, 408);
-      },
+      onTimeout: () => onFailed(leg, 408),
     }) as InviteClientTransaction;
     return leg;
   }
@@ -433,17 +598,19 @@ export class Call extends StateMachine<CallState> {
       if (leg.state === 'trying') leg.state = 'ringing';
       if (this.state === CallState.Routing) this.moveTo(CallState.Ringing);
       this.observer.onRinging(this, leg);
-      // A routed caller already hears ringback; what one of the rung phones sends is not for it.
-      if (this.routed) return;
+      // A routed caller already hears ringback or music, and one the PBX answered its waiting audio; what one of the
+      // rung phones sends is not for it.
+      const inbound = this.inbound;
+      if (this.routed || !inbound || this.callerDialog) return;
       // Pass the ringing (and early media SDP with 183) back to the caller.
       this.toCaller(async () => {
-        const body = await this.mediaBody('answer', response, leg.id, CALLER_TAG, this.inbound.flow, leg.id);
-        if (this.state === CallState.Ended || this.answered || this.inbound.transaction.finalSent) return;
-        this.inbound.reply(status, {
+        const body = await this.mediaBody('answer', response, leg.id, this.callerTag, inbound.flow, leg.id);
+        if (this.state === CallState.Ended || this.answered || inbound.transaction.finalSent) return;
+        inbound.reply(status, {
           reason: response.reason,
           body,
           contentType: body ? response.headers.get('Content-Type') : undefined,
-          headers: [['Contact', this.contactFor(this.inbound.flow, String(this.dialed))], this.callHeader],
+          headers: [['Contact', this.contactFor(inbound.flow, String(this.dialed))], this.callHeader],
         });
       });
       return;
@@ -464,7 +631,9 @@ export class Call extends StateMachine<CallState> {
     const contact = leg.invite.headers.get('Contact') as string;
     leg.dialog = Dialog.asUac(leg.invite, response, leg.flow, contact);
     this.ackLeg(leg);
-    if (this.state === CallState.Ended || this.answered || !this.inbound.transaction || this.inbound.transaction.finalSent) {
+    const waiting = this.callerDialog !== undefined;
+    const inbound = this.inbound;
+    if (this.state === CallState.Ended || this.answered || (!waiting && (!inbound || inbound.transaction.finalSent))) {
       // A second fork, or too late: this one is hung up at once.
       leg.state = 'cancelled';
       this.bye(leg.dialog);
@@ -473,8 +642,12 @@ export class Call extends StateMachine<CallState> {
     leg.state = 'answered';
     this.answered = leg;
     this.callee = leg.party;
-    this.answeredAt = Date.now();
-    this.noteSdp('caller', this.inbound.message);
+    const now = Date.now();
+    // A caller sent to a queue keeps its first answer; the wait in the queue is no talk.
+    if (this.waitingSince !== undefined) this.waitedMs += now - this.waitingSince;
+    this.waitingSince = undefined;
+    this.answeredAt ??= now;
+    if (!waiting && inbound) this.noteSdp('caller', inbound.message);
     this.noteSdp('callee', response);
     if (this.state === CallState.Routing) this.moveTo(CallState.Ringing);
     this.moveTo(CallState.Answered);
@@ -482,20 +655,36 @@ export class Call extends StateMachine<CallState> {
     for (const other of this.legs) if (other !== leg && other.live) this.cancelLeg(other);
     this.attempt?.settle('answered');
 
+    if (waiting || !inbound) {
+      this.toCaller(() => this.joinWaitingCaller(leg, response));
+      return;
+    }
     this.toCaller(async () => {
-      const body = await this.mediaBody('answer', response, leg.id, CALLER_TAG, this.inbound.flow, leg.id);
-      if (this.state === CallState.Ended || this.inbound.transaction.finalSent) return;
-      const callerContact = this.contactFor(this.inbound.flow, String(this.dialed));
-      this.callerDialog = Dialog.asUas(this.inbound.message, this.inbound.transaction.toTag, this.inbound.flow, callerContact);
+      const body = await this.mediaBody('answer', response, leg.id, this.callerTag, inbound.flow, leg.id);
+      if (this.state === CallState.Ended || inbound.transaction.finalSent) return;
+      this.callerAnswer = body?.toString('utf8');
+      const callerContact = this.contactFor(inbound.flow, String(this.dialed));
+      this.callerDialog = Dialog.asUas(inbound.message, inbound.transaction.toTag, inbound.flow, callerContact);
       this.observer.onDialog(this, this.callerDialog);
-      const ok = this.inbound.reply(200, {
+      const ok = inbound.reply(200, {
         body,
         contentType: body ? response.headers.get('Content-Type') : undefined,
         headers: [['Contact', callerContact], ['Allow', DIALOG_ALLOW], this.callHeader],
       });
       this.observer.onAnswered(this, leg);
-      this.await2xxAck(ok, this.inbound.message, this.inbound.flow);
+      this.await2xxAck(ok, inbound.message, inbound.flow);
     });
+  }
+
+  /**
+   * A party answered the caller the PBX had answered: its answer completes the relay's offer made from the caller's
+   * side, which does not change (the caller is asked nothing), and the waiting audio stops.
+   */
+  private async joinWaitingCaller(leg: OutboundLeg, response: SipResponse): Promise<void> {
+    await this.mediaBody('answer', response, leg.id, this.callerTag, (this.callerDialog as Dialog).flow, leg.id);
+    if (this.state === CallState.Ended) return;
+    await this.stopWaiting();
+    this.observer.onAnswered(this, leg);
   }
 
   private ackLeg(leg: OutboundLeg): void {
@@ -539,9 +728,16 @@ export class Call extends StateMachine<CallState> {
     const status = busy ?? statuses.find((s) => s !== 487 && s !== 408) ?? fallback;
     const cause = busy ? 'busy' : status === 480 || status === 408 ? 'unavailable' : 'rejected';
     attempt.settle(cause);
-    if (this.routed) return;
-    this.inbound.reply(status === 408 ? 480 : status);
+    // A routed caller waits for the router's next round; a click-to-call whose caller did not answer has nobody.
+    if (this.routed && (this.inbound || this.callerDialog)) return;
+    this.refuseCaller(status === 408 ? 480 : status);
     this.end(cause);
+  }
+
+  /** The call failed before a party answered: the caller gets a final answer to its INVITE, or BYE if it was answered. */
+  private refuseCaller(status: number, reason?: string): void {
+    if (this.inbound && !this.inbound.transaction.finalSent) this.inbound.reply(status, reason === undefined ? undefined : { reason });
+    else if (this.callerDialog && !this.answered) this.bye(this.callerDialog);
   }
 
   private cancelLeg(leg: OutboundLeg): void {
@@ -561,14 +757,14 @@ export class Call extends StateMachine<CallState> {
   private onCallerCancel(): void {
     if (this.state !== CallState.Routing && this.state !== CallState.Ringing) return;
     for (const leg of this.legs) this.cancelLeg(leg);
-    if (!this.inbound.transaction.finalSent) this.inbound.reply(487);
+    if (this.inbound && !this.inbound.transaction.finalSent) this.inbound.reply(487);
     this.end('cancelled');
   }
 
   /** Ring timeout or shutdown before an answer: cancel every leg and give the caller `status`. */
   giveUp(status: number, cause: EndCause): void {
     for (const leg of this.legs) this.cancelLeg(leg);
-    if (!this.inbound.transaction.finalSent) this.inbound.reply(status);
+    this.refuseCaller(status);
     this.end(cause);
   }
 
@@ -596,8 +792,13 @@ export class Call extends StateMachine<CallState> {
     }
     if (method === 'BYE') {
       req.reply(200);
+      this.ended.add(from);
       if (to) this.bye(to);
       this.end(from === this.callerDialog ? 'caller-hangup' : 'callee-hangup');
+      return;
+    }
+    if (!to && from === this.callerDialog) {
+      this.whileWaiting(req);
       return;
     }
     if (!to || this.state !== CallState.Answered) {
@@ -616,9 +817,37 @@ export class Call extends StateMachine<CallState> {
     });
   }
 
+  /**
+   * A request from the caller the PBX answered, while it waits: a new offer is answered by the relay for the PBX's
+   * side again (a phone refreshing its session), DTMF is reported, the rest is acknowledged.
+   */
+  private whileWaiting(req: IncomingRequest): void {
+    const method = req.message.method;
+    const offer = sdpOf(req.message);
+    if (method === 'INFO') {
+      const digit = infoDigit(req.message.headers.get('Content-Type'), req.message.body);
+      if (digit) this.observer.onDtmf(this, 'caller', digit, 'info');
+    }
+    if ((method !== 'INVITE' && method !== 'UPDATE') || !offer) {
+      req.reply(method === 'INVITE' ? 488 : 200);
+      return;
+    }
+    this.answerFromPbx(offer, req.flow)
+      .then((answer) => {
+        if (this.state === CallState.Ended) return req.reply(481);
+        const ok = req.reply(200, { body: Buffer.from(answer, 'utf8'), contentType: 'application/sdp', headers: method === 'INVITE' ? [['Contact', (this.callerDialog as Dialog).localContact]] : [] });
+        if (method === 'INVITE') this.await2xxAck(ok, req.message, req.flow);
+        return ok;
+      })
+      .catch((err: unknown) => {
+        if (!req.transaction.finalSent) req.reply(500, { reason: 'Server Internal Error (media relay failed)' });
+        this.mediaFailed(err);
+      });
+  }
+
   /** The media tag of a side of the answered call. */
   private tagOf(side: CallSide): string {
-    return side === 'caller' ? CALLER_TAG : (this.answered as OutboundLeg).id;
+    return side === 'caller' ? this.callerTag : (this.answered as OutboundLeg).id;
   }
 
   private otherSide(side: CallSide): CallSide {
@@ -654,6 +883,7 @@ export class Call extends StateMachine<CallState> {
     const success = response.status < 300;
     const isInvite = req.message.method === 'INVITE';
     const answered = sdpOffer && success ? await this.mediaBody('answer', response, this.tagOf(this.otherSide(side)), this.tagOf(side), from.flow) : undefined;
+    if (side === 'caller' && answered) this.callerAnswer = answered.toString('utf8');
     const answer = req.reply(response.status, {
       reason: response.reason,
       body: answered ?? (response.body.length > 0 ? response.body : undefined),
@@ -777,7 +1007,7 @@ export class Call extends StateMachine<CallState> {
    * that it worked (a NOTIFY with `SIP/2.0 200 OK`, rfc3515#section-2.4.5, as a PBX that takes the transfer over
    * does), and the caller is transferred blind. The transferor's phone hangs up, or hears BYE.
    */
-  acceptRefer(req: IncomingRequest, target: RingTarget, ringTimeoutSeconds: number): void {
+  acceptRefer(req: IncomingRequest, target: { ring: RingTarget; ringTimeoutSeconds: number } | { router: TransferTarget; take: (call: Call) => void }): void {
     let transferor: Dialog;
     try {
       transferor = this.transferable().old.dialog as Dialog;
@@ -792,7 +1022,32 @@ export class Call extends StateMachine<CallState> {
       headers: [['Event', 'refer'], ['Subscription-State', 'terminated;reason=noresource']],
     });
     this.stack.sendRequest(notify, transferor.flow, { onResponse: () => {}, onTimeout: () => {} });
-    void this.transferCaller(target, ringTimeoutSeconds).catch(() => undefined);
+    if ('take' in target) this.waitAgain(target.router, target.take);
+    else void this.transferCaller(target.ring, target.ringTimeoutSeconds).catch(() => undefined);
+  }
+
+  /**
+   * Blind transfer to a router (a queue's number): the party who answered hears BYE, and the caller waits again,
+   * held by the PBX and hearing music, for the router to ring parties round after round (`take`). Needs the relay:
+   * the caller, answered long ago, can only hear music through it.
+   */
+  waitAgain(target: TransferTarget, take: (call: Call) => void): void {
+    const { old } = this.transferable();
+    const music = this.media.holdMusic;
+    const unavailable = this.media.plane.unavailableReason ?? (music ? undefined : 'no music on hold is configured');
+    if (unavailable !== undefined || !music) throw new MediaUnavailableError('A transfer to a queue', unavailable ?? '');
+    this.releaseMediaControls();
+    this.answered = undefined;
+    this.callee = undefined;
+    this.bye(old.dialog as Dialog);
+    this.routed = true;
+    this.waitingSince = Date.now();
+    this.moveTo(CallState.Routing);
+    const caller = this.sdpOf.caller;
+    if (caller && this.callerAnswer) this.sdpOf.caller = { body: Buffer.from(narrowOffer(caller.body.toString('utf8'), this.callerAnswer), 'utf8'), type: caller.type };
+    this.observer.onTransferring(this, old.party, target, false);
+    this.answering = this.waitWith(music).catch((err: unknown) => this.mediaFailed(err));
+    take(this);
   }
 
   private async runTransfer(old: OutboundLeg, oldDialog: Dialog, sdp: StoredSdp, target: RingTarget, ringTimeoutSeconds: number): Promise<RingOutcome> {
@@ -805,13 +1060,13 @@ export class Call extends StateMachine<CallState> {
     const transfer: Transfer = { from: old.party, legs: [], chosen: undefined, settle };
     this.transfer = transfer;
     this.observer.onTransferring(this, old.party, target.party, false);
-    const offer = { body: sdp.body, headers: new SipHeaders().add('Content-Type', sdp.type) };
+    const offer = sdpMessage(sdp);
     const branches = target.contacts.map(() => randomUUID());
     let bodies: Array<Buffer | undefined>;
     try {
       // Each new party gets its own side in the relay (named up front): without the to-tag the relay would reuse the
       // side of the party who left, its ports, ICE and DTLS, which only a plain RTP phone gets away with.
-      bodies = await Promise.all(target.contacts.map(({ flow }, i) => this.mediaBody('offer', offer, CALLER_TAG, branches[i], flow, branches[i])));
+      bodies = await Promise.all(target.contacts.map(({ flow }, i) => this.mediaBody('offer', offer, this.callerTag, branches[i], flow, branches[i])));
     } catch (err) {
       this.mediaFailed(err);
       return outcome;
@@ -819,7 +1074,7 @@ export class Call extends StateMachine<CallState> {
     if ((this.state as CallState) === CallState.Ended) return outcome;
     const maxForwards = 69;
     for (const [i, { binding, flow }] of target.contacts.entries()) {
-      transfer.legs.push(this.placeLeg(binding, flow, target.party, branches[i] as string, { maxForwards, display: undefined, body: bodies[i], contentType: sdp.type }, (leg, response) => this.onTransferResponse(transfer, leg, response)));
+      transfer.legs.push(this.placeLeg(binding, flow, target.party, branches[i] as string, { maxForwards, display: undefined, body: bodies[i], contentType: sdp.type }, (leg, response) => this.onTransferResponse(transfer, leg, response), (leg, status) => this.onTransferLegFailed(leg, status)));
     }
     this.after(ringTimeoutSeconds * 1000, () => {
       if (this.transfer !== transfer || transfer.chosen) return;
@@ -872,17 +1127,19 @@ export class Call extends StateMachine<CallState> {
   /** The target answered: the caller is re-INVITEd with the target's media, and the two are the call's sides. */
   private async bridgeTransfer(transfer: Transfer, leg: OutboundLeg, response: SipResponse): Promise<void> {
     const callerDialog = this.callerDialog as Dialog;
-    const body = await this.mediaBody('offer', response, leg.id, CALLER_TAG, callerDialog.flow);
+    const body = await this.mediaBody('offer', response, leg.id, this.callerTag, callerDialog.flow);
     if (this.state === CallState.Ended) return;
     const answer = await this.sendReinvite(callerDialog, body, response.headers.get('Content-Type'));
     if (answer.status >= 300) throw new Error(`the caller refused the transfer's re-INVITE with ${answer.status}`);
     // The target already has its answer (the media plane's ports for it do not change): this one is for the relay.
-    await this.mediaBody('answer', answer, CALLER_TAG, leg.id, leg.flow);
+    await this.mediaBody('answer', answer, this.callerTag, leg.id, leg.flow);
     if ((this.state as CallState) === CallState.Ended) return;
     this.answered = leg;
     this.callee = leg.party;
     this.noteSdp('callee', response);
     this.noteSdp('caller', answer);
+    // The caller answered this time: its description is its choice already.
+    this.callerAnswer = undefined;
     this.transfer = undefined;
     this.observer.onTransferred(this, transfer.from, leg);
     transfer.settle('answered');
@@ -952,14 +1209,14 @@ export class Call extends StateMachine<CallState> {
     await this.setHolding('callee', true, true);
     if (this.consultation !== c) return;
     this.observer.onConsulting(this, c.agent.party, c.target);
-    const offer = { body: sdp.body, headers: new SipHeaders().add('Content-Type', sdp.type) };
+    const offer = sdpMessage(sdp);
     const branches = target.contacts.map(() => randomUUID());
     // The target gets its own side in the relay, named up front (see runTransfer).
     const bodies = await Promise.all(target.contacts.map(({ flow }, i) => this.mediaBody('offer', offer, c.agent.id, branches[i], flow, branches[i])));
     if (this.consultation !== c || c.closing) return;
     for (const [i, { binding, flow }] of target.contacts.entries()) {
       const request = { maxForwards: 70, display: undefined, body: bodies[i], contentType: sdp.type, from: c.agent.party };
-      c.legs.push(this.placeLeg(binding, flow, target.party, branches[i] as string, request, (leg, response) => this.onConsultResponse(c, leg, response)));
+      c.legs.push(this.placeLeg(binding, flow, target.party, branches[i] as string, request, (leg, response) => this.onConsultResponse(c, leg, response), (leg, status) => this.onConsultLegFailed(c, leg, status)));
     }
     this.after(ringTimeoutSeconds * 1000, () => {
       if (this.consultation !== c || c.chosen || c.closing) return;
@@ -1003,7 +1260,7 @@ export class Call extends StateMachine<CallState> {
     if (this.consultation !== c || c.closing || c.agentGone) return;
     // The relay still forwards the caller's audio to the agent's side: the caller is silenced while the two talk,
     // and the hold blocked the agent's audio, which the target hears now.
-    await this.media.plane.block(this.mediaId, CALLER_TAG, true);
+    await this.media.plane.block(this.mediaId, this.callerTag, true);
     await this.media.plane.block(this.mediaId, c.agent.id, false);
     c.paired = true;
   }
@@ -1033,8 +1290,8 @@ export class Call extends StateMachine<CallState> {
     const leg = c.chosen as OutboundLeg;
     const targetSdp = c.targetSdp;
     this.releaseMediaControls();
-    await this.media.plane.block(this.mediaId, CALLER_TAG, false);
-    await this.pairInRelay({ tag: CALLER_TAG, sdp: this.sdpOf.caller, flow: (this.callerDialog as Dialog).flow }, { tag: leg.id, sdp: targetSdp, flow: leg.flow });
+    await this.media.plane.block(this.mediaId, this.callerTag, false);
+    await this.pairInRelay({ tag: this.callerTag, sdp: this.sdpOf.caller, flow: (this.callerDialog as Dialog).flow }, { tag: leg.id, sdp: targetSdp, flow: leg.flow });
     if (this.state === CallState.Ended) return;
     this.consultation = undefined;
     this.answered = leg;
@@ -1049,9 +1306,8 @@ export class Call extends StateMachine<CallState> {
    */
   private async pairInRelay(offerer: { tag: string; sdp: StoredSdp | undefined; flow: Flow }, answerer: { tag: string; sdp: StoredSdp | undefined; flow: Flow }): Promise<void> {
     if (!offerer.sdp || !answerer.sdp) throw new Error('a party of the call described no media');
-    const message = (sdp: StoredSdp) => ({ body: sdp.body, headers: new SipHeaders().add('Content-Type', sdp.type) });
-    await this.mediaBody('offer', message(offerer.sdp), offerer.tag, answerer.tag, answerer.flow);
-    await this.mediaBody('answer', message(answerer.sdp), answerer.tag, offerer.tag, offerer.flow);
+    await this.mediaBody('offer', sdpMessage(offerer.sdp), offerer.tag, answerer.tag, answerer.flow);
+    await this.mediaBody('answer', sdpMessage(answerer.sdp), answerer.tag, offerer.tag, offerer.flow);
   }
 
   /** Cancels the consultation: the target's legs are let go and the caller is back with the agent. */
@@ -1082,10 +1338,10 @@ export class Call extends StateMachine<CallState> {
   }
 
   private async backToAgent(c: Consultation): Promise<void> {
-    await this.pairInRelay({ tag: CALLER_TAG, sdp: this.sdpOf.caller, flow: (this.callerDialog as Dialog).flow }, { tag: c.agent.id, sdp: this.sdpOf.callee, flow: (c.agent.dialog as Dialog).flow });
+    await this.pairInRelay({ tag: this.callerTag, sdp: this.sdpOf.caller, flow: (this.callerDialog as Dialog).flow }, { tag: c.agent.id, sdp: this.sdpOf.callee, flow: (c.agent.dialog as Dialog).flow });
     if (this.state === CallState.Ended) return;
     this.consultation = undefined;
-    await this.media.plane.block(this.mediaId, CALLER_TAG, false);
+    await this.media.plane.block(this.mediaId, this.callerTag, false);
     await this.setHolding('callee', false);
   }
 
@@ -1115,7 +1371,13 @@ export class Call extends StateMachine<CallState> {
   /** A DTMF digit the relay saw in the call's media, from the party tagged `fromTag`. */
   onMediaDtmf(fromTag: string, digit: string): void {
     if (this.state !== CallState.Answered) return;
-    this.observer.onDtmf(this, fromTag === CALLER_TAG ? 'caller' : 'callee', digit, 'rfc4733');
+    this.observer.onDtmf(this, fromTag === this.callerTag ? 'caller' : 'callee', digit, 'rfc4733');
+  }
+
+  /** How long the caller talked with parties by `end`: from the first answer, less any wait in a queue since. */
+  talkMs(end: number): number {
+    if (this.answeredAt === undefined) return 0;
+    return end - this.answeredAt - this.waitedMs - (this.waitingSince === undefined ? 0 : end - this.waitingSince);
   }
 
   /** An ACK in one of the call's dialogs: the answer to the 2xx we owed. */
@@ -1127,7 +1389,7 @@ export class Call extends StateMachine<CallState> {
   onFlowClosed(flow: Flow): void {
     if (this.state === CallState.Ended) return;
     if (this.state !== CallState.Answered) {
-      if (this.inbound.flow.id === flow.id) {
+      if (this.inbound?.flow.id === flow.id || (this.callerDialog !== undefined && this.callerDialog.flow.id === flow.id)) {
         for (const leg of this.legs) this.cancelLeg(leg);
         this.end('peer-lost');
       } else {
@@ -1178,7 +1440,7 @@ export class Call extends StateMachine<CallState> {
     this.endedAt = Date.now();
     this.endCause = cause;
     // The caller always gets a final answer, whatever ended the call before it had one.
-    if (!this.inbound.transaction.finalSent) this.inbound.reply(cause === 'shutdown' ? 503 : 480);
+    if (this.inbound && !this.inbound.transaction.finalSent) this.inbound.reply(cause === 'shutdown' ? 503 : 480);
     this.moveTo(CallState.Ended);
     // A transfer's target still ringing hears CANCEL; one that answered but was not bridged yet, BYE.
     for (const leg of this.legs) this.cancelLeg(leg);
