@@ -253,6 +253,31 @@ describe('callers the PBX answers itself: queue music, and click-to-call', () =>
     }
   });
 
+  it('a caller transferred blind hears ringback while the target rings, then the target', async () => {
+    const t = ctx.t;
+    const dirA = tempDir('blind-a');
+    const phoneA = await phone(ext.a, 'manual', TONE_A, dirA);
+    await phone(ext.b, 'auto', TONE_B);
+    const phoneC = await phone(ext.c, 'manual', TONE_C);
+    phoneA.command('dial', `sip:${ext.b.number}@pbx.test`);
+    await phoneA.waitFor('CALL_ESTABLISHED');
+    const startedA = Date.now();
+    const callId = t.server.telephony.calls.activeCalls.find((c) => c.caller.extensionId === ext.a.id)!.id;
+    await sleep(800);
+    const res = await t.request('POST', `/api/pbx/calls/${callId}/transfer`, { token: tokens.b, body: { target: String(ext.c.number) } });
+    assert.equal(res.statusCode, 200, res.body);
+    await phoneC.waitFor('CALL_INCOMING');
+    const ringing = await listen(2000);
+    phoneC.command('accept');
+    await until('A and C bridged', () => t.server.telephony.calls.find(callId)?.callee?.extensionId, (x) => x === ext.c.id);
+    const talking = await listen(2000);
+    phoneA.command('hangup');
+    await phoneC.waitFor('CALL_CLOSED');
+    const whileRinging = heard(dirA, startedA, ringing);
+    assert.ok(RINGBACK.includes(whileRinging), `while the target rings, the caller hears ringback (${whileRinging} Hz)`);
+    assert.equal(heard(dirA, startedA, talking), TONE_C, 'then the target');
+  });
+
   it('click-to-call refusals: no device 409, unknown number 404, not a number or its own 400', async () => {
     const t = ctx.t;
     const dial = async (token: string, phoneNumber: string) => {

@@ -1067,6 +1067,8 @@ export class Call extends StateMachine<CallState> {
       // Each new party gets its own side in the relay (named up front): without the to-tag the relay would reuse the
       // side of the party who left, its ports, ICE and DTLS, which only a plain RTP phone gets away with.
       bodies = await Promise.all(target.contacts.map(({ flow }, i) => this.mediaBody('offer', offer, this.callerTag, branches[i], flow, branches[i])));
+      // The caller hears ringback while the target rings (through the relay; with direct media, silence).
+      if (this.media.plane.unavailableReason === undefined && this.media.ringback) await this.waitWith(this.media.ringback);
     } catch (err) {
       this.mediaFailed(err);
       return outcome;
@@ -1124,9 +1126,13 @@ export class Call extends StateMachine<CallState> {
     this.bridgeTransfer(transfer, leg, response).catch((err: unknown) => this.mediaFailed(err));
   }
 
-  /** The target answered: the caller is re-INVITEd with the target's media, and the two are the call's sides. */
+  /**
+   * The target answered: the ringback stops, the caller is re-INVITEd with the target's media, and the two are the
+   * call's sides.
+   */
   private async bridgeTransfer(transfer: Transfer, leg: OutboundLeg, response: SipResponse): Promise<void> {
     const callerDialog = this.callerDialog as Dialog;
+    await this.stopWaiting();
     const body = await this.mediaBody('offer', response, leg.id, this.callerTag, callerDialog.flow);
     if (this.state === CallState.Ended) return;
     const answer = await this.sendReinvite(callerDialog, body, response.headers.get('Content-Type'));
