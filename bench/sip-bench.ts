@@ -9,6 +9,7 @@
  *
  *   npx tsx bench/sip-bench.ts                          (embedded PGlite; about a minute and a half)
  *   BENCH_DATABASE=postgres npx tsx bench/sip-bench.ts  (a throwaway PostgreSQL server, as larger sites run)
+ *   BENCH_MEDIA=relay npx tsx bench/sip-bench.ts        (calls through rtpengine instead of direct media)
  *
  * Needs sipp and kamailio (Debian's sip-tester and kamailio) and, for the second, postgresql.
  *
@@ -18,72 +19,18 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startPostgres } from '../scripts/postgres-cluster.mjs';
 import { freePort, runPbx, waitForOutput } from '../test/support/process.ts';
+import { api, benchServerEnv, csv, here, loggedErrors, rssMiB, sipp, type SippResult, stopEverything, work } from './support.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-'));
 const USERS = Number(process.env.BENCH_USERS ?? 5000);
 const REGISTRATIONS = Number(process.env.BENCH_REGISTRATIONS ?? 30_000);
 const CALLS = Number(process.env.BENCH_CALLS ?? 6000);
 const CALL_RATE = Number(process.env.BENCH_CALL_RATE ?? 300);
 const HELD_CALLS = Number(process.env.BENCH_HELD_CALLS ?? 1000);
+/** `direct` (the default): SDP passed through; `relay`: every call's media anchored in rtpengine. */
+const MEDIA = process.env.BENCH_MEDIA === 'relay' ? 'relay' : 'direct';
 const KAMAILIO_PASSWORD = 'bench-password-1';
-
-interface SippResult {
-  successful: number;
-  failed: number;
-  seconds: number;
-  output: string;
-}
-
-/** Runs sipp to its end (or its timeout) and reads the final statistics it prints. */
-function sipp(args: string[], timeoutSeconds: number): Promise<SippResult> & { pid: number | undefined; stop(): void } {
-  const started = process.hrtime.bigint();
-  const child = spawn('sipp', [...args, '-nostdin', '-timeout', `${timeoutSeconds}s`], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-  child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-  const killer = setTimeout(() => child.kill('SIGKILL'), (timeoutSeconds + 15) * 1000);
-  const done = new Promise<SippResult>((resolve) =>
-    child.on('exit', () => {
-      clearTimeout(killer);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const last = (label: string) => {
-        const lines = output.split('\n').filter((l) => l.includes(label));
-        const m = /(\d+)\s*$/.exec(lines.at(-1)?.trim() ?? '');
-        return m ? Number(m[1]) : 0;
-      };
-      resolve({ successful: last('Successful call'), failed: last('Failed call'), seconds, output });
-    }),
-  ) as Promise<SippResult> & { pid: number | undefined; stop(): void };
-  done.pid = child.pid;
-  done.stop = () => child.kill('SIGTERM');
-  return done;
-}
-
-function csv(name: string, rows: string[][]): string {
-  const file = path.join(work, name);
-  fs.writeFileSync(file, ['SEQUENTIAL', ...rows.map((r) => r.join(';'))].join('\n') + '\n');
-  return file;
-}
-
-function rssMiB(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
-}
-
-async function api(base: string, token: string | undefined, method: string, url: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(base + url, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
 
 async function registerLoad(target: string, rowsFile: string): Promise<SippResult> {
   return sipp([target, '-sf', path.join(here, 'sipp/register-load.xml'), '-inf', rowsFile, '-set', 'domain', 'pbx.bench', '-i', '127.0.0.1', '-p', String(await freePort()), '-m', String(REGISTRATIONS), '-r', '20000', '-l', '2000'], 120);
@@ -95,17 +42,11 @@ async function main(): Promise<void> {
   const cluster = process.env.BENCH_DATABASE === 'postgres' ? await startPostgres() : undefined;
   const server = runPbx(['start'], {
     ...(cluster ? { DATABASE_URL: cluster.url } : {}),
-    PBX_DATA_DIR: path.join(work, 'data'),
-    PBX_HTTP_HOST: '127.0.0.1',
-    PBX_HTTP_PORT: String(httpPort),
-    PBX_SIP_HOST: '127.0.0.1',
-    PBX_SIP_PORT: String(sipPort),
-    PBX_DOMAIN: 'pbx.bench',
+    ...benchServerEnv(httpPort, sipPort),
     PBX_EXTENSION_RANGE: '10000-19999',
-    PBX_ADMIN_EMAIL: 'bench@example.com',
-    PBX_ADMIN_PASSWORD: 'bench-admin-password',
-    PBX_LOG_LEVEL: 'warn',
     PBX_SIP_AUTH_MAX_FAILURES: '100000',
+    // Calls through the relay (rtpengine) or with direct media (SDP passed through): two rows of the results.
+    PBX_RTPENGINE: MEDIA === 'relay' ? 'auto' : 'off',
   });
   const stopAll: Array<() => unknown> = [() => cluster?.stop(), () => server.stop()];
   try {
@@ -165,21 +106,16 @@ async function main(): Promise<void> {
     const theirRate = theirs.successful / theirs.seconds;
     const callRate = calls.successful / calls.seconds;
     console.log('');
-    console.log(`Switchboard on ${cluster ? 'PostgreSQL (throwaway local cluster)' : 'embedded PGlite'}; ${os.cpus().length} cores`);
+    console.log(`Switchboard on ${cluster ? 'PostgreSQL (throwaway local cluster)' : 'embedded PGlite'}, ${MEDIA === 'relay' ? 'calls through the relay (rtpengine)' : 'direct media'}; ${os.cpus().length} cores`);
     console.log('| measure | Switchboard | Kamailio | ratio |');
     console.log('| --- | --- | --- | --- |');
     console.log(`| authenticated REGISTER/s (${REGISTRATIONS} by ${USERS} users) | ${ourRate.toFixed(0)} (${ours.failed} failed) | ${theirRate.toFixed(0)} (${theirs.failed} failed) | ${(ourRate / theirRate).toFixed(2)} |`);
     console.log(`| call setups/s (INVITE..BYE, ${CALLS} calls offered at ${CALL_RATE}/s) | ${callRate.toFixed(0)} (${calls.failed} failed of ${calls.successful + calls.failed}) | | |`);
     console.log(`| RSS idle / ${USERS} registered / + ${HELD_CALLS} calls held (${heldResult.successful} completed) | ${rssIdle} / ${rssRegistered} / ${rssCalls} MiB | | |`);
+    const errors = loggedErrors(server.output());
+    if (errors.length > 0) console.log(`\nThe server logged errors:\n${errors.slice(0, 8).join('\n')}`);
   } finally {
-    for (const stop of stopAll.reverse()) {
-      try {
-        await stop();
-      } catch {
-        // already stopped
-      }
-    }
-    fs.rmSync(work, { recursive: true, force: true });
+    await stopEverything(stopAll);
   }
 }
 

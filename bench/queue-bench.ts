@@ -1,0 +1,109 @@
+/**
+ * Sustained calls per second into a queue, with sipp callers and 100 auto-answering sipp agents:
+ *
+ *   1. The reference, in the same run: the same calls straight to the agents' extensions (round robin over the 100),
+ *      through the same B2BUA, with no queue. It shows what the SIP side costs alone.
+ *   2. The same calls to a queue (`leastrecent`, 100 members, no wrap-up): each goes through the ACD, rings the
+ *      chosen agent, and is bridged when it answers. Every call is a session and every step a queue event.
+ *
+ * A call is lost if sipp counts it failed, or if the contact center counts it abandoned or missed. Each call talks
+ * BENCH_TALK_MS (1,000 by default) and hangs up. Direct media (the agents are sipp, which plays none), so a 200 to
+ * the caller means an agent answered.
+ *
+ *   npx tsx bench/queue-bench.ts                       # 3,000 calls at 50 per second, twice
+ *   BENCH_CALLS=6000 BENCH_CALL_RATE=100 npx tsx bench/queue-bench.ts
+ *
+ * Needs sipp (Debian's sip-tester). Everything runs on loopback; every process it starts is stopped by its pid.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, runPbx, waitForOutput } from '../test/support/process.ts';
+import { api, benchServerEnv, csv, here, rssMiB, sipp, type SippResult, stopEverything, work } from './support.ts';
+
+const AGENTS = 100;
+const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
+const CALL_RATE = Number(process.env.BENCH_CALL_RATE ?? 50);
+const TALK_MS = Number(process.env.BENCH_TALK_MS ?? 1000);
+const QUEUE_NUMBER = '2001';
+
+type Ext = { id: string; number: number; secret: string };
+
+async function main(): Promise<void> {
+  const [httpPort, sipPort, uasPort] = [await freePort(), await freePort(), await freePort()];
+  const base = `http://127.0.0.1:${httpPort}`;
+  const server = runPbx(['start'], {
+    ...benchServerEnv(httpPort, sipPort),
+    PBX_RTPENGINE: 'off',
+  });
+  const stopAll: Array<() => unknown> = [() => server.stop()];
+  try {
+    await waitForOutput(server, 'listening on');
+    const pid = server.child.pid as number;
+    const token = (await api(base, undefined, 'POST', '/api/auth/login', { email: 'bench@example.com', password: 'bench-admin-password' })).accessToken as string;
+    console.log(`# creating ${AGENTS} agents and a caller`);
+    const people: Ext[] = [];
+    for (let i = 0; i <= AGENTS; i += 20) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(20, AGENTS + 1 - i) }, (_, j) => api(base, token, 'POST', '/api/users', { name: `Bench ${i + j}`, email: `bench${i + j}@example.com`, role: 'AGENT' })),
+      );
+      for (const u of batch) people.push(u.extension as Ext);
+    }
+    const caller = people.pop() as Ext;
+    const agents = people;
+
+    // The agents: one sipp answers for all of them; each registers a Contact at its port.
+    const uas = sipp(['-sf', path.join(here, 'sipp/call-uas.xml'), '-i', '127.0.0.1', '-p', String(uasPort)], 600);
+    stopAll.push(() => uas.stop());
+    const contactScenario = path.join(work, 'register-contact.xml');
+    fs.writeFileSync(contactScenario, fs.readFileSync(path.join(here, 'sipp/register-load.xml'), 'utf8').replaceAll('[local_ip]:[local_port]>', `127.0.0.1:${uasPort}>`));
+    const agentRows = csv('agents.csv', agents.map((a) => [String(a.number), `[authentication username=${a.number} password=${a.secret}]`]));
+    const registered = await sipp([`127.0.0.1:${sipPort}`, '-sf', contactScenario, '-inf', agentRows, '-set', 'domain', 'pbx.bench', '-i', '127.0.0.1', '-p', String(await freePort()), '-m', String(AGENTS), '-r', '200'], 30);
+    if (registered.successful !== AGENTS) throw new Error(`only ${registered.successful} agents registered:\n${registered.output.slice(-2000)}`);
+    for (const a of agents) await api(base, token, 'PUT', `/api/pbx/agent-extensions/${a.id}/status`, { status: 'AVAILABLE' });
+    const queue = await api(base, token, 'POST', '/api/pbx/queues', {
+      name: 'Bench',
+      number: QUEUE_NUMBER,
+      strategy: 'leastrecent',
+      wrapUpTime: 0,
+      retryDelay: 0,
+      members: agents.map((a) => ({ extensionId: a.id })),
+    });
+    const rssBefore = rssMiB(pid);
+
+    const auth = `[authentication username=${caller.number} password=${caller.secret}]`;
+    const load = async (name: string, dialed: string[]): Promise<SippResult> => {
+      const rows = csv(`${name}.csv`, dialed.map((d) => [String(caller.number), auth, d]));
+      console.log(`# ${CALLS} calls at ${CALL_RATE} per second, ${name}`);
+      return sipp([`127.0.0.1:${sipPort}`, '-sf', path.join(here, 'sipp/call-uac.xml'), '-inf', rows, '-set', 'domain', 'pbx.bench', '-set', 'hold', String(TALK_MS), '-i', '127.0.0.1', '-p', String(await freePort()), '-m', String(CALLS), '-r', String(CALL_RATE), '-l', '1000'], Math.ceil(CALLS / CALL_RATE) + 60);
+    };
+    const direct = await load('straight to the extensions', agents.map((a) => String(a.number)));
+    const since = new Date().toISOString();
+    const queued = await load(`into the queue ${QUEUE_NUMBER}`, [QUEUE_NUMBER]);
+    // The last sessions are written behind: give them a moment.
+    await new Promise((r) => setTimeout(r, 2000));
+    const rssAfter = rssMiB(pid);
+    const metrics = await api(base, token, 'GET', `/api/pbx/manager/metrics?queueId=${queue.id as string}&startDate=${encodeURIComponent(since)}`);
+    uas.stop();
+
+    const rate = (r: SippResult) => r.successful / r.seconds;
+    const offered = CALLS / CALL_RATE;
+    console.log('');
+    console.log(`${AGENTS} agents (one sipp answering for all), calls of ${TALK_MS} ms; ${os.cpus().length} cores`);
+    console.log('| measure | straight to extensions (reference) | into the queue | ratio |');
+    console.log('| --- | --- | --- | --- |');
+    console.log(`| calls completed of ${CALLS} offered at ${CALL_RATE}/s | ${direct.successful} (${direct.failed} failed) | ${queued.successful} (${queued.failed} failed) | |`);
+    console.log(`| sustained calls/s (completed / time from first INVITE to last BYE answered, ${offered.toFixed(0)} s offered) | ${rate(direct).toFixed(1)} | ${rate(queued).toFixed(1)} | ${(rate(queued) / rate(direct)).toFixed(2)} |`);
+    console.log(`| queue: answered / abandoned / missed (sessions) | | ${metrics.answeredCalls as number} / ${metrics.abandonedCalls as number} / ${metrics.missedCalls as number} | |`);
+    const asa = metrics.avgWaitTime as number;
+    console.log(`| queue: mean wait (ASA; the API gives hundredths of a second) | | ${asa === 0 ? 'under 10' : Math.round(asa * 1000)} ms | |`);
+    console.log(`| RSS before / after | ${rssBefore} / ${rssAfter} MiB | | |`);
+  } finally {
+    await stopEverything(stopAll);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

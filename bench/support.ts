@@ -1,0 +1,111 @@
+/**
+ * What the benchmarks share: a scratch directory, sipp runs read for their final statistics, sipp input files, the
+ * server's resident memory, and the REST API.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const here = path.dirname(fileURLToPath(import.meta.url));
+export const work = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-'));
+
+export interface SippResult {
+  successful: number;
+  failed: number;
+  seconds: number;
+  output: string;
+}
+
+/** Runs sipp to its end (or its timeout) and reads the final statistics it prints. */
+export function sipp(args: string[], timeoutSeconds: number): Promise<SippResult> & { pid: number | undefined; stop(): void } {
+  const started = process.hrtime.bigint();
+  const child = spawn('sipp', [...args, '-nostdin', '-timeout', `${timeoutSeconds}s`], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  const killer = setTimeout(() => child.kill('SIGKILL'), (timeoutSeconds + 15) * 1000);
+  const done = new Promise<SippResult>((resolve) =>
+    child.on('exit', () => {
+      clearTimeout(killer);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const last = (label: string) => {
+        const lines = output.split('\n').filter((l) => l.includes(label));
+        const m = /(\d+)\s*$/.exec(lines.at(-1)?.trim() ?? '');
+        return m ? Number(m[1]) : 0;
+      };
+      resolve({ successful: last('Successful call'), failed: last('Failed call'), seconds, output });
+    }),
+  ) as Promise<SippResult> & { pid: number | undefined; stop(): void };
+  done.pid = child.pid;
+  done.stop = () => child.kill('SIGTERM');
+  return done;
+}
+
+export function csv(name: string, rows: string[][]): string {
+  const file = path.join(work, name);
+  fs.writeFileSync(file, ['SEQUENTIAL', ...rows.map((r) => r.join(';'))].join('\n') + '\n');
+  return file;
+}
+
+export function rssMiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+export async function api(base: string, token: string | undefined, method: string, url: string, body?: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(base + url, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+
+/** The errors a server logged (pino JSON lines at level 50 and above), counted by message and first reason. */
+export function loggedErrors(output: string): string[] {
+  const counts = new Map<string, number>();
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+      if ((entry.level ?? 0) < 50) continue;
+      const key = `${entry.msg ?? '?'}: ${entry.err?.message ?? ''}`.slice(0, 200);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    } catch {
+      // not a log line
+    }
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([key, n]) => `${n} × ${key}`);
+}
+
+/** Stops what a bench started, the last started first, each by its own handle, and removes the scratch directory. */
+export async function stopEverything(stops: Array<() => unknown>): Promise<void> {
+  for (const stop of [...stops].reverse()) {
+    try {
+      await stop();
+    } catch {
+      // already stopped
+    }
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+/** The settings of a server a bench starts: loopback, its data in the scratch directory, an administrator to log in. */
+export function benchServerEnv(httpPort: number, sipPort: number): Record<string, string> {
+  return {
+    PBX_DATA_DIR: path.join(work, 'data'),
+    PBX_HTTP_HOST: '127.0.0.1',
+    PBX_HTTP_PORT: String(httpPort),
+    PBX_SIP_HOST: '127.0.0.1',
+    PBX_SIP_PORT: String(sipPort),
+    PBX_DOMAIN: 'pbx.bench',
+    PBX_ADMIN_EMAIL: 'bench@example.com',
+    PBX_ADMIN_PASSWORD: 'bench-admin-password',
+    PBX_LOG_LEVEL: 'warn',
+  };
+}
