@@ -49,8 +49,6 @@ export class CallControl {
     private readonly bus: PbxEventBus,
     private readonly findExtension: QueueTelephony['findExtension'],
     private readonly isQueueNumber: (tenantId: string, number: number) => boolean,
-    /** How a queue takes a call to its number (the engine's router). */
-    private readonly queueCall: (tenantId: string, number: number) => Promise<((call: Call) => void) | undefined>,
   ) {}
 
   /** Set by the realtime gateway once it runs. */
@@ -118,9 +116,8 @@ export class CallControl {
       if (contacts.length === 0) throw new PbxError('PBX_ERR_TARGET_UNAVAILABLE');
       callee = { target: { party: { extensionId: ext.extensionId, number: ext.number }, contacts }, ringTimeout: ext.ringTimeout };
     } else {
-      const take = await this.queueCall(actor.tenantId, Number(number));
-      if (!take) throw new PbxError('PBX_ERR_NUMBER_NOT_FOUND');
-      callee = { take };
+      if (!this.isQueueNumber(actor.tenantId, Number(number))) throw new PbxError('PBX_ERR_NUMBER_NOT_FOUND');
+      callee = 'router';
     }
     const caller = { party: { extensionId: agentId, number: self.number }, contacts: agentContacts };
     let call!: Call;

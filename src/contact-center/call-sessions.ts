@@ -135,6 +135,7 @@ export class CallSessionService {
         if (!live) return;
         const at = new Date();
         const holdMs = live.row.holdMs + (live.holdStartedAt === undefined ? 0 : at.getTime() - live.holdStartedAt);
+        const waitingAgain = live.row.status === 'QUEUED' || live.row.status === 'RINGING';
         const waitFrom = live.row.queuedAt ?? live.row.createdAt;
         this.change(e.callId, {
           status: finalStatus(live.row, e.cause),
@@ -142,7 +143,8 @@ export class CallSessionService {
           endCause: e.cause,
           talkMs: e.durations.talk,
           holdMs,
-          waitMs: live.row.answeredAt ? live.row.waitMs : at.getTime() - waitFrom.getTime(),
+          // A caller sent to a queue after its answer, still waiting there, adds that wait to the ones before.
+          waitMs: (live.row.answeredAt ? live.row.waitMs : 0) + (!live.row.answeredAt || waitingAgain ? at.getTime() - waitFrom.getTime() : 0),
         });
         // The row is kept a little for the wrap-up and notes that follow; they are written by id.
         this.live.delete(e.callId);

@@ -43,7 +43,7 @@ export async function startContactCenter(deps: {
   const queues = new QueueService(deps.db, deps.bus, agents, { contactsOf: (id) => deps.calls.contactsOf(id), findExtension: deps.findExtension }, deps.onError);
   await queues.start();
   deps.calls.setRouter(queues);
-  const control = new CallControl(deps.calls, sessions, agents, deps.bus, deps.findExtension, (tenantId, number) => queues.findByNumber(tenantId, number) !== undefined, (tenantId, number) => queues.claim(tenantId, number));
+  const control = new CallControl(deps.calls, sessions, agents, deps.bus, deps.findExtension, (tenantId, number) => queues.findByNumber(tenantId, number) !== undefined);
   let stopped: Promise<void> | undefined;
   return {
     agents,

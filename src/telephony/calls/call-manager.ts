@@ -10,7 +10,7 @@ import { CALL_ID_PREFIX, MediaUnavailableError } from '../../media/index.ts';
 import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseUri, type SipRequest, type SipStack } from '../../sip/index.ts';
 import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
-import { Call, type CallMedia, type CallObserver, type CallParty, type CallSide, type EndCause, type OutboundLeg, type RingTarget, type TransferTarget } from './call.ts';
+import { Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type OutboundLeg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
 
 /**
  * Where to send to a contact registered over UDP. A phone behind NAT registers a Contact with its private address;
@@ -134,8 +134,8 @@ export class CallManager implements CallObserver {
 
   /**
    * Click-to-call: every device of `caller` rings first (for `callerRingTimeout` seconds); once one answers, it hears
-   * ringback while `dialed` rings (`callee`, an extension's devices), or music while the router takes the call (a
-   * queue's number), and the two are bridged. The call is answered at once and goes on by itself: its progress is
+   * ringback while `dialed` rings (`callee`, an extension's devices), or music while the router takes the call
+   * (`callee` is `'router'`: a queue's number), and the two are bridged. The call is answered at once and goes on by itself: its progress is
    * told by events. Needs the relay (the PBX is the caller's first party, see {@link Call.callBack}).
    */
   async originate(
@@ -143,22 +143,24 @@ export class CallManager implements CallObserver {
     caller: RingTarget,
     callerRingTimeout: number,
     dialed: number,
-    callee: { target: RingTarget; ringTimeout: number } | { take: (call: Call) => void },
+    callee: { target: RingTarget; ringTimeout: number } | 'router',
   ): Promise<Call> {
-    const routed = 'take' in callee;
+    const routed = callee === 'router';
     const audio = routed ? this.media.holdMusic : this.media.ringback;
     const unavailable = this.media.plane.unavailableReason ?? (audio ? undefined : 'no ringback or music is configured');
     if (unavailable !== undefined) throw new MediaUnavailableError('Click-to-call', unavailable);
+    const take = routed ? await this.router?.claim(tenantId, dialed) : undefined;
+    if (routed && !take) throw new CallStateError(`Click-to-call: nothing takes the number ${dialed}`);
     const domain = await this.directory.domainOf(tenantId);
     if (!domain) throw new Error(`call: tenant ${tenantId} has no SIP domain`);
-    const call = this.create(tenantId, domain, caller.party, dialed, routed, undefined, routed ? undefined : callee.target.party.extensionId);
+    const call = this.create(tenantId, domain, caller.party, dialed, routed, undefined, callee === 'router' ? undefined : callee.target.party.extensionId);
     const ringing = call.callBack(caller, callerRingTimeout, audio as string);
-    void ringing
-      .then(async (outcome) => {
+    const connect = async (outcome: RingOutcome) => {
       if (outcome !== 'answered') return;
-      if ('take' in callee) callee.take(call);
-      else await call.start(callee.target, callee.ringTimeout);
-    }).catch((err: unknown) => {
+      if (take) take(call);
+      else if (callee !== 'router') await call.start(callee.target, callee.ringTimeout);
+    };
+    ringing.then(connect).catch((err: unknown) => {
       this.media.onError(err, 'call:originate');
       call.close('failed');
     });
