@@ -78,6 +78,8 @@ export class Baresip {
         `audio_player aubridge,switchboard-${ctrlPort}`,
         'audio_alert aufile,/dev/null',
         'net_interface 127.0.0.1',
+        // Away from the test relays' ports (20000-29999) and the product's default (30000-39999).
+        'rtp_ports 40000-49999',
         '',
       ].join('\n'),
     );

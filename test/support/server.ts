@@ -29,15 +29,48 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** A window of 200 UDP ports for one test server's rtpengine, drawn from 20000-29999. */
-export function testRtpPorts(): { start: number; end: number } {
-  const start = 20_000 + Math.floor(Math.random() * 50) * 200;
-  return { start, end: start + 199 };
+const RTP_WINDOWS = 50;
+const RTP_WINDOW_SIZE = 200;
+
+/**
+ * A window of 200 UDP ports for one test server's rtpengine, drawn from 20000-29999 and claimed by a lock file, so
+ * servers of test files running side by side never share ports: a port one relay just freed and another reuses
+ * would carry the first call's stray packets into the second (and the relay would learn their sender as its peer).
+ * A lock whose process is gone is taken over.
+ */
+export function claimRtpPorts(): { start: number; end: number; release(): void } {
+  const dir = path.join(os.tmpdir(), 'switchboard-test-rtp-windows');
+  fs.mkdirSync(dir, { recursive: true });
+  const first = Math.floor(Math.random() * RTP_WINDOWS);
+  for (let attempt = 0; attempt < RTP_WINDOWS * 2; attempt++) {
+    const index = (first + attempt) % RTP_WINDOWS;
+    const lock = path.join(dir, `${index}.lock`);
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+    } catch {
+      if (!alive(Number(fs.readFileSync(lock, { encoding: 'utf8', flag: 'a+' })))) fs.rmSync(lock, { force: true });
+      continue;
+    }
+    const start = 20_000 + index * RTP_WINDOW_SIZE;
+    return { start, end: start + RTP_WINDOW_SIZE - 1, release: () => fs.rmSync(lock, { force: true }) };
+  }
+  throw new Error(`no free RTP port window: every lock in ${dir} is held`);
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export async function startTestServer(kind: DatabaseKind, overrides: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-test-'));
   const testDb = await openTestDatabase(kind, { migrate: false });
+  const rtpWindow = claimRtpPorts();
   const config: Config = {
     ...loadConfig({}),
     httpPort: 0,
@@ -51,13 +84,14 @@ export async function startTestServer(kind: DatabaseKind, overrides: Partial<Con
     sipPort: 0,
     // Direct media unless a test asks for the relay; each server's relay gets ports of its own.
     rtpengine: 'off',
-    rtpPorts: testRtpPorts(),
+    rtpPorts: { start: rtpWindow.start, end: rtpWindow.end },
     ...overrides,
   };
   let server: RunningServer;
   try {
     server = await startServer(config, { database: testDb.database, print: () => {} });
   } catch (err) {
+    rtpWindow.release();
     await testDb.destroy();
     throw err;
   }
@@ -92,6 +126,7 @@ export async function startTestServer(kind: DatabaseKind, overrides: Partial<Con
       try {
         await server.close();
       } finally {
+        rtpWindow.release();
         await testDb.destroy();
         fs.rmSync(dataDir, { recursive: true, force: true });
       }
