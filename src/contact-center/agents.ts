@@ -49,6 +49,11 @@ interface Agent {
   since: number;
   /** Calls the agent is on, with the wrap-up each earns when it ends. */
   calls: Map<string, { wrapUp: number }>;
+  /**
+   * The longest wrap-up earned by a call that ended while the agent was still on another (a phone's attended
+   * transfer leaves the queue call first): it is owed once the last call ends.
+   */
+  owedWrapUp: { seconds: number; callId: string } | undefined;
   /** Direct calls ringing the agent's devices: the ACD does not offer on top of them. */
   ringing: Set<string>;
   offeredCallId: string | undefined;
@@ -153,6 +158,7 @@ export class AgentService {
       pending: undefined,
       wrapUpTimer: undefined,
       unanswered: 0,
+      owedWrapUp: undefined,
       writes: Promise.resolve(),
     };
     this.agents.set(row.id, agent);
@@ -340,19 +346,23 @@ export class AgentService {
     const entry = agent.calls.get(callId);
     if (!entry) return;
     agent.calls.delete(callId);
+    if (agent.calls.size > 0 && entry.wrapUp > (agent.owedWrapUp?.seconds ?? 0)) agent.owedWrapUp = { seconds: entry.wrapUp, callId };
     if (agent.calls.size > 0 || agent.status !== 'BUSY') return;
+    const owed = agent.owedWrapUp;
+    agent.owedWrapUp = undefined;
+    const wrapUp = owed && owed.seconds > entry.wrapUp ? owed : { seconds: entry.wrapUp, callId };
     const resume = agent.resumeTo ?? { status: 'AVAILABLE' as const, reason: null };
     agent.resumeTo = undefined;
     if (agent.pending) {
       this.applyPending(agent, callId);
     } else if (!this.presence.isRegistered(agent.extensionId) || !agent.isActive) {
       this.move(agent, 'OFFLINE', UNREGISTERED_REASON, callId);
-    } else if (entry.wrapUp > 0) {
-      this.move(agent, 'WRAP_UP', null, callId);
+    } else if (wrapUp.seconds > 0) {
+      this.move(agent, 'WRAP_UP', null, wrapUp.callId);
       agent.wrapUpTimer = setTimeout(() => {
         agent.wrapUpTimer = undefined;
         if (agent.status === 'WRAP_UP' && this.agents.get(agent.extensionId) === agent) this.move(agent, 'AVAILABLE', null, null);
-      }, entry.wrapUp * 1000);
+      }, wrapUp.seconds * 1000);
       agent.wrapUpTimer.unref();
     } else {
       this.move(agent, resume.status, resume.reason, callId);

@@ -89,6 +89,16 @@ export function narrowOffer(offer: string, answer: string): string {
   return out.join('\r\n');
 }
 
+/** Whether a media description sends and receives (no stream, nor the session, says otherwise). */
+export function sendsAndReceives(sdp: string): boolean {
+  return !/^a=(sendonly|recvonly|inactive)\s*$/m.test(sdp) && !/^c=IN IP4 0\.0\.0\.0\s*$/m.test(sdp);
+}
+
+/** `sdp` sending and receiving again: its direction attributes (a hold's, or the answer to one) become sendrecv. */
+export function sendingAndReceiving(sdp: string): string {
+  return sdp.replace(/^a=(sendonly|recvonly|inactive)[ \t]*$/gm, 'a=sendrecv');
+}
+
 function firstMedia(lines: string[]): number {
   const i = lines.findIndex((l) => l.startsWith('m='));
   return i === -1 ? lines.length : i;

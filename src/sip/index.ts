@@ -11,4 +11,5 @@ export * from './transaction/state-machine.ts';
 export * from './transaction/server-transaction.ts';
 export * from './transaction/client-transaction.ts';
 export * from './dialog/dialog.ts';
+export * from './dialog/replaces.ts';
 export * from './stack.ts';

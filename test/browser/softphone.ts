@@ -1,41 +1,70 @@
 /// <reference lib="dom" />
 /**
  * A JsSIP softphone for browser tests, bundled by the test and run in Chromium: it registers over SIP over WebSocket,
- * calls or answers, and reports what WebRTC says of the audio it receives.
+ * calls or answers, and reports what WebRTC says of the audio it receives. It keeps every call it had, by index (the
+ * order they began in), so a test can hold one, place another and join them by REFER with Replaces.
  */
 import JsSIP from 'jssip';
 
 type Session = InstanceType<typeof JsSIP.UA> extends { call(...args: never[]): infer S } ? S : never;
 
-interface PhoneState {
-  registered: boolean;
-  registrationError?: string;
-  incoming: number;
+interface CallState {
   established: boolean;
   ended?: string;
   failed?: string;
+  /** How the last REFER sent in this call went: `accepted` (a NOTIFY said 2xx), or why it did not. */
+  refer?: string;
 }
 
-const state: PhoneState = { registered: false, incoming: 0, established: false };
+interface PhoneState extends CallState {
+  registered: boolean;
+  registrationError?: string;
+  incoming: number;
+  /** Every call, in the order they began; the fields above are the last one's. */
+  calls: CallState[];
+}
+
+const state: PhoneState = { registered: false, incoming: 0, established: false, calls: [] };
 let ua: InstanceType<typeof JsSIP.UA> | undefined;
 let session: Session | undefined;
+const sessions: Session[] = [];
 const audio = new Audio();
 audio.autoplay = true;
 
-function track(s: Session): void {
+function track(s: Session): number {
   session = s;
+  sessions.push(s);
+  const call: CallState = { established: false };
+  state.calls.push(call);
   state.established = false;
   state.ended = undefined;
   state.failed = undefined;
-  s.on('confirmed', () => (state.established = true));
-  s.on('ended', (e: { cause: string }) => (state.ended = e.cause));
-  s.on('failed', (e: { cause: string }) => (state.failed = e.cause));
+  const last = () => session === s;
+  s.on('confirmed', () => {
+    call.established = true;
+    if (last()) state.established = true;
+  });
+  s.on('ended', (e: { cause: string }) => {
+    call.ended = e.cause;
+    if (last()) state.ended = e.cause;
+  });
+  s.on('failed', (e: { cause: string }) => {
+    call.failed = e.cause;
+    if (last()) state.failed = e.cause;
+  });
   s.on('peerconnection', (e: { peerconnection: RTCPeerConnection }) => {
     e.peerconnection.addEventListener('track', (t: RTCTrackEvent) => (audio.srcObject = t.streams[0] ?? new MediaStream([t.track])));
   });
   // An outgoing call has its peer connection at once.
   const pc = (s as unknown as { connection?: RTCPeerConnection }).connection;
   pc?.addEventListener('track', (t: RTCTrackEvent) => (audio.srcObject = t.streams[0] ?? new MediaStream([t.track])));
+  return sessions.length - 1;
+}
+
+function nth(index: number): Session {
+  const s = sessions[index];
+  if (!s) throw new Error(`no call ${index}`);
+  return s;
 }
 
 const phone = {
@@ -51,9 +80,31 @@ const phone = {
     });
     ua.start();
   },
-  call(target: string): void {
+  /** Places a call; answers its index. */
+  call(target: string): number {
     if (!ua) throw new Error('not started');
-    track(ua.call(target, { mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } }));
+    return track(ua.call(target, { mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } }));
+  },
+  /** Holds call `index` (a re-INVITE with a=sendonly). */
+  hold(index: number): void {
+    nth(index).hold();
+  },
+  /** REFER in call `index` to `target`, with Replaces naming call `replaces` when given (an attended transfer). */
+  refer(index: number, target: string, replaces?: number): void {
+    const call = state.calls[index] as CallState;
+    call.refer = 'sent';
+    nth(index).refer(target, {
+      ...(replaces === undefined ? {} : { replaces: nth(replaces) }),
+      eventHandlers: {
+        requestFailed: (e: { response?: { status_code: number } }) => (call.refer = `refused ${e.response?.status_code ?? ''}`.trim()),
+        accepted: () => (call.refer = 'accepted'),
+        failed: (e: { response?: { status_code: number } }) => (call.refer = `failed ${e.response?.status_code ?? ''}`.trim()),
+      },
+    } as never);
+  },
+  /** Hangs up call `index`, or the last one. */
+  hangupCall(index: number): void {
+    nth(index).terminate();
   },
   answer(): void {
     session?.answer({ mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } });
@@ -81,6 +132,37 @@ const phone = {
       if (r.type === 'outbound-rtp' && r.kind === 'audio') out.packetsSent = r.packetsSent ?? 0;
     });
     return out;
+  },
+  /**
+   * Which of `frequencies` dominates what the phone hears over the next `ms` (the received track through an analyser,
+   * the power within 15 Hz of each summed), with each one's share of that power.
+   */
+  async dominant(frequencies: number[], ms: number): Promise<{ frequency: number; share: number }> {
+    const stream = audio.srcObject as MediaStream | null;
+    if (!stream) return { frequency: 0, share: 0 };
+    const context = new AudioContext();
+    await context.resume();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 16_384;
+    context.createMediaStreamSource(stream).connect(analyser);
+    // Pulled through to the output (silenced), so the graph runs on a machine without speakers too.
+    const mute = context.createGain();
+    mute.gain.value = 0;
+    analyser.connect(mute).connect(context.destination);
+    const bins = new Float32Array(analyser.frequencyBinCount);
+    const power = frequencies.map(() => 0);
+    const binHz = context.sampleRate / analyser.fftSize;
+    for (let t = 0; t < ms; t += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+      analyser.getFloatFrequencyData(bins);
+      frequencies.forEach((f, k) => {
+        for (let i = Math.floor((f - 15) / binHz); i <= Math.ceil((f + 15) / binHz); i++) power[k] = (power[k] as number) + 10 ** ((bins[i] ?? -200) / 10);
+      });
+    }
+    await context.close();
+    const total = power.reduce((a, b) => a + b, 0);
+    const best = power.indexOf(Math.max(...power));
+    return { frequency: frequencies[best] as number, share: total > 0 ? (power[best] as number) / total : 0 };
   },
   stop(): void {
     ua?.stop();

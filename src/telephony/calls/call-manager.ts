@@ -7,7 +7,7 @@
  */
 import type { PbxEventBus } from '../../events/index.ts';
 import { CALL_ID_PREFIX, MediaUnavailableError } from '../../media/index.ts';
-import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseUri, type SipRequest, type SipStack } from '../../sip/index.ts';
+import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseUri, type Replaces, replacesOfReferTo, type SipRequest, type SipStack } from '../../sip/index.ts';
 import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
 import { Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type OutboundLeg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
@@ -241,24 +241,35 @@ export class CallManager implements CallObserver {
   }
 
   /**
-   * A blind transfer asked by the phone that answered (REFER, rfc3515): the Refer-To names an extension of the call's
-   * tenant, which is rung for the caller, or a number the router takes (a queue), where the caller waits again.
-   * Attended transfer by REFER with Replaces is not built (501); an unknown number is 404, an extension with no device
-   * 480, a queue without the relay 503; the phone keeps its call then.
+   * A transfer asked by a phone (REFER, rfc3515). Blind, from the party who answered: the Refer-To names an extension
+   * of the call's tenant, which is rung for the caller, or a number the router takes (a queue), where the caller waits
+   * again; an unknown number is 404, an extension with no device 480, a queue without the relay 503, and the phone
+   * keeps its call then. Attended, from either party (the Refer-To carries Replaces, rfc5589#section-7): the phone's
+   * two calls are joined, see {@link join}.
    */
-  onRefer(call: Call, req: IncomingRequest): void {
-    this.refer(call, req).catch(() => {
+  onRefer(call: Call, req: IncomingRequest, side: CallSide, dialog: Dialog): void {
+    this.refer(call, req, side, dialog).catch((err: unknown) => {
+      this.media.onError(err, 'call:refer');
       if (!req.transaction.finalSent) req.reply(500);
     });
   }
 
-  private async refer(call: Call, req: IncomingRequest): Promise<void> {
+  private async refer(call: Call, req: IncomingRequest, side: CallSide, dialog: Dialog): Promise<void> {
     const referTo = req.message.headers.get('Refer-To') ?? '';
-    const raw = /<([^>]*)>/.exec(referTo)?.[1] ?? referTo.split(';')[0]?.trim() ?? '';
-    if (/[?&]replaces=/i.test(raw)) {
-      req.reply(501, { reason: 'Not Implemented (REFER with Replaces: use the API for an attended transfer)' });
+    const replaces = replacesOfReferTo(referTo);
+    if (replaces === 'invalid') {
+      req.reply(400, { reason: 'Bad Request (unreadable Replaces in Refer-To)' });
       return;
     }
+    if (replaces !== 'absent') {
+      this.join(call, req, side, dialog, replaces);
+      return;
+    }
+    if (side !== 'callee') {
+      req.reply(403, { reason: 'Forbidden (only the party who answered a call transfers its caller blind)' });
+      return;
+    }
+    const raw = /<([^>]*)>/.exec(referTo)?.[1] ?? referTo.split(';')[0]?.trim() ?? '';
     let user: string | undefined;
     try {
       const uri = parseUri(raw);
@@ -288,6 +299,63 @@ export class CallManager implements CallObserver {
       return;
     }
     call.acceptRefer(req, { ring: { party: { extensionId: ext.extensionId, number: ext.number }, contacts }, ringTimeoutSeconds: ext.ringTimeout });
+  }
+
+  /**
+   * An attended transfer from a phone (rfc5589#section-7): the phone, on two calls, sends REFER in one of them with a
+   * Refer-To whose Replaces names its dialog in the other. The call the phone took keeps its caller; the party who
+   * answered the call the phone placed is handed over to it, and the phone leaves both ({@link Call.adoptCallee}). The
+   * REFER is accepted (202) and the phone told at once that it worked (NOTIFY 200), as a PBX that takes the transfer
+   * over does. Refused: Replaces naming no dialog of this phone fails in the NOTIFY (481), two calls the phone took (or two it placed) 501,
+   * a call not answered or already being transferred 491, without the relay 503.
+   */
+  private join(call: Call, req: IncomingRequest, side: CallSide, dialog: Dialog, replaces: Replaces): void {
+    const named =
+      this.dialogs.get(dialogKey({ callId: replaces.callId, localTag: replaces.toTag, remoteTag: replaces.fromTag })) ??
+      this.dialogs.get(dialogKey({ callId: replaces.callId, localTag: replaces.fromTag, remoteTag: replaces.toTag }));
+    const phone = side === 'caller' ? call.caller : call.callee;
+    const other = named && named.call !== call && named.call.tenantId === call.tenantId ? named.call.partyOf(named.dialog) : undefined;
+    if (!named || !other || !phone || other.party.extensionId !== phone.extensionId) {
+      // As the INVITE with Replaces the transferee would send fails (rfc3891#section-3): the REFER itself is fine, the
+      // phone keeps its call, and learns why the transfer failed from the NOTIFY.
+      this.referOutcome(req, dialog, '481 Call/Transaction Does Not Exist');
+      return;
+    }
+    if (side === other.side) {
+      req.reply(501, { reason: `Not Implemented (joining two calls the phone ${side === 'callee' ? 'took' : 'placed'})` });
+      return;
+    }
+    if (this.media.plane.unavailableReason !== undefined) {
+      req.reply(503, { reason: 'Service Unavailable (an attended transfer by the phone needs the media relay)' });
+      return;
+    }
+    const [keeper, donor] = side === 'callee' ? [call, named.call] : [named.call, call];
+    const refusal = keeper.joinRefusal() ?? donor.joinRefusal();
+    if (refusal) {
+      req.reply(491, { reason: `Request Pending (${refusal})` });
+      return;
+    }
+    this.referOutcome(req, dialog, '200 OK');
+    const leg = donor.handOverCallee();
+    keeper
+      .adoptCallee(leg, phone)
+      .catch((err: unknown) => {
+        this.media.onError(err, 'call:join');
+        keeper.close('media-failed');
+      })
+      // The phone's other call ends once its party is on the joined one (so that party is never seen free between).
+      .finally(() => donor.close('transferred'));
+  }
+
+  /** Accepts a REFER (202) and tells its sender at once how the transfer went: a NOTIFY with `status` (rfc3515). */
+  private referOutcome(req: IncomingRequest, dialog: Dialog, status: string): void {
+    req.reply(202);
+    const notify = dialog.createRequest('NOTIFY', {
+      body: Buffer.from(`SIP/2.0 ${status}\r\n`, 'utf8'),
+      contentType: 'message/sipfrag;version=2.0',
+      headers: [['Event', 'refer'], ['Subscription-State', 'terminated;reason=noresource']],
+    });
+    this.stack.sendRequest(notify, dialog.flow, { onResponse: () => {}, onTimeout: () => {} });
   }
 
   /** Whether the PBX can answer callers and play them music itself (the relay runs, and there is music to play). */

@@ -28,7 +28,7 @@ import {
   type SipStack,
   StateMachine,
 } from '../../sip/index.ts';
-import { CALL_ID_PREFIX, type MediaPlane, type MediaProfile, MediaUnavailableError, narrowOffer, silentAnswer, silentOffer } from '../../media/index.ts';
+import { CALL_ID_PREFIX, type MediaPlane, type MediaProfile, MediaUnavailableError, narrowOffer, sendingAndReceiving, sendsAndReceives, silentAnswer, silentOffer } from '../../media/index.ts';
 import type { Binding } from '../location-service.ts';
 
 /** The methods a party may send in a call's dialogs (REFER: the party who answered transfers its caller). */
@@ -70,6 +70,11 @@ export type EndCause =
   | 'hangup'
   /** A blind transfer's target did not answer: the caller, left alone, is hung up. */
   | 'transfer-failed'
+  /**
+   * A phone joined two of its calls (an attended transfer by REFER with Replaces): this one's other party went on in
+   * the other call, and the phone left both.
+   */
+  | 'transferred'
   /** A waiting caller let go by whoever routed the call (too long a wait, a full queue, nobody to answer). */
   | 'queue-timeout'
   | 'queue-full'
@@ -159,8 +164,11 @@ export interface CallObserver {
    * attended one being completed (the target was consulted, and may already be on the call).
    */
   onTransferring(call: Call, from: CallParty, target: TransferTarget, attended: boolean): void;
-  /** The party who answered asks, by REFER, to transfer the caller: the observer finds the target, or refuses. */
-  onRefer(call: Call, req: IncomingRequest): void;
+  /**
+   * A party of the answered call asks, by REFER in `dialog`, to transfer the other: the observer finds the target, or
+   * refuses.
+   */
+  onRefer(call: Call, req: IncomingRequest, side: CallSide, dialog: Dialog): void;
   /** An attended transfer's consultation began: `target` is rung for the agent `from` while the caller holds. */
   onConsulting(call: Call, from: CallParty, target: CallParty): void;
   /** The consultation's target answered: it talks with the agent. */
@@ -786,8 +794,8 @@ export class Call extends StateMachine<CallState> {
     const to = from === this.callerDialog ? this.answered?.dialog : this.callerDialog;
     const method = req.message.method;
     if (method === 'REFER') {
-      if (this.state === CallState.Answered && from === this.answered?.dialog) this.observer.onRefer(this, req);
-      else req.reply(403, { reason: 'Forbidden (only the party who answered a call transfers its caller)' });
+      if (this.state !== CallState.Answered || this.transfer || !to) req.reply(491, { reason: 'Request Pending (the call is not answered, or a transfer is in progress)' });
+      else this.observer.onRefer(this, req, from === this.callerDialog ? 'caller' : 'callee', from);
       return;
     }
     if (method === 'BYE') {
@@ -1048,6 +1056,80 @@ export class Call extends StateMachine<CallState> {
     this.observer.onTransferring(this, old.party, target, false);
     this.answering = this.waitWith(music).catch((err: unknown) => this.mediaFailed(err));
     take(this);
+  }
+
+  /** Which party of the call a dialog of its own is with, if it is the caller's or the answered party's. */
+  partyOf(dialog: Dialog): { side: CallSide; party: CallParty } | undefined {
+    if (dialog === this.callerDialog) return { side: 'caller', party: this.caller };
+    if (dialog === this.answered?.dialog && this.callee) return { side: 'callee', party: this.callee };
+    return undefined;
+  }
+
+  /** Why the call cannot take part in joining two calls now, if it cannot. */
+  joinRefusal(): string | undefined {
+    if (this.state !== CallState.Answered || !this.callerDialog || !this.answered?.dialog) return 'the call is not answered';
+    if (this.transfer || this.consultation) return 'a transfer is already in progress';
+    if (!this.sdpOf.caller) return 'the caller described no media';
+    return undefined;
+  }
+
+  /**
+   * Joining two calls of one phone (rfc5589#section-7, the phone's attended transfer), the call the phone placed: its
+   * party who answered is handed over to the other call ({@link adoptCallee}), and the phone, this call's caller,
+   * hears BYE. The call itself stays until {@link close}d with `transferred`, once the other call has its party.
+   */
+  handOverCallee(): OutboundLeg {
+    const refusal = this.joinRefusal();
+    const leg = this.answered;
+    if (refusal || !leg) throw new CallStateError(`Joining calls: ${refusal ?? 'the call is not answered'}`);
+    this.releaseMediaControls();
+    this.answered = undefined;
+    this.legs.splice(this.legs.indexOf(leg), 1);
+    this.bye(this.callerDialog as Dialog);
+    return leg;
+  }
+
+  /**
+   * Joining two calls of one phone, the call the phone took: its caller goes on with `leg`, the party another call
+   * handed over, and the phone (the party who answered here, `from`) hears BYE. The new party is offered the caller's
+   * media in this call's relay session and re-INVITEd with it; the caller, if its last answer did not send and
+   * receive (the phone had held it by re-INVITE), is re-INVITEd with the new party's media. Needs the relay.
+   */
+  async adoptCallee(leg: OutboundLeg, from: CallParty): Promise<void> {
+    const refusal = this.joinRefusal();
+    const old = this.answered;
+    const dialog = leg.dialog;
+    if (refusal || !old?.dialog || !dialog) throw new CallStateError(`Joining calls: ${refusal ?? 'the other call is not answered'}`);
+    const callerDialog = this.callerDialog as Dialog;
+    const callerSdp = this.sdpOf.caller as StoredSdp;
+    this.releaseMediaControls();
+    this.legs.push(leg);
+    this.answered = leg;
+    this.callee = leg.party;
+    this.observer.onDialog(this, dialog);
+    this.bye(old.dialog);
+    const offer = { body: Buffer.from(sendingAndReceiving(callerSdp.body.toString('utf8')), 'utf8'), type: callerSdp.type };
+    const body = await this.mediaBody('offer', sdpMessage(offer), this.callerTag, leg.id, leg.flow);
+    if (this.state === CallState.Ended) return;
+    const answer = await this.sendReinvite(dialog, body, offer.type);
+    if (answer.status >= 300) throw new Error(`the transfer's target refused the re-INVITE with ${answer.status}`);
+    if ((this.state as CallState) === CallState.Ended) return;
+    // The relay's answer for the caller is not sent: the caller's side of the relay does not change.
+    await this.mediaBody('answer', answer, leg.id, this.callerTag, callerDialog.flow);
+    this.noteSdp('callee', answer);
+    if (!sendsAndReceives(callerSdp.body.toString('utf8'))) {
+      // The caller last answered a hold: it sends again only when asked to.
+      const again = await this.mediaBody('offer', answer, leg.id, this.callerTag, callerDialog.flow);
+      if ((this.state as CallState) === CallState.Ended) return;
+      const callerAnswer = await this.sendReinvite(callerDialog, again, answer.headers.get('Content-Type'));
+      if (callerAnswer.status >= 300) throw new Error(`the caller refused the transfer's re-INVITE with ${callerAnswer.status}`);
+      await this.mediaBody('answer', callerAnswer, this.callerTag, leg.id, leg.flow);
+      this.noteSdp('caller', callerAnswer);
+      this.callerAnswer = undefined;
+    }
+    if ((this.state as CallState) === CallState.Ended) return;
+    this.observer.onTransferring(this, from, leg.party, true);
+    this.observer.onTransferred(this, from, leg);
   }
 
   private async runTransfer(old: OutboundLeg, oldDialog: Dialog, sdp: StoredSdp, target: RingTarget, ringTimeoutSeconds: number): Promise<RingOutcome> {
@@ -1356,7 +1438,7 @@ export class Call extends StateMachine<CallState> {
     const method = req.message.method;
     if (method !== 'BYE') {
       // The pairings change under a consultation: an offer now would race them (rfc3261#section-14.1).
-      if (method === 'INVITE' || method === 'UPDATE') req.reply(491);
+      if (method === 'INVITE' || method === 'UPDATE' || method === 'REFER') req.reply(491);
       else req.reply(200);
       return;
     }
