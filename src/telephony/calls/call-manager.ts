@@ -10,7 +10,7 @@ import { CALL_ID_PREFIX, MediaUnavailableError } from '../../media/index.ts';
 import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseUri, type Replaces, replacesOfReferTo, type SipRequest, type SipStack } from '../../sip/index.ts';
 import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
-import { Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type OutboundLeg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
+import { answerRefer, Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type OutboundLeg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
 
 /**
  * Where to send to a contact registered over UDP. A phone behind NAT registers a Contact with its private address;
@@ -306,8 +306,8 @@ export class CallManager implements CallObserver {
    * Refer-To whose Replaces names its dialog in the other. The call the phone took keeps its caller; the party who
    * answered the call the phone placed is handed over to it, and the phone leaves both ({@link Call.adoptCallee}). The
    * REFER is accepted (202) and the phone told at once that it worked (NOTIFY 200), as a PBX that takes the transfer
-   * over does. Refused: Replaces naming no dialog of this phone fails in the NOTIFY (481), two calls the phone took (or two it placed) 501,
-   * a call not answered or already being transferred 491, without the relay 503.
+   * over does. Refused: Replaces naming no dialog of this phone fails in the NOTIFY (481), two calls the phone took
+   * (or two it placed) 501, a call not answered or already being transferred 491, without the relay 503.
    */
   private join(call: Call, req: IncomingRequest, side: CallSide, dialog: Dialog, replaces: Replaces): void {
     const named =
@@ -318,7 +318,7 @@ export class CallManager implements CallObserver {
     if (!named || !other || !phone || other.party.extensionId !== phone.extensionId) {
       // As the INVITE with Replaces the transferee would send fails (rfc3891#section-3): the REFER itself is fine, the
       // phone keeps its call, and learns why the transfer failed from the NOTIFY.
-      this.referOutcome(req, dialog, '481 Call/Transaction Does Not Exist');
+      answerRefer(this.stack, req, dialog, '481 Call/Transaction Does Not Exist');
       return;
     }
     if (side === other.side) {
@@ -335,7 +335,7 @@ export class CallManager implements CallObserver {
       req.reply(491, { reason: `Request Pending (${refusal})` });
       return;
     }
-    this.referOutcome(req, dialog, '200 OK');
+    answerRefer(this.stack, req, dialog, '200 OK');
     const leg = donor.handOverCallee();
     keeper
       .adoptCallee(leg, phone)
@@ -345,17 +345,6 @@ export class CallManager implements CallObserver {
       })
       // The phone's other call ends once its party is on the joined one (so that party is never seen free between).
       .finally(() => donor.close('transferred'));
-  }
-
-  /** Accepts a REFER (202) and tells its sender at once how the transfer went: a NOTIFY with `status` (rfc3515). */
-  private referOutcome(req: IncomingRequest, dialog: Dialog, status: string): void {
-    req.reply(202);
-    const notify = dialog.createRequest('NOTIFY', {
-      body: Buffer.from(`SIP/2.0 ${status}\r\n`, 'utf8'),
-      contentType: 'message/sipfrag;version=2.0',
-      headers: [['Event', 'refer'], ['Subscription-State', 'terminated;reason=noresource']],
-    });
-    this.stack.sendRequest(notify, dialog.flow, { onResponse: () => {}, onTimeout: () => {} });
   }
 
   /** Whether the PBX can answer callers and play them music itself (the relay runs, and there is music to play). */

@@ -179,6 +179,20 @@ export interface CallObserver {
   onTransferred(call: Call, from: CallParty, leg: OutboundLeg): void;
 }
 
+/**
+ * Accepts a REFER (202) and tells its sender at once how the transfer went: a NOTIFY in `dialog` whose sipfrag is
+ * `status` (rfc3515#section-2.4.5), as a PBX that takes the transfer over does.
+ */
+export function answerRefer(stack: SipStack, req: IncomingRequest, dialog: Dialog, status: string): void {
+  req.reply(202);
+  const notify = dialog.createRequest('NOTIFY', {
+    body: Buffer.from(`SIP/2.0 ${status}\r\n`, 'utf8'),
+    contentType: 'message/sipfrag;version=2.0',
+    headers: [['Event', 'refer'], ['Subscription-State', 'terminated;reason=noresource']],
+  });
+  stack.sendRequest(notify, dialog.flow, { onResponse: () => {}, onTimeout: () => {} });
+}
+
 /** An action the call's state does not allow (holding a call nobody answered yet). */
 export class CallStateError extends Error {
   override readonly name = 'CallStateError';
@@ -1023,13 +1037,7 @@ export class Call extends StateMachine<CallState> {
       req.reply(491, { reason: `Request Pending (${(err as Error).message})` });
       return;
     }
-    req.reply(202);
-    const notify = transferor.createRequest('NOTIFY', {
-      body: Buffer.from('SIP/2.0 200 OK\r\n', 'utf8'),
-      contentType: 'message/sipfrag;version=2.0',
-      headers: [['Event', 'refer'], ['Subscription-State', 'terminated;reason=noresource']],
-    });
-    this.stack.sendRequest(notify, transferor.flow, { onResponse: () => {}, onTimeout: () => {} });
+    answerRefer(this.stack, req, transferor, '200 OK');
     if ('take' in target) this.waitAgain(target.router, target.take);
     else void this.transferCaller(target.ring, target.ringTimeoutSeconds).catch(() => undefined);
   }
