@@ -98,7 +98,7 @@ const phone = {
       eventHandlers: {
         requestFailed: (e: { response?: { status_code: number } }) => (call.refer = `refused ${e.response?.status_code ?? ''}`.trim()),
         accepted: () => (call.refer = 'accepted'),
-        failed: (e: { response?: { status_code: number } }) => (call.refer = `failed ${e.response?.status_code ?? ''}`.trim()),
+        failed: (e: { status_line?: { status_code: number } }) => (call.refer = `failed ${e.status_line?.status_code ?? ''}`.trim()),
       },
     } as never);
   },

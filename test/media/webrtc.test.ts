@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { wavFile } from '../../src/media/index.ts';
-import { dominantTone, readWav, slice } from '../support/audio.ts';
+import { dominantTone, readWav, sineSamples, slice } from '../support/audio.ts';
 import { Baresip } from '../support/baresip.ts';
 import { bundle, launchChromium, openScriptPage, tempDir } from '../support/browser.ts';
 import { createUser, type TestServer, useTestServer } from '../support/server.ts';
@@ -24,11 +24,6 @@ type Stats = { packetsReceived: number; totalAudioEnergy: number; audioLevel: nu
 type PhoneState = { registered: boolean; registrationError?: string; incoming: number; established: boolean; ended?: string; failed?: string };
 
 
-function tone(frequency: number, seconds: number, rate = 48_000): Int16Array {
-  const samples = new Int16Array(seconds * rate);
-  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(10_000 * Math.sin((2 * Math.PI * frequency * i) / rate));
-  return samples;
-}
 
 /** What the baresip phone heard in its `n`th call (its sndfile dumps are named by the time each call began). */
 function heard(dir: string, n: number) {
@@ -60,7 +55,7 @@ describe('a browser (JsSIP in Chromium) and a baresip phone talk through the rel
     const ext = async (name: string) => (await createUser(t, ctx.token, { name, email: `${name.replace(/\W/g, '').toLowerCase()}@example.com` })).extension as Ext;
     [browserExt, phoneExt] = [await ext('Browser Agent'), await ext('Desk Phone')];
     const microphone = path.join(dir, 'microphone.wav');
-    fs.writeFileSync(microphone, wavFile(tone(BROWSER_TONE, 30), 48_000));
+    fs.writeFileSync(microphone, wavFile(sineSamples(BROWSER_TONE, 30), 48_000));
     fs.mkdirSync(path.join(dir, 'phone'));
     phone = await Baresip.start({ user: String(phoneExt.number), password: phoneExt.secret, domain: 'pbx.test', proxy: `127.0.0.1:${t.server.sipPort}`, answer: 'auto', tone: PHONE_TONE, dumpDir: path.join(dir, 'phone') });
     browser = await launchChromium({ microphoneWav: microphone });

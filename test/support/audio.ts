@@ -73,3 +73,10 @@ export function dominantTone(samples: Float32Array, rate: number, candidates: nu
   const [best, next] = powers as [{ f: number; p: number }, { f: number; p: number }];
   return { frequency: best.f, ratio: best.p / Math.max(next.p, 1e-12) };
 }
+
+/** `seconds` of a sine at `frequency` as 16-bit samples (a microphone's WAV for a browser test). */
+export function sineSamples(frequency: number, seconds: number, rate = 48_000): Int16Array {
+  const samples = new Int16Array(seconds * rate);
+  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(10_000 * Math.sin((2 * Math.PI * frequency * i) / rate));
+  return samples;
+}

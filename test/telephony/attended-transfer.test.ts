@@ -12,7 +12,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { DomainEvents } from '../../src/events/index.ts';
 import { wavFile } from '../../src/media/index.ts';
-import { dominantTone, readWav, slice } from '../support/audio.ts';
+import { dominantTone, readWav, sineSamples, slice } from '../support/audio.ts';
 import { Baresip } from '../support/baresip.ts';
 import { bundle, launchChromium, openScriptPage, tempDir } from '../support/browser.ts';
 import { createUser, useTestServer } from '../support/server.ts';
@@ -37,11 +37,6 @@ type Phone = {
   hangupCall(index: number): void;
 };
 
-function tone(frequency: number, seconds: number, rate = 48_000): Int16Array {
-  const samples = new Int16Array(seconds * rate);
-  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(10_000 * Math.sin((2 * Math.PI * frequency * i) / rate));
-  return samples;
-}
 
 /** The tone a baresip phone heard over the last seconds of its last call (its decoder's dump). */
 function heardLast(dir: string): number {
@@ -102,7 +97,7 @@ describe('attended transfer by a phone: REFER with Replaces (RFC 5589 section 7,
     const ws = `${t.server.url.replace(/^http/, 'ws')}/sip`;
     for (const [key, frequency] of [['a', TONE_A], ['b', TONE_B]] as const) {
       const microphone = path.join(dir, `microphone-${key}.wav`);
-      fs.writeFileSync(microphone, wavFile(tone(frequency, 60), 48_000));
+      fs.writeFileSync(microphone, wavFile(sineSamples(frequency, 60), 48_000));
       const browser = await launchChromium({ microphoneWav: microphone });
       browsers.push(browser);
       pages[key] = await openScriptPage(browser, t.server.url, '/test/softphone', script);
@@ -188,7 +183,7 @@ describe('attended transfer by a phone: REFER with Replaces (RFC 5589 section 7,
     await until('B\'s call with C ended', b.state, (s) => s.calls[second]?.ended !== undefined);
     await b.refer(first.index, uri(ext.c), second);
     const gone = await until('the REFER is answered', b.state, (s) => !['sent', 'accepted'].includes(s.calls[first.index]?.refer ?? 'sent'));
-    assert.equal(gone.calls[first.index]?.refer, 'failed', 'accepted, then the NOTIFY said 481');
+    assert.equal(gone.calls[first.index]?.refer, 'failed 481', 'accepted, then the NOTIFY said 481');
     assert.equal((await b.state()).calls[first.index]?.ended, undefined, 'B keeps its call with A');
     assert.equal(ctx.t.server.telephony.calls.find(first.call.id)?.callee?.extensionId, ext.b.id, 'A is still with B');
 
@@ -199,7 +194,7 @@ describe('attended transfer by a phone: REFER with Replaces (RFC 5589 section 7,
     await b.answer();
     await until('B answered C', b.state, (s) => s.calls[before]?.established === true);
     await b.refer(first.index, uri(ext.c), before);
-    const taken = await until('the REFER is answered', b.state, (s) => !['sent', 'failed'].includes(s.calls[first.index]?.refer ?? 'sent'));
+    const taken = await until('the REFER is answered', b.state, (s) => !['sent', 'failed 481'].includes(s.calls[first.index]?.refer ?? 'sent'));
     assert.equal(taken.calls[first.index]?.refer, 'refused 501');
     assert.equal(ctx.t.server.telephony.calls.find(first.call.id)?.callee?.extensionId, ext.b.id, 'A is still with B');
     await b.hangup(first.index);

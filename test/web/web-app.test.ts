@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { wavFile } from '../../src/media/index.ts';
+import { sineSamples } from '../support/audio.ts';
 import { answered, CALLER_HANGS_UP, caller, type Ext, WAIT_FOR_BYE } from '../support/calls.ts';
 import { launchChromium, tempDir } from '../support/browser.ts';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, createUser, useTestServer } from '../support/server.ts';
@@ -22,11 +23,6 @@ const PHONE = { width: 390, height: 844 };
 
 type Stats = { packetsReceived: number; packetsSent: number; totalAudioEnergy: number; audioLevel: number } | null;
 
-function tone(frequency: number, seconds: number, rate = 48_000): Int16Array {
-  const samples = new Int16Array(seconds * rate);
-  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(10_000 * Math.sin((2 * Math.PI * frequency * i) / rate));
-  return samples;
-}
 
 describe('the web app in Chromium: provisioning, softphones, a call, the wallboard, a queue call', () => {
   const dir = tempDir('switchboard-web-');
@@ -86,7 +82,7 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
 
   before(async () => {
     const microphone = path.join(dir, 'microphone.wav');
-    fs.writeFileSync(microphone, wavFile(tone(700, 60), 48_000));
+    fs.writeFileSync(microphone, wavFile(sineSamples(700, 60), 48_000));
     browser = await launchChromium({ microphoneWav: microphone });
   });
 
