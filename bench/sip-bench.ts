@@ -10,6 +10,7 @@
  *   npx tsx bench/sip-bench.ts                          (embedded PGlite; about a minute and a half)
  *   BENCH_DATABASE=postgres npx tsx bench/sip-bench.ts  (a throwaway PostgreSQL server, as larger sites run)
  *   BENCH_MEDIA=relay npx tsx bench/sip-bench.ts        (calls through rtpengine instead of direct media)
+ *   BENCH_CPU_PROFILE=/tmp/prof npx tsx bench/sip-bench.ts  (and a CPU profile of the server, to see where time goes)
  *
  * Needs sipp and kamailio (Debian's sip-tester and kamailio) and, for the second, postgresql.
  *
@@ -30,6 +31,8 @@ const CALL_RATE = Number(process.env.BENCH_CALL_RATE ?? 300);
 const HELD_CALLS = Number(process.env.BENCH_HELD_CALLS ?? 1000);
 /** `direct` (the default): SDP passed through; `relay`: every call's media anchored in rtpengine. */
 const MEDIA = process.env.BENCH_MEDIA === 'relay' ? 'relay' : 'direct';
+/** A folder for a V8 CPU profile of the server's whole run (open it in Chrome's DevTools). */
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
 const KAMAILIO_PASSWORD = 'bench-password-1';
 
 async function registerLoad(target: string, rowsFile: string): Promise<SippResult> {
@@ -47,7 +50,7 @@ async function main(): Promise<void> {
     PBX_SIP_AUTH_MAX_FAILURES: '100000',
     // Calls through the relay (rtpengine) or with direct media (SDP passed through): two rows of the results.
     PBX_RTPENGINE: MEDIA === 'relay' ? 'auto' : 'off',
-  });
+  }, { nodeArgs: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [] });
   const stopAll: Array<() => unknown> = [() => cluster?.stop(), () => server.stop()];
   try {
     await waitForOutput(server, 'listening on');

@@ -189,6 +189,7 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
       listDomains: async () => (await directory.tenants.list()).map((t) => t.domain),
       domainOf: async (tenantId: string) => (await directory.tenants.get(tenantId)).domain,
       findExtension: extensionLookup(directory),
+      lookups: (extensionId?: string) => directory.extensions.lookups(extensionId),
     },
     db: core.database.db,
     bus: core.bus,

@@ -9,8 +9,9 @@
  * - AWAY or OFFLINE asked for during a call takes effect when the call ends (the call is not cut);
  * - a restart never leaves an agent RINGING, BUSY or WRAP_UP.
  */
-import { and, eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { agentActivityLog, type Db, extensions, tenants } from '../db/index.ts';
+import { inSlices, WriteBehind } from '../db/write-behind.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import { type AgentStatus, assertMove, type SettableState } from './agent-state.ts';
@@ -62,8 +63,19 @@ interface Agent {
   wrapUpTimer: NodeJS.Timeout | undefined;
   /** Queue offers left unanswered in a row (auto-pause). */
   unanswered: number;
-  /** Writes of this agent's changes, in order. */
-  writes: Promise<void>;
+  /** Settles when this agent's last change is written. */
+  written: Promise<void>;
+}
+
+interface StatusChange {
+  tenantId: string;
+  extensionId: string;
+  userId: string | null;
+  from: AgentStatus;
+  to: AgentStatus;
+  reason: string | null;
+  callId: string | null;
+  at: Date;
 }
 
 export const AUTO_PAUSE_REASON = 'Auto-pause';
@@ -74,13 +86,41 @@ export class AgentService {
   private readonly agents = new Map<string, Agent>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly awayReasons = new Map<string, string[]>();
+  /**
+   * Every call moves its agents two or three times: the changes are written behind, in batches. An agent's
+   * latest status (one row per extension) and the activity log (every change, in order) are written together.
+   */
+  private readonly writer: WriteBehind<StatusChange>;
+  private logged = 0;
 
   constructor(
     private readonly db: Db,
     private readonly bus: PbxEventBus,
     private readonly presence: AgentPresence,
     private readonly onError: (err: unknown, context: string) => void,
-  ) {}
+  ) {
+    this.writer = new WriteBehind((changes) => this.write(changes), (err) => this.onError(err, 'agents:write'));
+  }
+
+  private async write(changes: StatusChange[]): Promise<void> {
+    // The latest change of each agent sets its row; every change goes to the log.
+    const latest = new Map<string, StatusChange>();
+    for (const c of changes) latest.set(c.extensionId, c);
+    await inSlices([...latest.values()], 500, (slice) =>
+      this.db.execute(sql`
+        update ${extensions} set status = v.status, status_reason = v.reason, status_changed_at = v.at, updated_at = v.at
+        from (values ${sql.join(
+          slice.map((c) => sql`(${c.extensionId}::uuid, ${c.tenantId}::uuid, ${c.to}, ${c.reason}::text, ${c.at.toISOString()}::timestamptz)`),
+          sql`, `,
+        )}) as v(id, tenant_id, status, reason, at)
+        where ${extensions.id} = v.id and ${extensions.tenantId} = v.tenant_id`),
+    );
+    await inSlices(changes, 500, (slice) =>
+      this.db.insert(agentActivityLog).values(
+        slice.map((c) => ({ tenantId: c.tenantId, extensionId: c.extensionId, userId: c.userId, fromStatus: c.from, toStatus: c.to, reason: c.reason, callId: c.callId, createdAt: c.at })),
+      ),
+    );
+  }
 
   /** Loads every extension's agent, puts right what a stop left behind, and follows registrations and calls. */
   async start(): Promise<void> {
@@ -132,7 +172,7 @@ export class AgentService {
 
   /** Waits for every state change to be written. */
   async flush(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((a) => a.writes));
+    await this.writer.flush();
   }
 
   async stop(): Promise<void> {
@@ -159,7 +199,7 @@ export class AgentService {
       wrapUpTimer: undefined,
       unanswered: 0,
       owedWrapUp: undefined,
-      writes: Promise.resolve(),
+      written: Promise.resolve(),
     };
     this.agents.set(row.id, agent);
     return agent;
@@ -273,7 +313,7 @@ export class AgentService {
       agent.unanswered = 0;
       this.move(agent, status, why, null);
     }
-    await agent.writes;
+    await agent.written;
     return this.snapshot(agent);
   }
 
@@ -405,23 +445,7 @@ export class AgentService {
       callId,
       at,
     });
-    agent.writes = agent.writes
-      .then(async () => {
-        await this.db
-          .update(extensions)
-          .set({ status: to, statusReason: reason, statusChangedAt: at, updatedAt: at })
-          .where(and(eq(extensions.tenantId, agent.tenantId), eq(extensions.id, agent.extensionId)));
-        await this.db.insert(agentActivityLog).values({
-          tenantId: agent.tenantId,
-          extensionId: agent.extensionId,
-          userId: agent.userId,
-          fromStatus: from,
-          toStatus: to,
-          reason,
-          callId,
-          createdAt: at,
-        });
-      })
-      .catch((err: unknown) => this.onError(err, 'agents:write'));
+    this.writer.put(String(++this.logged), { tenantId: agent.tenantId, extensionId: agent.extensionId, userId: agent.userId, from, to, reason, callId, at });
+    agent.written = this.writer.flushSoon();
   }
 }

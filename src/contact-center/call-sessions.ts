@@ -4,8 +4,9 @@
  * the agent's wrap-up after it. Writes of one session go in order. A session still open when the server starts
  * (a crash) is closed as FAILED with the cause `restart`.
  */
-import { and, desc, eq, gte, inArray, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, gte, inArray, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
 import { callSessions, type CallSessionStatus, type Db, recordings } from '../db/index.ts';
+import { inSlices, WriteBehind } from '../db/write-behind.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 
@@ -14,8 +15,16 @@ export type CallSession = typeof callSessions.$inferSelect & { recordingId: stri
 interface Live {
   row: CallSession;
   holdStartedAt: number | undefined;
-  writes: Promise<void>;
+  /** Settles when the row's last change is written. */
+  written: Promise<void>;
 }
+
+/** Every column but the id takes the new row's value when the row exists already. */
+const UPSERT_SET = Object.fromEntries(
+  Object.entries(getTableColumns(callSessions))
+    .filter(([key]) => key !== 'id')
+    .map(([key, column]) => [key, sql.raw(`excluded.${column.name}`)]),
+);
 
 export interface SessionFilter {
   from?: Date;
@@ -39,7 +48,15 @@ export function finalStatus(row: Pick<CallSession, 'answeredAt' | 'queueId'>, ca
 }
 
 export class CallSessionService {
+  /** Sessions of calls in progress, by call id. */
   private readonly live = new Map<string, Live>();
+  /** Sessions of calls that ended, by call id, until their last change is written. */
+  private readonly ended = new Map<string, Live>();
+  /**
+   * A row changes four or five times in a short call: the changes of every session are written behind, one
+   * statement per batch, instead of one statement per change.
+   */
+  private readonly writer: WriteBehind<CallSession>;
   /** The session an agent's wrap-up belongs to, by extension. */
   private readonly wrapUps = new Map<string, { callId: string; since: number }>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -48,7 +65,18 @@ export class CallSessionService {
     private readonly db: Db,
     private readonly bus: PbxEventBus,
     private readonly onError: (err: unknown, context: string) => void,
-  ) {}
+  ) {
+    this.writer = new WriteBehind(
+      (rows) =>
+        inSlices(rows, 500, (slice) =>
+          this.db
+            .insert(callSessions)
+            .values(slice.map(({ recordingId: _ignored, ...row }) => row))
+            .onConflictDoUpdate({ target: callSessions.id, set: UPSERT_SET }),
+        ),
+      (err) => this.onError(err, 'sessions:write'),
+    );
+  }
 
   async start(): Promise<void> {
     const now = new Date();
@@ -87,9 +115,9 @@ export class CallSessionService {
           createdAt: at,
           updatedAt: at,
         };
-        const live: Live = { row, holdStartedAt: undefined, writes: Promise.resolve() };
+        const live: Live = { row, holdStartedAt: undefined, written: Promise.resolve() };
         this.live.set(e.callId, live);
-        this.write(live, true);
+        this.save(live);
       }),
       bus.on('queue.entered', (e) => this.change(e.callId, { status: 'QUEUED', queueId: e.queueId, queuedAt: new Date() })),
       bus.on('queue.offered', (e) => this.change(e.callId, { status: 'RINGING', offeredAt: new Date(), extensionId: e.extensionIds[0] ?? null })),
@@ -146,8 +174,10 @@ export class CallSessionService {
           // A caller sent to a queue after its answer, still waiting there, adds that wait to the ones before.
           waitMs: (live.row.answeredAt ? live.row.waitMs : 0) + (!live.row.answeredAt || waitingAgain ? at.getTime() - waitFrom.getTime() : 0),
         });
-        // The row is kept a little for the wrap-up and notes that follow; they are written by id.
+        // The row stays in memory until it is written, for those who read it as the call ends.
         this.live.delete(e.callId);
+        this.ended.set(e.callId, live);
+        this.forgetWhenWritten(live);
       }),
       bus.on('agent.status.changed', (e) => {
         if (e.to === 'WRAP_UP' && e.callId) {
@@ -163,7 +193,7 @@ export class CallSessionService {
 
   async stop(): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off();
-    await Promise.all([...this.live.values()].map((l) => l.writes));
+    await this.writer.flush();
   }
 
   /** The live session of a call in progress, if any. */
@@ -192,7 +222,7 @@ export class CallSessionService {
     const live = this.live.get(callId);
     if (!live) return;
     Object.assign(live.row, patch, { updatedAt: new Date() });
-    this.write(live, false);
+    this.save(live);
     this.bus.emit('session.updated', {
       tenantId: live.row.tenantId,
       sessionId: live.row.id,
@@ -203,18 +233,31 @@ export class CallSessionService {
     });
   }
 
-  private write(live: Live, insert: boolean): void {
-    const { recordingId: _ignored, ...row } = live.row;
-    live.writes = live.writes
-      .then(async () => {
-        if (insert) await this.db.insert(callSessions).values(row);
-        else await this.db.update(callSessions).set({ ...row }).where(eq(callSessions.id, row.id));
-      })
-      .catch((err: unknown) => this.onError(err, 'sessions:write'));
+  /** Queues the row's current state for writing. */
+  private save(live: Live): Promise<void> {
+    this.writer.put(live.row.id, live.row);
+    live.written = this.writer.flushSoon();
+    return live.written;
   }
 
+  private forgetWhenWritten(live: Live): void {
+    const last = live.written;
+    void last.then(() => {
+      if (live.written !== last) this.forgetWhenWritten(live);
+      else if (this.ended.get(live.row.callId) === live) this.ended.delete(live.row.callId);
+    });
+  }
+
+  /** A change of a session after its call: in memory while the row is still there, else in the database. */
   private async patchByCall(callId: string, patch: Partial<CallSession>): Promise<void> {
+    const kept = this.live.get(callId) ?? this.ended.get(callId);
+    if (kept) {
+      Object.assign(kept.row, patch, { updatedAt: new Date() });
+      await this.save(kept);
+      return;
+    }
     try {
+      await this.writer.flush();
       await this.db.update(callSessions).set({ ...patch, updatedAt: new Date() }).where(eq(callSessions.callId, callId));
     } catch (err) {
       this.onError(err, 'sessions:patch');
@@ -222,8 +265,8 @@ export class CallSessionService {
   }
 
   async get(tenantId: string, idOrCallId: string): Promise<CallSession> {
-    const live = this.live.get(idOrCallId);
-    if (live && live.row.tenantId === tenantId) return live.row;
+    const kept = this.live.get(idOrCallId) ?? this.ended.get(idOrCallId);
+    if (kept && kept.row.tenantId === tenantId) return kept.row;
     const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrCallId);
     const where = isUuid ? sql`(${callSessions.id} = ${idOrCallId} or ${callSessions.callId} = ${idOrCallId})` : eq(callSessions.callId, idOrCallId);
     const [row] = await this.select(and(eq(callSessions.tenantId, tenantId), where) as SQL, 1, 0);
@@ -263,9 +306,16 @@ export class CallSessionService {
     const live = this.live.get(session.callId);
     if (live) {
       this.change(session.callId, patch);
-      await live.writes;
+      await live.written;
       return live.row;
     }
+    const ended = this.ended.get(session.callId);
+    if (ended) {
+      Object.assign(ended.row, patch, { updatedAt: new Date() });
+      await this.save(ended);
+      return ended.row;
+    }
+    await this.writer.flush();
     await this.db.update(callSessions).set({ ...patch, updatedAt: new Date() }).where(eq(callSessions.id, session.id));
     return { ...session, ...patch };
   }

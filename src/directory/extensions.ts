@@ -228,6 +228,18 @@ export class ExtensionService {
     return row;
   }
 
+  /**
+   * What the SIP engine looks up on its hot path, for every extension (or one), with its tenant's domain: the
+   * engine keeps these in memory so a REGISTER or an INVITE costs no database round trip.
+   */
+  async lookups(extensionId?: string): Promise<Array<ExtensionCredentials & { domain: string; ringTimeout: number }>> {
+    const query = this.db
+      .select({ ...credentialColumns, domain: tenants.domain, ringTimeout: extensions.ringTimeout })
+      .from(extensions)
+      .innerJoin(tenants, eq(tenants.id, extensions.tenantId));
+    return extensionId === undefined ? await query : await query.where(eq(extensions.id, extensionId));
+  }
+
   /** The extension with this number in the tenant (a call's target), if any. */
   async findByNumber(tenantId: string, number: number): Promise<Extension | undefined> {
     const [row] = await this.db

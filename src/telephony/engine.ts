@@ -12,9 +12,9 @@ import { DirectMediaPlane } from '../media/index.ts';
 import { CallManager } from './calls/call-manager.ts';
 import type { CallMedia } from './calls/call.ts';
 import { AbuseGuard, type AbuseGuardOptions } from './abuse-guard.ts';
-import { CredentialCache } from './credential-cache.ts';
+import { DirectoryCache } from './directory-cache.ts';
 import { LocationService } from './location-service.ts';
-import { type CredentialStore, DEFAULT_REGISTRAR_OPTIONS, Registrar, type RegistrarOptions } from './registrar.ts';
+import { type CredentialStore, DEFAULT_REGISTRAR_OPTIONS, type ExtensionCredentials, Registrar, type RegistrarOptions } from './registrar.ts';
 
 export interface TelephonyDirectory extends CredentialStore {
   /** Every tenant's SIP domain. */
@@ -23,6 +23,8 @@ export interface TelephonyDirectory extends CredentialStore {
   domainOf(tenantId: string): Promise<string | undefined>;
   /** The extension a number dials in a tenant. */
   findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
+  /** Every extension's (or one's) credentials and ring timeout, with its tenant's domain: what the engine keeps in memory. */
+  lookups(extensionId?: string): Promise<Array<ExtensionCredentials & { domain: string; ringTimeout: number }>>;
 }
 
 export interface TelephonyOptions {
@@ -59,24 +61,25 @@ export class TelephonyEngine {
     readonly location: LocationService,
     private readonly registrar: Registrar,
     private readonly abuse: AbuseGuard,
-    private readonly credentials: CredentialCache,
+    private readonly directory: DirectoryCache,
     private readonly options: TelephonyOptions,
   ) {
     const timers = { ...DEFAULT_TIMERS, ...options.timers };
     const onError = options.onError ?? (() => {});
     const media: CallMedia = { ...(options.media ?? { plane: new DirectMediaPlane('no media plane was given'), holdMusic: undefined, ringback: undefined }), onError };
-    this.calls = new CallManager(stack, location, registrar, options.directory, options.bus, timers, (d) => this.domains.has(d.toLowerCase()), media);
+    this.calls = new CallManager(stack, location, registrar, directory, options.bus, timers, (d) => this.domains.has(d.toLowerCase()), media);
   }
 
   static async start(options: TelephonyOptions): Promise<TelephonyEngine> {
-    const location = new LocationService(options.db, options.bus);
+    const location = new LocationService(options.db, options.bus, undefined, options.onError);
     await location.start();
     const digest = new DigestAuthenticator({
       secret: createHmac('sha256', options.secret).update('sip-digest-nonce').digest(),
       algorithms: options.digestAlgorithms,
     });
-    const credentials = new CredentialCache(options.directory);
-    const registrar = new Registrar(credentials, location, digest, { ...DEFAULT_REGISTRAR_OPTIONS, ...options.registrar });
+    const directory = new DirectoryCache(options.directory);
+    await directory.warm();
+    const registrar = new Registrar(directory, location, digest, { ...DEFAULT_REGISTRAR_OPTIONS, ...options.registrar });
     const abuse = new AbuseGuard(options.abuse);
     const domains = new Set((await options.directory.listDomains()).map((d) => d.toLowerCase()));
     const holder: { engine?: TelephonyEngine } = {};
@@ -98,7 +101,7 @@ export class TelephonyEngine {
       await location.stop();
       throw err;
     }
-    const engine = new TelephonyEngine(domains, stack, location, registrar, abuse, credentials, options);
+    const engine = new TelephonyEngine(domains, stack, location, registrar, abuse, directory, options);
     holder.engine = engine;
     engine.subscribe();
     return engine;
@@ -107,16 +110,23 @@ export class TelephonyEngine {
   private subscribe(): void {
     const { bus } = this.options;
     const drop = (e: { extensionId: string }) => {
-      this.credentials.invalidate(e.extensionId);
+      this.directory.invalidate(e.extensionId);
       return this.location.removeAll(e.extensionId, 'credentials-changed');
     };
+    const warm = (extensionId: string) => this.directory.warm(extensionId).catch((err: unknown) => this.options.onError?.(err, 'engine:directory'));
     this.unsubscribe.push(
       bus.on('extension.credentials.changed', drop),
       bus.on('extension.deleted', drop),
-      bus.on('extension.updated', (e) => this.credentials.invalidate(e.extensionId)),
-      bus.on('extension.created', () => this.credentials.forgetMisses()),
+      bus.on('extension.updated', (e) => {
+        this.directory.invalidate(e.extensionId);
+        return warm(e.extensionId);
+      }),
+      bus.on('extension.created', (e) => {
+        this.directory.forgetMisses();
+        return warm(e.extensionId);
+      }),
       bus.on('tenant.created', () => {
-        this.credentials.forgetMisses();
+        this.directory.forgetMisses();
         return this.refreshDomains();
       }),
     );

@@ -12,6 +12,7 @@
  */
 import { and, eq, lte, sql } from 'drizzle-orm';
 import { type Db, registrations } from '../db/index.ts';
+import { inSlices, WriteBehind } from '../db/write-behind.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import type { Flow } from '../sip/index.ts';
 
@@ -39,18 +40,19 @@ export class LocationService {
   /** extensionId → bindings, oldest first. */
   private readonly byExtension = new Map<string, Binding[]>();
   private sweeper: NodeJS.Timeout | undefined;
-  /** extensionId|contact → the binding to write, or null to delete it. */
-  private readonly dirty = new Map<string, Binding | null>();
+  /** By extensionId|contact: the binding to write, or null to delete it. */
+  private readonly writer: WriteBehind<{ key: string; binding: Binding | null }>;
   /** extensionId|contact → when its expiry was last queued for writing. */
   private readonly persistedAt = new Map<string, number>();
-  private flushing: Promise<void> = Promise.resolve();
-  private flushQueued = false;
 
   constructor(
     private readonly db: Db,
     private readonly bus: PbxEventBus,
     private readonly maxBindings = 3,
-  ) {}
+    private readonly onError: (err: unknown, context: string) => void = () => {},
+  ) {
+    this.writer = new WriteBehind((changes) => this.write(changes), (err) => this.onError(err, 'location:write'));
+  }
 
   /** Loads persisted UDP bindings that have not expired, drops the rest, and starts expiring bindings on time. */
   async start(): Promise<void> {
@@ -83,7 +85,7 @@ export class LocationService {
     this.sweeper = setInterval(() => {
       void this.expire()
         .then(() => this.flush())
-        .catch(() => {});
+        .catch((err: unknown) => this.onError(err, 'location:expire'));
     }, 1000);
     this.sweeper.unref();
   }
@@ -95,34 +97,20 @@ export class LocationService {
     await this.flush();
   }
 
-  /** Asks for one flush after the current turn: the bindings saved meanwhile go in the same batch. */
-  private flushSoon(): void {
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    setImmediate(() => {
-      this.flushQueued = false;
-      void this.flush();
-    });
-  }
-
   /** Writes every pending change in one batch; flushes run one after another. */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write()).catch(() => {});
-    return this.flushing;
+    return this.writer.flush();
   }
 
-  private async write(): Promise<void> {
-    if (this.dirty.size === 0) return;
-    const changes = [...this.dirty.values()];
-    const deletes = [...this.dirty.keys()].filter((k) => this.dirty.get(k) === null);
-    this.dirty.clear();
-    const upserts = changes.filter((b): b is Binding => b !== null);
+  private async write(changes: Array<{ key: string; binding: Binding | null }>): Promise<void> {
+    const upserts = changes.flatMap((c) => (c.binding ? [c.binding] : []));
+    const deletes = changes.flatMap((c) => (c.binding ? [] : [c.key]));
     const now = new Date();
-    for (let i = 0; i < upserts.length; i += 500) {
-      await this.db
+    await inSlices(upserts, 500, (slice) =>
+      this.db
         .insert(registrations)
         .values(
-          upserts.slice(i, i + 500).map((b) => ({
+          slice.map((b) => ({
             tenantId: b.tenantId,
             extensionId: b.extensionId,
             number: b.number,
@@ -149,8 +137,8 @@ export class LocationService {
             expiresAt: sql`excluded.expires_at`,
             updatedAt: sql`excluded.updated_at`,
           },
-        });
-    }
+        }),
+    );
     for (const key of deletes) {
       const [extensionId, ...contact] = key.split('|');
       await this.db
@@ -187,12 +175,12 @@ export class LocationService {
     const key = `${binding.extensionId}|${binding.contact}`;
     const moved = !before || before.sourceAddress !== binding.sourceAddress || before.sourcePort !== binding.sourcePort || before.transport !== binding.transport;
     if (moved || Date.now() - (this.persistedAt.get(key) ?? 0) > 30_000) {
-      this.dirty.set(key, binding);
+      this.writer.put(key, { key, binding });
       this.persistedAt.set(key, Date.now());
     }
     // A new or moved binding is written at once (with whatever else is pending), not at the next tick: a phone
     // that registered just before a crash would be unreachable until it registers again.
-    if (moved) this.flushSoon();
+    if (moved) void this.writer.flushSoon();
     if (isNew) this.bus.emit('registration.added', this.event(binding));
     while (list.length > this.maxBindings) {
       const oldest = list[0] as Binding;
@@ -207,8 +195,9 @@ export class LocationService {
     if (i < 0) return;
     list.splice(i, 1);
     if (list.length === 0) this.byExtension.delete(binding.extensionId);
-    this.dirty.set(`${binding.extensionId}|${binding.contact}`, null);
-    this.persistedAt.delete(`${binding.extensionId}|${binding.contact}`);
+    const key = `${binding.extensionId}|${binding.contact}`;
+    this.writer.put(key, { key, binding: null });
+    this.persistedAt.delete(key);
     this.bus.emit('registration.removed', { ...this.event(binding), reason });
   }
 

@@ -69,10 +69,10 @@ function clean(env: Record<string, string | undefined>): Record<string, string> 
 }
 
 /** Runs `pbx <args>` (or `npm start` when `viaNpm`) with the given environment. */
-export function runPbx(args: string[], env: Record<string, string | undefined>, options: { viaNpm?: boolean } = {}): PbxProcess {
+export function runPbx(args: string[], env: Record<string, string | undefined>, options: { viaNpm?: boolean; nodeArgs?: string[] } = {}): PbxProcess {
   const child = options.viaNpm
     ? spawn('npm', ['start', '--silent', '--', ...args], { cwd: projectRoot, env: clean(env), detached: true })
-    : spawn(process.execPath, [pbxBin, ...args], { cwd: projectRoot, env: clean(env) });
+    : spawn(process.execPath, [...(options.nodeArgs ?? []), pbxBin, ...args], { cwd: projectRoot, env: clean(env) });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
