@@ -3,6 +3,7 @@
  * WebAssembly) persisted in the data directory, or in memory for tests. Both speak the same SQL and run the same
  * migrations; the rest of the code sees one Drizzle type.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +77,32 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   };
 }
 
+/**
+ * PGlite runs PostgreSQL inside this process, whose memory it shares: 16 MB of shared buffers instead of 128 keeps
+ * it small. The working set of a site small enough for the embedded database (its extensions, queues and the
+ * day's call sessions) fits; larger sites run PostgreSQL.
+ */
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+
+/**
+ * Creates a PGlite cluster (initdb) in a child process. Creating one grows PGlite's WebAssembly memory to some
+ * 600 MiB, which a WebAssembly memory never gives back: done in the server, a first start would carry that until
+ * its next restart. The server then opens the cluster at a quarter of that.
+ */
+async function createPgliteCluster(folder: string): Promise<void> {
+  const code = `import { PGlite } from ${JSON.stringify(import.meta.resolve('@electric-sql/pglite'))};
+const db = await PGlite.create(process.argv[1], { startParams: JSON.parse(process.argv[2]) });
+await db.close();`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code, folder, JSON.stringify(PGLITE_START_PARAMS)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exit = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  if (exit !== 0) throw new Error(`creating the database in ${folder} failed (exit ${exit}): ${stderr.trim()}`);
+}
+
 async function openPglite(dataDir: string | undefined): Promise<Database> {
   let lock: DirLock | undefined;
   if (dataDir) {
@@ -84,7 +111,13 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   }
   let client: PGlite;
   try {
-    client = dataDir ? await PGlite.create(path.join(dataDir, 'pglite')) : await PGlite.create();
+    if (dataDir) {
+      const folder = path.join(dataDir, 'pglite');
+      if (!fs.existsSync(path.join(folder, 'PG_VERSION'))) await createPgliteCluster(folder);
+      client = await PGlite.create(folder, { startParams: PGLITE_START_PARAMS });
+    } else {
+      client = await PGlite.create({ startParams: PGLITE_START_PARAMS });
+    }
   } catch (err) {
     lock?.release();
     throw err;

@@ -19,6 +19,7 @@ import {
 } from './message/index.ts';
 import { type Flow, hostForUri } from './transport/flow.ts';
 import { type ClientTransaction, type ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './transaction/client-transaction.ts';
+import { CompletedTransactions } from './transaction/completed-transactions.ts';
 import { StreamTransport, type Transport, type TransportListener, UdpTransport } from './transport/transports.ts';
 import { WebSocketTransport } from './transport/websocket.ts';
 import {
@@ -123,6 +124,8 @@ export class SipStack {
   readonly transports: Transport[] = [];
   private readonly timers: TransactionTimers;
   private readonly transactions = new Map<string, ServerTransaction>();
+  /** Non-INVITE server transactions over UDP after their final response, until Timer J. */
+  private readonly completed: CompletedTransactions;
   private readonly clientTransactions = new Map<string, ClientTransaction>();
   private readonly publicHost: string | undefined;
   private closed = false;
@@ -133,6 +136,7 @@ export class SipStack {
     private readonly serverName: string,
   ) {
     this.timers = { ...DEFAULT_TIMERS, ...options.timers };
+    this.completed = new CompletedTransactions(64 * this.timers.T1);
     this.publicHost = options.publicHost;
   }
 
@@ -170,8 +174,9 @@ export class SipStack {
     return this.transports.find((t) => t.protocol === protocol);
   }
 
+  /** Transactions alive, those absorbing retransmissions after their final response included. */
   get transactionCount(): number {
-    return this.transactions.size;
+    return this.transactions.size + this.completed.size;
   }
 
   private onParsed(result: ParseResult, flow: Flow): void {
@@ -272,6 +277,7 @@ export class SipStack {
       existing.receiveRetransmission();
       return;
     }
+    if (this.completed.absorb(key)) return;
     if (request.method === 'CANCEL') {
       this.onCancel(request, flow);
       return;
@@ -286,7 +292,7 @@ export class SipStack {
     const transaction =
       request.method === 'INVITE'
         ? new InviteServerTransaction(key, request, flow, this.timers, transmit, randomToken())
-        : new NonInviteServerTransaction(key, request, flow, this.timers, transmit, randomToken());
+        : new NonInviteServerTransaction(key, request, flow, this.timers, transmit, randomToken(), (bytes) => this.completed.add(key, bytes, transmit));
     this.transactions.set(key, transaction);
     transaction.onTerminated(() => this.transactions.delete(key));
     return transaction;
@@ -391,6 +397,7 @@ export class SipStack {
     this.closed = true;
     for (const t of this.transactions.values()) t.terminate();
     this.transactions.clear();
+    this.completed.clear();
     for (const t of this.clientTransactions.values()) t.terminate();
     this.clientTransactions.clear();
     await Promise.all(this.transports.map((t) => t.close()));

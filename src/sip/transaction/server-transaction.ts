@@ -86,7 +86,19 @@ export abstract class ServerTransaction extends StateMachine<ServerTransactionSt
 }
 
 export class NonInviteServerTransaction extends ServerTransaction {
-  constructor(key: string, request: SipRequest, flow: Flow, timers: TransactionTimers, transmit: (r: Buffer) => void, toTag: string) {
+  constructor(
+    key: string,
+    request: SipRequest,
+    flow: Flow,
+    timers: TransactionTimers,
+    transmit: (r: Buffer) => void,
+    toTag: string,
+    /**
+     * Takes over the Completed state over UDP (absorbing retransmissions until Timer J), so this object can end at
+     * its final response; without it, the object waits for Timer J itself.
+     */
+    private readonly retire?: (finalResponse: Buffer) => void,
+  ) {
     super(key, request, flow, timers, transmit, ServerTransactionState.Trying, toTag);
   }
 
@@ -103,6 +115,11 @@ export class NonInviteServerTransaction extends ServerTransaction {
     }
     this.request = undefined;
     this.moveTo(ServerTransactionState.Completed);
+    if (this.retire && !this.flow.reliable) {
+      this.retire(this.lastResponse);
+      this.moveTo(ServerTransactionState.Terminated);
+      return;
+    }
     // Timer J: absorb retransmissions for 64*T1 over UDP; zero over reliable transports.
     const timerJ = this.flow.reliable ? 0 : 64 * this.timerValues.T1;
     this.after(timerJ, () => this.moveTo(ServerTransactionState.Terminated));

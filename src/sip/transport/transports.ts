@@ -29,7 +29,6 @@ class UdpFlow implements Flow {
   readonly protocol = 'UDP' as const;
   readonly reliable = false;
   readonly closed = false;
-  readonly id: string;
 
   constructor(
     private readonly socket: dgram.Socket,
@@ -37,8 +36,11 @@ class UdpFlow implements Flow {
     readonly remotePort: number,
     readonly localAddress: string,
     readonly localPort: number,
-  ) {
-    this.id = `udp:${remoteAddress}:${remotePort}`;
+  ) {}
+
+  /** Made when asked: most datagrams' flows are never asked. */
+  get id(): string {
+    return `udp:${this.remoteAddress}:${this.remotePort}`;
   }
 
   send(data: Buffer): boolean {
