@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     PBX_SIP_AUTH_MAX_FAILURES: '100000',
     // Calls through the relay (rtpengine) or with direct media (SDP passed through): two rows of the results.
     PBX_RTPENGINE: MEDIA === 'relay' ? 'auto' : 'off',
-  }, { nodeArgs: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [] });
+  }, { nodeArgs: [...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)] });
   const stopAll: Array<() => unknown> = [() => cluster?.stop(), () => server.stop()];
   try {
     await waitForOutput(server, 'listening on');

@@ -36,6 +36,8 @@ export interface ClientTransactionUser {
   onTimeout(): void;
 }
 
+const RELEASED: ClientTransactionUser = { onResponse() {}, onTimeout() {} };
+
 const LEGAL: Record<ClientTransactionState, readonly ClientTransactionState[]> = {
   [ClientTransactionState.Calling]: [ClientTransactionState.Proceeding, ClientTransactionState.Completed, ClientTransactionState.Accepted, ClientTransactionState.Terminated],
   [ClientTransactionState.Trying]: [ClientTransactionState.Proceeding, ClientTransactionState.Completed, ClientTransactionState.Terminated],
@@ -46,25 +48,36 @@ const LEGAL: Record<ClientTransactionState, readonly ClientTransactionState[]> =
 };
 
 export abstract class ClientTransaction extends StateMachine<ClientTransactionState> {
-  protected readonly bytes: Buffer;
+  /** The request and its bytes, until the final response: a finished transaction keeps only what it must. */
+  protected request: SipRequest | undefined;
+  protected bytes: Buffer | undefined;
 
   constructor(
     readonly key: string,
-    readonly request: SipRequest,
+    request: SipRequest,
     readonly flow: Flow,
     protected readonly timerValues: TransactionTimers,
-    protected readonly user: ClientTransactionUser,
+    protected user: ClientTransactionUser,
     initial: ClientTransactionState,
   ) {
     super(initial, LEGAL, ClientTransactionState.Terminated, 'client transaction');
+    this.request = request;
     this.bytes = request.toBuffer();
   }
 
   abstract start(): void;
   abstract receiveResponse(response: SipResponse): void;
 
+  /**
+   * The TU is done with this transaction: responses that still come until the transaction ends go to `next`
+   * (by default nobody), and the TU is not kept alive for them. The ACK of a failure, the transaction's own, still goes.
+   */
+  release(next: ClientTransactionUser = RELEASED): void {
+    this.user = next;
+  }
+
   protected send(): void {
-    if (!this.flow.send(this.bytes)) {
+    if (this.bytes && !this.flow.send(this.bytes)) {
       // The connection is gone: nothing will ever answer.
       this.moveTo(ClientTransactionState.Terminated);
       this.user.onTimeout();
@@ -108,6 +121,7 @@ export class NonInviteClientTransaction extends ClientTransaction {
     }
     this.clearTimers();
     this.moveTo(ClientTransactionState.Completed);
+    this.request = this.bytes = undefined;
     this.user.onResponse(response);
     this.after(this.flow.reliable ? 0 : this.timerValues.T4, () => this.moveTo(ClientTransactionState.Terminated)); // Timer K
   }
@@ -156,12 +170,14 @@ export class InviteClientTransaction extends ClientTransaction {
         } else if (response.status < 300) {
           this.clearTimers();
           this.moveTo(ClientTransactionState.Accepted);
+          this.request = this.bytes = undefined;
           this.after(64 * T1, () => this.moveTo(ClientTransactionState.Terminated)); // Timer M
           this.user.onResponse(response);
         } else {
           this.clearTimers();
           this.moveTo(ClientTransactionState.Completed);
           this.sendAck(response);
+          this.request = this.bytes = undefined;
           this.after(this.flow.reliable ? 0 : 32_000, () => this.moveTo(ClientTransactionState.Terminated)); // Timer D
           this.user.onResponse(response);
         }
@@ -179,6 +195,7 @@ export class InviteClientTransaction extends ClientTransaction {
 
   /** rfc3261#section-17.1.1.3: the ACK for a failure, in the same transaction (same branch, To with the tag). */
   private sendAck(response: SipResponse): void {
+    if (!this.request) return;
     const headers = new SipHeaders();
     headers.add('Via', this.request.headers.getAll('Via')[0] as string);
     for (const route of this.request.headers.getAll('Route')) headers.add('Route', route);
@@ -192,8 +209,12 @@ export class InviteClientTransaction extends ClientTransaction {
     this.flow.send(this.ack);
   }
 
-  /** CANCEL (rfc3261#section-9.1): same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE. */
-  createCancel(): SipRequest {
+  /**
+   * CANCEL (rfc3261#section-9.1): same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE.
+   * Undefined once a final response came: there is nothing left to cancel.
+   */
+  createCancel(): SipRequest | undefined {
+    if (!this.request) return undefined;
     const headers = new SipHeaders();
     headers.add('Via', this.request.headers.getAll('Via')[0] as string);
     for (const route of this.request.headers.getAll('Route')) headers.add('Route', route);

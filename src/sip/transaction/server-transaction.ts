@@ -142,6 +142,8 @@ export class InviteServerTransaction extends ServerTransaction {
     this.transmit(bytes);
     if (response.status < 200) return;
     this.request = undefined;
+    // rfc3261#section-9.2: a CANCEL after the final response has no effect; its listeners (the call) can go.
+    this.cancelListeners = [];
     const { T1, T2 } = this.timerValues;
     if (response.status < 300) {
       // rfc6026#section-7.1: Accepted absorbs retransmitted INVITEs; the TU retransmits the 2xx itself.
@@ -187,7 +189,7 @@ export class InviteServerTransaction extends ServerTransaction {
 
   onCancel(listener: () => void): void {
     if (this.cancelled) listener();
-    else this.cancelListeners.push(listener);
+    else if (!this.finalSent) this.cancelListeners.push(listener);
   }
 }
 

@@ -14,6 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  type ClientTransactionUser,
   contactHeader,
   Dialog,
   type Flow,
@@ -218,6 +219,43 @@ export class OutboundLeg {
   get live(): boolean {
     return this.state === 'trying' || this.state === 'ringing';
   }
+}
+
+const NOBODY: ClientTransactionUser = { onResponse() {}, onTimeout() {} };
+
+/** The ACK for a leg's 2xx, ours to send end to end (rfc3261#section-13.2.2.4). */
+function ackLeg(stack: SipStack, leg: OutboundLeg): void {
+  if (leg.dialog) stack.sendStateless(leg.dialog.createRequest('ACK', { cseq: leg.invite.cseq.seq }), leg.flow);
+}
+
+function sendCancel(stack: SipStack, leg: OutboundLeg): void {
+  const cancel = leg.tx?.createCancel();
+  if (cancel) stack.sendRequest(cancel, leg.flow, NOBODY, { keepVia: true });
+}
+
+/**
+ * What a leg still waiting for its final answer hears once its call has ended: a provisional answer lets the CANCEL
+ * held back for one go (rfc3261#section-9.1); a 2xx is acknowledged and hung up at once; a failure needs nothing
+ * (its transaction acknowledges it).
+ */
+function lateAnswers(stack: SipStack, leg: OutboundLeg): ClientTransactionUser {
+  return {
+    onResponse(response) {
+      if (response.status < 200) {
+        if (response.status > 100 && leg.cancelWhenProvisional) {
+          leg.cancelWhenProvisional = false;
+          sendCancel(stack, leg);
+        }
+        return;
+      }
+      if (response.status >= 300) return;
+      const first = !leg.dialog;
+      leg.dialog ??= Dialog.asUac(leg.invite, response, leg.flow, leg.invite.headers.get('Contact') as string);
+      ackLeg(stack, leg);
+      if (first) stack.sendRequest(leg.dialog.createRequest('BYE'), leg.dialog.flow, NOBODY);
+    },
+    onTimeout() {},
+  };
 }
 
 /** A blind transfer: the target's legs, the one that answered, and who waits for the outcome. */
@@ -592,6 +630,18 @@ export class Call extends StateMachine<CallState> {
     return leg;
   }
 
+  /**
+   * A leg's INVITE transaction outlives its call by up to 32 s (Timers B, D and M): once the call has ended, it
+   * must not keep the call alive. One with its final answer needs nothing more; one still waiting for it (a phone
+   * that never answered, not even 100) is looked after without the call.
+   */
+  private releaseLeg(leg: OutboundLeg): void {
+    const tx = leg.tx;
+    if (!tx) return;
+    if (tx.state === 'accepted' || tx.state === 'completed' || tx.state === 'terminated') tx.release();
+    else tx.release(lateAnswers(this.stack, leg));
+  }
+
   /** Stops the round of ringing in progress, if any (the router takes the caller elsewhere). */
   stopRinging(): void {
     const attempt = this.attempt;
@@ -710,9 +760,7 @@ export class Call extends StateMachine<CallState> {
   }
 
   private ackLeg(leg: OutboundLeg): void {
-    if (!leg.dialog) return;
-    const ack = leg.dialog.createRequest('ACK', { cseq: leg.invite.cseq.seq });
-    this.stack.sendStateless(ack, leg.flow);
+    ackLeg(this.stack, leg);
   }
 
   /** Retransmits a 2xx to the caller (T1 doubling to T2) until its ACK; without one in 64*T1, the call ends. */
@@ -772,8 +820,7 @@ export class Call extends StateMachine<CallState> {
   }
 
   private sendCancel(leg: OutboundLeg): void {
-    if (!leg.tx) return;
-    this.stack.sendRequest(leg.tx.createCancel(), leg.flow, { onResponse: () => {}, onTimeout: () => {} }, { keepVia: true });
+    sendCancel(this.stack, leg);
   }
 
   private onCallerCancel(): void {
@@ -1554,6 +1601,7 @@ export class Call extends StateMachine<CallState> {
     }
     this.pending2xx = undefined;
     this.attempt?.settle('ended');
+    for (const leg of this.legs) this.releaseLeg(leg);
     if (this.mediaUsed) this.media.plane.delete(this.mediaId).catch((err: unknown) => this.media.onError(err, 'call:media delete'));
     this.observer.onEnded(this, cause);
   }
