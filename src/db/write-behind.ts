@@ -14,7 +14,7 @@ export class WriteBehind<T> {
   private next: Promise<void> | undefined;
 
   constructor(
-    /** Writes one batch. Its failure is reported and the batch is dropped; memory still has the changes. */
+    /** Writes one batch. If it fails, each change is written alone; a change that fails alone is reported and dropped. */
     private readonly write: (items: T[]) => Promise<void>,
     private readonly onError: (err: unknown) => void,
   ) {}
@@ -54,7 +54,18 @@ export class WriteBehind<T> {
     try {
       await this.write(items);
     } catch (err) {
-      this.onError(err);
+      if (items.length === 1) {
+        this.onError(err);
+        return;
+      }
+      // One bad change must not cost the others theirs: each is tried alone, and only those that fail are lost.
+      for (const item of items) {
+        try {
+          await this.write([item]);
+        } catch (itemErr) {
+          this.onError(itemErr);
+        }
+      }
     }
   }
 }

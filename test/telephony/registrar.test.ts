@@ -125,14 +125,19 @@ describe('registrar with sipp (RFC 3261 section 10)', () => {
     assert.deepEqual(removed.filter((e) => e.number === ext.number).map((e) => [e.transport, e.reason]), [['TCP', 'flow-closed']]);
   });
 
-  it("a secret reset drops the extension's registrations", async () => {
+  it("a secret reset drops the extension's registrations; the old secret is refused at once and the new one taken", async () => {
     const ext = await agent(ctx.t, ctx.token, 'Reg Reset');
     await register(ctx.t, ext);
     const user = (await ctx.t.request('GET', '/api/users', { token: ctx.token })).json().users.find((u: { extension: { id: string } | null }) => u.extension?.id === ext.id);
     const removed = events(ctx.t, 'registration.removed');
-    await ctx.t.request('POST', `/api/users/${user.id}/extension/reset-secret`, { token: ctx.token });
+    const reset = await ctx.t.request('POST', `/api/users/${user.id}/extension/reset-secret`, { token: ctx.token });
     assert.equal(ctx.t.server.telephony.location.lookup(ext.id).length, 0);
     assert.equal(removed.at(-1)?.reason, 'credentials-changed');
+    // The engine keeps credentials in memory: the change must reach it before the next REGISTER.
+    await register(ctx.t, ext, { expect: 403 });
+    assert.equal(ctx.t.server.telephony.location.lookup(ext.id).length, 0);
+    await register(ctx.t, { ...ext, secret: reset.json().extension.secret as string });
+    assert.equal(ctx.t.server.telephony.location.lookup(ext.id).length, 1);
   });
 
   it('OPTIONS is answered 200 (keepalive)', async () => {
