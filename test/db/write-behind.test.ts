@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WriteBehind } from '../../src/db/write-behind.ts';
 
+const unexpected = (err: unknown) => assert.fail(`unexpected write error: ${String(err)}`);
+
 describe('write-behind', () => {
   it('coalesces changes by key and writes what one turn changed in one batch', async () => {
     const batches: string[][] = [];
-    const writer = new WriteBehind<string>(async (items) => void batches.push(items), assert.fail);
+    const writer = new WriteBehind<string>(async (items) => void batches.push(items), unexpected);
     writer.put('a', 'a1');
     const first = writer.flushSoon();
     writer.put('b', 'b1');
@@ -26,7 +28,7 @@ describe('write-behind', () => {
       log.push(`start ${items.join(',')}`);
       if (items.includes('x1')) await gate;
       log.push(`end ${items.join(',')}`);
-    }, assert.fail);
+    }, unexpected);
     writer.put('x', 'x1');
     const one = writer.flush();
     await new Promise((resolve) => setImmediate(resolve));
