@@ -240,6 +240,12 @@ export class CallSessionService {
     return live.written;
   }
 
+  /** Changes a session still in memory, and settles when the change is written. */
+  private patchKept(kept: Live, patch: Partial<CallSession>): Promise<void> {
+    Object.assign(kept.row, patch, { updatedAt: new Date() });
+    return this.save(kept);
+  }
+
   private forgetWhenWritten(live: Live): void {
     const last = live.written;
     void last.then(() => {
@@ -252,8 +258,7 @@ export class CallSessionService {
   private async patchByCall(callId: string, patch: Partial<CallSession>): Promise<void> {
     const kept = this.live.get(callId) ?? this.ended.get(callId);
     if (kept) {
-      Object.assign(kept.row, patch, { updatedAt: new Date() });
-      await this.save(kept);
+      await this.patchKept(kept, patch);
       return;
     }
     try {
@@ -311,8 +316,7 @@ export class CallSessionService {
     }
     const ended = this.ended.get(session.callId);
     if (ended) {
-      Object.assign(ended.row, patch, { updatedAt: new Date() });
-      await this.save(ended);
+      await this.patchKept(ended, patch);
       return ended.row;
     }
     await this.writer.flush();

@@ -36,7 +36,8 @@ export interface ClientTransactionUser {
   onTimeout(): void;
 }
 
-const RELEASED: ClientTransactionUser = { onResponse() {}, onTimeout() {} };
+/** A transaction user that wants nothing: for requests whose answer does not matter (a BYE, a CANCEL). */
+export const NO_USER: ClientTransactionUser = { onResponse() {}, onTimeout() {} };
 
 const LEGAL: Record<ClientTransactionState, readonly ClientTransactionState[]> = {
   [ClientTransactionState.Calling]: [ClientTransactionState.Proceeding, ClientTransactionState.Completed, ClientTransactionState.Accepted, ClientTransactionState.Terminated],
@@ -72,7 +73,7 @@ export abstract class ClientTransaction extends StateMachine<ClientTransactionSt
    * The TU is done with this transaction: responses that still come until the transaction ends go to `next`
    * (by default nobody), and the TU is not kept alive for them. The ACK of a failure, the transaction's own, still goes.
    */
-  release(next: ClientTransactionUser = RELEASED): void {
+  release(next: ClientTransactionUser = NO_USER): void {
     this.user = next;
   }
 

@@ -60,6 +60,6 @@ export class CompletedTransactions {
 }
 
 /** A copy of `s` that holds no reference to a larger string it was cut from (V8 keeps slices' parents alive). */
-export function ownCopy(s: string): string {
+function ownCopy(s: string): string {
   return (' ' + s).slice(1);
 }

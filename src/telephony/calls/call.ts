@@ -19,6 +19,7 @@ import {
   Dialog,
   type Flow,
   type IncomingRequest,
+  NO_USER,
   type InviteClientTransaction,
   InviteServerTransaction,
   parseUri,
@@ -191,7 +192,7 @@ export function answerRefer(stack: SipStack, req: IncomingRequest, dialog: Dialo
     contentType: 'message/sipfrag;version=2.0',
     headers: [['Event', 'refer'], ['Subscription-State', 'terminated;reason=noresource']],
   });
-  stack.sendRequest(notify, dialog.flow, { onResponse: () => {}, onTimeout: () => {} });
+  stack.sendRequest(notify, dialog.flow, NO_USER);
 }
 
 /** An action the call's state does not allow (holding a call nobody answered yet). */
@@ -221,8 +222,6 @@ export class OutboundLeg {
   }
 }
 
-const NOBODY: ClientTransactionUser = { onResponse() {}, onTimeout() {} };
-
 /** The ACK for a leg's 2xx, ours to send end to end (rfc3261#section-13.2.2.4). */
 function ackLeg(stack: SipStack, leg: OutboundLeg): void {
   if (leg.dialog) stack.sendStateless(leg.dialog.createRequest('ACK', { cseq: leg.invite.cseq.seq }), leg.flow);
@@ -230,7 +229,7 @@ function ackLeg(stack: SipStack, leg: OutboundLeg): void {
 
 function sendCancel(stack: SipStack, leg: OutboundLeg): void {
   const cancel = leg.tx?.createCancel();
-  if (cancel) stack.sendRequest(cancel, leg.flow, NOBODY, { keepVia: true });
+  if (cancel) stack.sendRequest(cancel, leg.flow, NO_USER, { keepVia: true });
 }
 
 /**
@@ -252,7 +251,7 @@ function lateAnswers(stack: SipStack, leg: OutboundLeg): ClientTransactionUser {
       const first = !leg.dialog;
       leg.dialog ??= Dialog.asUac(leg.invite, response, leg.flow, leg.invite.headers.get('Contact') as string);
       ackLeg(stack, leg);
-      if (first) stack.sendRequest(leg.dialog.createRequest('BYE'), leg.dialog.flow, NOBODY);
+      if (first) stack.sendRequest(leg.dialog.createRequest('BYE'), leg.dialog.flow, NO_USER);
     },
     onTimeout() {},
   };
@@ -1575,7 +1574,7 @@ export class Call extends StateMachine<CallState> {
   private bye(dialog: Dialog): void {
     if (this.ended.has(dialog)) return;
     this.ended.add(dialog);
-    this.stack.sendRequest(dialog.createRequest('BYE'), dialog.flow, { onResponse: () => {}, onTimeout: () => {} });
+    this.stack.sendRequest(dialog.createRequest('BYE'), dialog.flow, NO_USER);
   }
 
   private end(cause: EndCause): void {
