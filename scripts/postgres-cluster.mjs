@@ -63,6 +63,9 @@ export async function startPostgres() {
     }
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
+  // A test of an outage stops the server (its data kept) and starts it again on the same port.
+  const pause = () => run(pgCtl, ['-D', data, '-m', 'fast', '-w', 'stop'], 'pg_ctl stop');
+  const resume = () => run(pgCtl, ['-D', data, '-o', opts, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start'], 'pg_ctl start');
+  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop, pause, resume };
 }
 

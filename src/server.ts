@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApi } from './api/index.ts';
 import type { Config } from './config/index.ts';
-import { type Database, openDatabase } from './db/index.ts';
+import { type Database, openDatabase, WriteJournal } from './db/index.ts';
 import { createDirectory, type Directory, type ExtensionCredentials, generateSecret, type Tenant } from './directory/index.ts';
 import { EventBus, type PbxEventBus } from './events/index.ts';
 import { freeUdpPort } from './net/ports.ts';
@@ -46,6 +46,8 @@ export interface Core {
   systemTenant: Tenant;
   /** The server's signing secret (PBX_JWT_SECRET or the generated one); other secrets are derived from it. */
   secret: string;
+  /** Where writes the database could not take wait, and what it rejected goes (`PBX_DATA_DIR/write-journal`). */
+  journal: WriteJournal;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function openCore(config: Config, logger: Logger, database?: Databa
       directory,
       systemTenant,
       secret,
+      journal: new WriteJournal(path.join(config.dataDir, 'write-journal')),
       async close() {
         if (closed) return;
         closed = true;
@@ -204,6 +207,7 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
       ringback: ensureRingback(path.join(config.dataDir, 'media')),
     },
     onError: (err: unknown, context: string) => logger.error({ err }, context),
+    journal: core.journal,
   };
   const tls = readTlsFiles(config);
   let lastError: unknown;
@@ -269,10 +273,12 @@ export async function startServer(
       calls: engineForCc.calls,
       findExtension: extensionLookup(core.directory),
       onError: (err, context) => logger.error({ err }, context),
+      journal: core.journal,
     });
     app = await buildApi({
       config,
       database: core.database,
+      journal: core.journal,
       directory: core.directory,
       logger,
       info: { service: SERVICE_NAME, version: packageVersion() },

@@ -8,7 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import type { Database } from '../db/index.ts';
+import type { Database, WriteJournal } from '../db/index.ts';
 import type { Directory } from '../directory/index.ts';
 import { registerAccessControl } from './plugins/access.ts';
 import { registerErrorHandling } from './plugins/errors.ts';
@@ -32,6 +32,8 @@ import { userRoutes } from './routes/users.ts';
 export interface ApiDeps {
   config: Pick<Config, 'trustProxy' | 'extensionRange'>;
   database: Database;
+  /** The writers behind memory, for the readiness check. */
+  journal?: WriteJournal;
   directory: Directory;
   logger: Logger;
   info: HealthInfo;
@@ -80,7 +82,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerErrorHandling(app);
   registerAccessControl(app, deps.directory);
 
-  healthRoutes(app, { database: deps.database, info: deps.info });
+  healthRoutes(app, { database: deps.database, journal: deps.journal, info: deps.info });
   authRoutes(app, deps.directory);
   tenantRoutes(app, deps.directory, { extensionRange: deps.config.extensionRange });
   userRoutes(app, deps.directory);

@@ -1,5 +1,5 @@
 /**
- * The `pbx` command: `start`, `migrate`, `admin create --email E --password P`, `doctor`. Every setting may be
+ * The `pbx` command: `start`, `migrate`, `admin create --email E --password P`, `doctor`, `dead-letters`. Every setting may be
  * given as an environment variable or as its flag (`--http-port 8080`).
  */
 import fs from 'node:fs';
@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { ConfigError, type Config, flagName, loadConfig, parseFlags, settings } from '../config/index.ts';
 import { WEB_DIST } from '../api/web-app.ts';
-import { openDatabase } from '../db/index.ts';
+import { openDatabase, WriteJournal } from '../db/index.ts';
 import { NgClient, rtpengineVersion } from '../media/index.ts';
 import { freeUdpPort } from '../net/ports.ts';
 import { PbxError } from '../errors/index.ts';
@@ -21,6 +21,8 @@ Commands:
   admin create --email E --password P [--name N]
                                           create an administrator in the system tenant
   doctor                                  check the database, ports and optional parts
+  dead-letters [--replay]                 list the changes the database rejected as invalid; with --replay,
+                                          have the next start write them again
   help                                    show this text
 
 Flags (each also an environment variable):
@@ -147,6 +149,25 @@ async function doctor(config: Config): Promise<boolean> {
 
 class UsageError extends Error {}
 
+/** The changes the database rejected as invalid (see `db/write-journal.ts`), and their replay. */
+function deadLetters(config: Config, args: string[]): void {
+  const journal = new WriteJournal(path.join(config.dataDir, 'write-journal'));
+  const letters = journal.deadLetters();
+  if (args.includes('--replay')) {
+    const moved = journal.replayDeadLetters();
+    console.log(`${moved} changes will be written again at the next start.`);
+    return;
+  }
+  if (letters.size === 0) {
+    console.log('No dead letters.');
+    return;
+  }
+  for (const [name, list] of letters) {
+    console.log(`${name}: ${list.length} in ${journal.deadLetterFile(name)}`);
+    for (const l of list.slice(-20)) console.log(`  ${l.at} ${l.code ?? '-'} ${l.error} (key ${l.key})`);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   let args: string[];
   let config: Config;
@@ -185,6 +206,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'doctor':
         return (await doctor(config)) ? 0 : 1;
+      case 'dead-letters':
+        deadLetters(config, rest);
+        return 0;
       default:
         throw new UsageError(`Unknown command '${command}'.\n\n${USAGE}`);
     }

@@ -12,6 +12,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { agentActivityLog, type Db, extensions, tenants } from '../db/index.ts';
 import { inSlices, WriteBehind } from '../db/write-behind.ts';
+import type { WriteJournal } from '../db/write-journal.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import { type AgentStatus, assertMove, type SettableState } from './agent-state.ts';
@@ -98,28 +99,32 @@ export class AgentService {
     private readonly bus: PbxEventBus,
     private readonly presence: AgentPresence,
     private readonly onError: (err: unknown, context: string) => void,
+    journal?: WriteJournal,
   ) {
-    this.writer = new WriteBehind((changes) => this.write(changes), (err) => this.onError(err, 'agents:write'));
+    this.writer = new WriteBehind({ name: 'agents', write: (changes) => this.write(changes), onError: this.onError, journal });
   }
 
   private async write(changes: StatusChange[]): Promise<void> {
-    // The latest change of each agent sets its row; every change goes to the log.
+    // The latest change of each agent sets its row; every change goes to the log. One transaction, so a batch
+    // tried again after a failure cannot log a change twice.
     const latest = new Map<string, StatusChange>();
     for (const c of changes) latest.set(c.extensionId, c);
-    await inSlices([...latest.values()], 500, (slice) =>
-      this.db.execute(sql`
-        update ${extensions} set status = v.status, status_reason = v.reason, status_changed_at = v.at, updated_at = v.at
-        from (values ${sql.join(
-          slice.map((c) => sql`(${c.extensionId}::uuid, ${c.tenantId}::uuid, ${c.to}, ${c.reason}::text, ${c.at.toISOString()}::timestamptz)`),
-          sql`, `,
-        )}) as v(id, tenant_id, status, reason, at)
-        where ${extensions.id} = v.id and ${extensions.tenantId} = v.tenant_id`),
-    );
-    await inSlices(changes, 500, (slice) =>
-      this.db.insert(agentActivityLog).values(
-        slice.map((c) => ({ tenantId: c.tenantId, extensionId: c.extensionId, userId: c.userId, fromStatus: c.from, toStatus: c.to, reason: c.reason, callId: c.callId, createdAt: c.at })),
-      ),
-    );
+    await this.db.transaction(async (tx) => {
+      await inSlices([...latest.values()], 500, (slice) =>
+        tx.execute(sql`
+          update ${extensions} set status = v.status, status_reason = v.reason, status_changed_at = v.at, updated_at = v.at
+          from (values ${sql.join(
+            slice.map((c) => sql`(${c.extensionId}::uuid, ${c.tenantId}::uuid, ${c.to}, ${c.reason}::text, ${c.at.toISOString()}::timestamptz)`),
+            sql`, `,
+          )}) as v(id, tenant_id, status, reason, at)
+          where ${extensions.id} = v.id and ${extensions.tenantId} = v.tenant_id`),
+      );
+      await inSlices(changes, 500, (slice) =>
+        tx.insert(agentActivityLog).values(
+          slice.map((c) => ({ tenantId: c.tenantId, extensionId: c.extensionId, userId: c.userId, fromStatus: c.from, toStatus: c.to, reason: c.reason, callId: c.callId, createdAt: c.at })),
+        ),
+      );
+    });
   }
 
   /** Loads every extension's agent, puts right what a stop left behind, and follows registrations and calls. */
@@ -178,7 +183,7 @@ export class AgentService {
   async stop(): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off();
     for (const agent of this.agents.values()) clearTimeout(agent.wrapUpTimer);
-    await this.flush();
+    await this.writer.close();
   }
 
   private add(row: typeof extensions.$inferSelect): Agent {

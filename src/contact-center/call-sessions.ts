@@ -7,6 +7,7 @@
 import { and, desc, eq, getTableColumns, gte, inArray, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
 import { callSessions, type CallSessionStatus, type Db, recordings } from '../db/index.ts';
 import { inSlices, WriteBehind } from '../db/write-behind.ts';
+import type { WriteJournal } from '../db/write-journal.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 
@@ -65,17 +66,20 @@ export class CallSessionService {
     private readonly db: Db,
     private readonly bus: PbxEventBus,
     private readonly onError: (err: unknown, context: string) => void,
+    journal?: WriteJournal,
   ) {
-    this.writer = new WriteBehind(
-      (rows) =>
+    this.writer = new WriteBehind({
+      name: 'sessions',
+      write: (rows) =>
         inSlices(rows, 500, (slice) =>
           this.db
             .insert(callSessions)
             .values(slice.map(({ recordingId: _ignored, ...row }) => row))
             .onConflictDoUpdate({ target: callSessions.id, set: UPSERT_SET }),
         ),
-      (err) => this.onError(err, 'sessions:write'),
-    );
+      onError: this.onError,
+      journal,
+    });
   }
 
   async start(): Promise<void> {
@@ -193,7 +197,7 @@ export class CallSessionService {
 
   async stop(): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off();
-    await this.writer.flush();
+    await this.writer.close();
   }
 
   /** The live session of a call in progress, if any. */

@@ -2,7 +2,7 @@
  * The contact center: agents and their states, queues and the ACD, call sessions. Plain services over the database,
  * the event bus and the engine's interface; `startContactCenter` wires them and makes the queues the engine's router.
  */
-import type { Db } from '../db/index.ts';
+import type { Db, WriteJournal } from '../db/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import type { CallManager, LocationService } from '../telephony/index.ts';
 import { AgentService } from './agents.ts';
@@ -35,12 +35,14 @@ export async function startContactCenter(deps: {
   calls: Pick<CallManager, 'setRouter' | 'contactsOf' | 'find' | 'originate' | 'activeCalls' | 'transferToRouter'>;
   findExtension: QueueTelephony['findExtension'];
   onError: (err: unknown, context: string) => void;
+  /** Where writes the database could not take wait; without one they wait in memory only. */
+  journal?: WriteJournal;
 }): Promise<ContactCenter> {
-  const sessions = new CallSessionService(deps.db, deps.bus, deps.onError);
+  const sessions = new CallSessionService(deps.db, deps.bus, deps.onError, deps.journal);
   await sessions.start();
-  const agents = new AgentService(deps.db, deps.bus, { isRegistered: (id) => deps.location.lookup(id).length > 0 }, deps.onError);
+  const agents = new AgentService(deps.db, deps.bus, { isRegistered: (id) => deps.location.lookup(id).length > 0 }, deps.onError, deps.journal);
   await agents.start();
-  const queues = new QueueService(deps.db, deps.bus, agents, { contactsOf: (id) => deps.calls.contactsOf(id), findExtension: deps.findExtension }, deps.onError);
+  const queues = new QueueService(deps.db, deps.bus, agents, { contactsOf: (id) => deps.calls.contactsOf(id), findExtension: deps.findExtension }, deps.onError, undefined, deps.journal);
   await queues.start();
   deps.calls.setRouter(queues);
   const control = new CallControl(deps.calls, sessions, agents, deps.bus, deps.findExtension, (tenantId, number) => queues.findByNumber(tenantId, number) !== undefined);
@@ -54,7 +56,7 @@ export async function startContactCenter(deps: {
     stop() {
       stopped ??= (async () => {
         deps.calls.setRouter(undefined);
-        queues.stop();
+        await queues.stop();
         await agents.stop();
         await sessions.stop();
       })();

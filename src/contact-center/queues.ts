@@ -11,7 +11,7 @@
  */
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db, QueueFallback, QueueStrategy } from '../db/index.ts';
-import { extensions, isUniqueViolation, queueEvents, queueMembers, queues } from '../db/index.ts';
+import { extensions, inSlices, isUniqueViolation, queueEvents, queueMembers, queues, WriteBehind, type WriteJournal } from '../db/index.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import type { Call, CallParty, EndCause, RingTarget } from '../telephony/index.ts';
@@ -108,6 +108,9 @@ export class QueueService {
   private readonly unsubscribe: Array<() => void> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
+  /** Queue events are written behind, one statement per batch; `eventCount` keys them in the order they happened. */
+  private readonly events: WriteBehind<typeof queueEvents.$inferInsert>;
+  private eventCount = 0;
 
   constructor(
     private readonly db: Db,
@@ -116,7 +119,15 @@ export class QueueService {
     private readonly telephony: QueueTelephony,
     private readonly onError: (err: unknown, context: string) => void,
     private readonly random: Random = Math.random,
-  ) {}
+    journal?: WriteJournal,
+  ) {
+    this.events = new WriteBehind({
+      name: 'queue-events',
+      write: (rows) => inSlices(rows, 500, (slice) => this.db.insert(queueEvents).values(slice)),
+      onError: this.onError,
+      journal,
+    });
+  }
 
   async start(): Promise<void> {
     for (const row of await this.db.select().from(queues)) this.queues.set(row.id, { ...row, members: [] });
@@ -142,12 +153,13 @@ export class QueueService {
     );
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const off of this.unsubscribe.splice(0)) off();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const rt of this.runtime.values()) for (const w of rt.waiting) clearTimeout(w.maxWaitTimer);
+    await this.events.close();
   }
 
   private rt(queueId: string): Runtime {
@@ -332,10 +344,8 @@ export class QueueService {
 
   private event(queue: Queue, callId: string | null, extensionId: string | null, event: string, data: Record<string, unknown>): void {
     this.bus.emit('queue.event', { tenantId: queue.tenantId, queueId: queue.id, callId, extensionId, event, data });
-    this.db
-      .insert(queueEvents)
-      .values({ tenantId: queue.tenantId, queueId: queue.id, callId, extensionId, event, data })
-      .catch((err: unknown) => this.onError(err, 'queues:event'));
+    this.events.put(String(++this.eventCount), { tenantId: queue.tenantId, queueId: queue.id, callId, extensionId, event, data, createdAt: new Date() });
+    void this.events.flushSoon();
   }
 
   // ---- the ACD --------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
  * that keep failing authentication are banned for a while.
  */
 import { createHmac } from 'node:crypto';
-import type { Db } from '../db/index.ts';
+import type { Db, WriteJournal } from '../db/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import { DEFAULT_TIMERS, DigestAuthenticator, type IncomingRequest, isSipUri, type ListenSpec, SipStack, type TransactionTimers } from '../sip/index.ts';
 import { DirectMediaPlane } from '../media/index.ts';
@@ -45,6 +45,8 @@ export interface TelephonyOptions {
   /** The media plane calls go through; direct media when absent. */
   media?: Omit<CallMedia, 'onError'>;
   onError?: (err: unknown, context: string) => void;
+  /** Where writes the database could not take wait (see `db/write-journal.ts`). */
+  journal?: WriteJournal;
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER';
@@ -71,7 +73,7 @@ export class TelephonyEngine {
   }
 
   static async start(options: TelephonyOptions): Promise<TelephonyEngine> {
-    const location = new LocationService(options.db, options.bus, undefined, options.onError);
+    const location = new LocationService(options.db, options.bus, undefined, options.onError, options.journal);
     await location.start();
     const digest = new DigestAuthenticator({
       secret: createHmac('sha256', options.secret).update('sip-digest-nonce').digest(),

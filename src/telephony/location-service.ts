@@ -13,6 +13,7 @@
 import { and, eq, lte, sql } from 'drizzle-orm';
 import { type Db, registrations } from '../db/index.ts';
 import { inSlices, WriteBehind } from '../db/write-behind.ts';
+import type { WriteJournal } from '../db/write-journal.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import type { Flow } from '../sip/index.ts';
 
@@ -50,8 +51,9 @@ export class LocationService {
     private readonly bus: PbxEventBus,
     private readonly maxBindings = 3,
     private readonly onError: (err: unknown, context: string) => void = () => {},
+    journal?: WriteJournal,
   ) {
-    this.writer = new WriteBehind((changes) => this.write(changes), (err) => this.onError(err, 'location:write'));
+    this.writer = new WriteBehind({ name: 'location', write: (changes) => this.write(changes), onError: this.onError, journal });
   }
 
   /** Loads persisted UDP bindings that have not expired, drops the rest, and starts expiring bindings on time. */
@@ -94,7 +96,7 @@ export class LocationService {
   async stop(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
-    await this.flush();
+    await this.writer.close();
   }
 
   /** Writes every pending change in one batch; flushes run one after another. */

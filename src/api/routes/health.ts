@@ -1,14 +1,24 @@
-/** `GET /health` (seed 004's liveness answer) and `GET /health/ready` (readiness, database included). */
+/**
+ * `GET /health` (seed 004's liveness answer) and `GET /health/ready` (readiness: the database answers and every
+ * change written behind memory has reached it).
+ */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Database } from '../../db/index.ts';
+import type { Database, WriteJournal } from '../../db/index.ts';
 
 export interface HealthInfo {
   service: string;
   version: string;
 }
 
-export function healthRoutes(app: FastifyInstance, deps: { database: Database; info: HealthInfo }): void {
+const Checks = Type.Object({
+  database: Type.String({ description: '`ok` or `unreachable`' }),
+  writes: Type.String({ description: '`ok`, or how many changes wait for the database and since when' }),
+  pendingWrites: Type.Integer({ description: 'Changes not yet written: in memory and spilled to the journal' }),
+  deadLetters: Type.Integer({ description: 'Changes the database rejected as invalid since the start (kept in the journal)' }),
+});
+
+export function healthRoutes(app: FastifyInstance, deps: { database: Database; journal?: WriteJournal; info: HealthInfo }): void {
   app.get('/health', {
     config: { public: true },
     schema: {
@@ -22,19 +32,28 @@ export function healthRoutes(app: FastifyInstance, deps: { database: Database; i
     config: { public: true },
     schema: {
       tags: ['health'],
-      summary: 'Readiness: the process and its database answer',
+      summary: 'Readiness: the database answers and nothing waits to be written to it',
       response: {
-        200: Type.Object({ status: Type.Literal('ready'), checks: Type.Object({ database: Type.String() }) }),
-        503: Type.Object({ status: Type.Literal('unavailable'), checks: Type.Object({ database: Type.String() }) }),
+        200: Type.Object({ status: Type.Literal('ready'), checks: Checks }),
+        503: Type.Object({ status: Type.Literal('unavailable'), checks: Checks }),
       },
     },
   }, async (request, reply) => {
+    const writers = deps.journal?.status() ?? [];
+    const pendingWrites = writers.reduce((n, w) => n + w.pending, 0);
+    const deadLetters = writers.reduce((n, w) => n + w.deadLetters, 0);
+    const failing = writers.filter((w) => w.failingSince);
+    const since = failing.map((w) => w.failingSince!.getTime()).sort((a, b) => a - b)[0];
+    const writes = failing.length === 0 ? 'ok' : `${pendingWrites} changes wait for the database since ${new Date(since!).toISOString()} (${failing.map((w) => w.name).join(', ')})`;
+    let database = 'ok';
     try {
       await deps.database.ping();
-      return { status: 'ready' as const, checks: { database: 'ok' } };
     } catch (err) {
       request.log.warn({ err }, 'health:database ping failed');
-      return reply.status(503).send({ status: 'unavailable' as const, checks: { database: 'unreachable' } });
+      database = 'unreachable';
     }
+    const checks = { database, writes, pendingWrites, deadLetters };
+    if (database !== 'ok' || failing.length > 0) return reply.status(503).send({ status: 'unavailable' as const, checks });
+    return { status: 'ready' as const, checks };
   });
 }
