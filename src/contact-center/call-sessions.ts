@@ -254,6 +254,9 @@ export class CallSessionService {
     const last = live.written;
     void last.then(() => {
       if (live.written !== last) this.forgetWhenWritten(live);
+      // While the database is away the row waits in the writer's backlog: kept here too, so a late change (the
+      // wrap-up's length, notes) joins it instead of going to a database that cannot take it.
+      else if (this.writer.failing) setTimeout(() => this.forgetWhenWritten(live), 1000).unref();
       else if (this.ended.get(live.row.callId) === live) this.ended.delete(live.row.callId);
     });
   }
