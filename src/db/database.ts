@@ -45,6 +45,9 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle client's error (the server restarted) must not crash the process; the pool replaces the client.
   pool.on('error', () => {});
+  // So must a checked-out client's (a transaction's, when the server goes away between two of its statements):
+  // pg emits it on the client, where no listener would crash the process; the statement in flight fails anyway.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = drizzlePg(pool, { schema }) as unknown as Db;
   const parsed = new URL(url);
   let closed = false;
