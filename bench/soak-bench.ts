@@ -119,18 +119,18 @@ async function main(): Promise<void> {
       if (OUTAGE <= 0) {
         await sleep((SECONDS / 3) * 1000);
       } else {
-      cluster.pause();
-      events.push(`${stamp()} PostgreSQL stopped`);
-      console.log(`# ${events.at(-1)}`);
-      await sleep(OUTAGE * 1000);
-      const ready = await fetch(`${base}/health/ready`)
-        .then((r) => r.json() as Promise<{ checks: unknown }>)
-        .catch((err: unknown) => ({ checks: `no answer (${String(err)}); the server's last words:\n${server.output().slice(-3000)}` }));
-      events.push(`${stamp()} readiness during the outage: ${JSON.stringify(ready.checks)}`);
-      cluster.resume();
-      events.push(`${stamp()} PostgreSQL started again`);
-      console.log(`# ${events.at(-2)}\n# ${events.at(-1)}`);
-      await sleep((SECONDS / 3 - OUTAGE) * 1000);
+        cluster.pause();
+        events.push(`${stamp()} PostgreSQL stopped`);
+        console.log(`# ${events.at(-1)}`);
+        await sleep(OUTAGE * 1000);
+        const ready = await fetch(`${base}/health/ready`)
+          .then((r) => r.json() as Promise<{ checks: unknown }>)
+          .catch((err: unknown) => ({ checks: `no answer (${String(err)}); the server's last words:\n${server.output().slice(-3000)}` }));
+        events.push(`${stamp()} readiness during the outage: ${JSON.stringify(ready.checks)}`);
+        cluster.resume();
+        events.push(`${stamp()} PostgreSQL started again`);
+        console.log(`# ${events.at(-2)}\n# ${events.at(-1)}`);
+        await sleep((SECONDS / 3 - OUTAGE) * 1000);
       }
       if (!KILL_RELAY) return;
       const relay = descendants(pid).find((p) => commandOf(p) === 'rtpengine');
