@@ -162,6 +162,15 @@ async function main(): Promise<void> {
     const causes = (await q(`select coalesce(end_cause, '-') as k, count(*) as n from call_sessions group by end_cause order by count(*) desc`)).map((r) => `${r.k} ${r.n}`).join(', ');
     const agentStates = (await api(base, token, 'GET', '/api/pbx/manager/agents')).agents as Array<{ status: string }>;
     const stuck = agentStates.filter((a) => a.status === 'BUSY' || a.status === 'RINGING').length;
+    if (process.env.BENCH_SOAK_DEBUG) {
+      console.log(JSON.stringify((await db.query(`select status, count(*) n, round(avg(extract(epoch from queued_at - created_at))::numeric, 3) as to_queue, round(avg(extract(epoch from offered_at - queued_at))::numeric, 3) as to_offer, round(avg(extract(epoch from answered_at - offered_at))::numeric, 3) as to_answer, round(avg(extract(epoch from ended_at - created_at))::numeric, 3) as total from call_sessions group by status`)).rows));
+      for (const a of agentStates.filter((x) => x.status === 'BUSY' || x.status === 'RINGING') as Array<{ status: string; extension: string }>) {
+        const log = (await db.query(`select l.from_status, l.to_status, l.call_id, l.created_at from agent_activity_log l join extensions e on e.id = l.extension_id where e.number = $1 order by l.created_at desc limit 4`, [a.extension])).rows;
+        console.log(a.extension, a.status, JSON.stringify(log));
+        const callId = log[0]?.call_id as string | undefined;
+        if (callId) console.log(JSON.stringify((await db.query(`select status, end_cause, extension_id, queued_at, offered_at, answered_at, ended_at from call_sessions where call_id = $1`, [callId])).rows));
+      }
+    }
     const offered = result.successful + result.failed;
 
     console.log('');

@@ -170,6 +170,7 @@ export class AgentService {
         if (target) this.left(target, e.callId);
       }),
       bus.on('call.ended', (e) => {
+        this.remember(e.callId);
         for (const agent of this.agents.values()) if (agent.calls.has(e.callId) || agent.ringing.has(e.callId)) this.left(agent, e.callId);
       }),
     );
@@ -369,10 +370,22 @@ export class AgentService {
     if (entry) entry.wrapUp = wrapUp;
   }
 
-  /** The agent is on a call (it placed one, or answered one): BUSY. */
+  /** Calls that ended in the last minute, by id, with when: news of them that comes late changes no agent. */
+  private readonly endedCalls = new Map<string, number>();
+
+  private remember(callId: string): void {
+    const now = Date.now();
+    this.endedCalls.set(callId, now);
+    for (const [id, at] of this.endedCalls) {
+      if (now - at < 60_000) break;
+      this.endedCalls.delete(id);
+    }
+  }
+
+  /** The agent is on a call (it placed one, or answered one): BUSY. Never on a call that has ended. */
   private joined(extensionId: string, callId: string): void {
     const agent = this.agents.get(extensionId);
-    if (!agent || agent.calls.has(callId)) return;
+    if (!agent || agent.calls.has(callId) || this.endedCalls.has(callId)) return;
     agent.ringing.delete(callId);
     if (agent.offeredCallId === callId) agent.offeredCallId = undefined;
     agent.calls.set(callId, { wrapUp: 0 });

@@ -14,7 +14,7 @@ import type { Db, QueueFallback, QueueStrategy } from '../db/index.ts';
 import { extensions, inSlices, isUniqueViolation, queueEvents, queueMembers, queues, WriteBehind, type WriteJournal } from '../db/index.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
-import type { Call, CallParty, EndCause, RingTarget } from '../telephony/index.ts';
+import { type Call, type CallParty, CallState, type EndCause, type RingTarget } from '../telephony/index.ts';
 import type { AgentService } from './agents.ts';
 import { type Candidate, orderCandidates, type Random } from './strategies.ts';
 
@@ -516,6 +516,9 @@ export class QueueService {
       }
       this.bus.emit('queue.offered', { tenantId: queue.tenantId, callId: call.id, queueId: queue.id, extensionIds });
       outcome = targets.length === 0 ? 'unavailable' : await call.ring(targets, queue.ringTimeout);
+      // The ring's answer comes a turn after the call's own events: a caller who hung up just as the agent
+      // answered has ended the call (call.ended, ABANDON) by now, and the agent must not be put on it.
+      if (call.state === CallState.Ended) outcome = 'ended';
     } catch (err) {
       this.onError(err, 'queues:offer');
       outcome = 'unavailable';

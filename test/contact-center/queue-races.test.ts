@@ -1,0 +1,70 @@
+// A caller who hangs up just as an agent answers (issue: "nothing stuck"): the ring's answer reaches the queue a
+// turn after the call has ended, and an agent put on that call stayed BUSY for good, taking no more calls. Many
+// short queue calls, each hung up at once by its caller, with agents who answer at once: when the last call has
+// ended no agent is left BUSY or RINGING, and every call has its session.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { agent, answered, CALLER_HANGS_UP, callee, type Ext, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
+import { freePort } from '../support/process.ts';
+import { useTestServer } from '../support/server.ts';
+import { authField, runSipp, type SippRun } from '../support/sipp.ts';
+import { until } from '../support/wait.ts';
+
+const CALLS = 60;
+
+describe('a queue call ended by its caller as the agent answers', () => {
+  const ctx = useTestServer('pglite');
+  const stop = new AbortController();
+  const phones: Array<Promise<SippRun>> = [];
+  const agents: Ext[] = [];
+
+  before(async () => {
+    for (let i = 0; i < 3; i++) {
+      const ext = await agent(ctx.t, ctx.token, `Racer ${i}`);
+      const port = await freePort();
+      phones.push(callee('uas-answer.xml', port, { RING: '0', HANGUP_STEPS: WAIT_FOR_BYE }, { calls: CALLS, timeoutSeconds: 170, signal: stop.signal }));
+      await registerAt(ctx.t, ext, port);
+      agents.push(ext);
+    }
+  });
+
+  after(async () => {
+    stop.abort();
+    await Promise.all(phones);
+  });
+
+  it('leaves no agent BUSY or RINGING once every call has ended, and every call has its session', async () => {
+    const api = async (method: string, url: string, body?: unknown) => {
+      const res = await ctx.t.request(method, url, { token: ctx.token, body });
+      assert.ok(res.statusCode < 300, `${method} ${url}: ${res.statusCode} ${res.body}`);
+      return res.json();
+    };
+    for (const a of agents) await api('PUT', `/api/pbx/agent-extensions/${a.id}/status`, { status: 'AVAILABLE' });
+    await api('POST', '/api/pbx/queues', { name: 'Races', number: '2301', strategy: 'ringall', wrapUpTime: 0, retryDelay: 0, members: agents.map((a) => ({ extensionId: a.id })) });
+    const customer = await agent(ctx.t, ctx.token, 'Hasty customer');
+    let created = 0;
+    ctx.t.server.bus.on('call.created', () => void created++);
+    const run = await runSipp({
+      scenario: 'uac-call.xml',
+      target: `127.0.0.1:${ctx.t.server.sipPort}`,
+      rows: [[String(customer.number), authField(String(customer.number), customer.secret), '2301']],
+      vars: { domain: 'pbx.test' },
+      substitute: { OUTCOME: answered(CALLER_HANGS_UP), TALK: '0' },
+      calls: CALLS,
+      extra: ['-r', '20', '-l', String(CALLS)],
+      timeoutSeconds: 60,
+    });
+    assert.equal(run.code, 0, run.errors || run.output.slice(-2000));
+    const sessions = ctx.t.server.contactCenter.sessions;
+    await until('every call has ended', () => sessions.liveSessions(ctx.t.server.systemTenant.id).length, (n) => n === 0);
+    assert.equal(created, CALLS);
+    const states = agents.map((a) => ctx.t.server.contactCenter.agents.find(a.id)!.status);
+    assert.deepEqual(
+      states.filter((s) => s === 'BUSY' || s === 'RINGING'),
+      [],
+      `agents after the last call: ${states.join(', ')}`,
+    );
+    const listed = await api('GET', '/api/pbx/calls/sessions?limit=200');
+    assert.equal((listed as { sessions: unknown[] }).sessions.length, CALLS);
+  });
+});
