@@ -6,7 +6,8 @@
  *
  * Entries still expire (after ten minutes by default) and are then read again, which bounds how long a change made
  * outside this process could go unseen. A miss is remembered briefly, so a scanner guessing numbers in a real
- * domain cannot hammer the database.
+ * domain cannot hammer the database. An entry that expired is still used while the database cannot be read, so an
+ * outage does not refuse calls to numbers known before it (a queue's number is a remembered miss).
  */
 import type { DigestAlgorithm } from '../sip/index.ts';
 import type { TelephonyDirectory } from './engine.ts';
@@ -96,7 +97,15 @@ export class DirectoryCache implements TelephonyDirectory {
     const hit = map.get(key);
     if (hit && hit.expires > now) return hit.value;
     const [generation, missGeneration] = [this.generation, this.missGeneration];
-    const value = await load();
+    let value: V | undefined;
+    try {
+      value = await load();
+    } catch (err) {
+      // The database is away: what was known before it went is still the best answer, so calls and
+      // registrations go on through an outage. It is read again at the next lookup.
+      if (hit) return hit.value;
+      throw err;
+    }
     if (generation === this.generation && (value !== undefined || missGeneration === this.missGeneration)) this.store(map, key, { value, expires: now + (value ? this.ttlMs : this.missTtlMs) });
     return value;
   }

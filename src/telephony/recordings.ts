@@ -66,6 +66,9 @@ export class RecordingService {
     private readonly onError: (err: unknown, context: string) => void,
   ) {}
 
+  /** The recording policy last read of each tenant and extension, by id: used while the database cannot be read. */
+  private readonly policies = new Map<string, RecordingPolicy | null>();
+
   private get pendingDir(): string {
     return path.join(this.dataDir, 'recordings', 'pending');
   }
@@ -88,13 +91,18 @@ export class RecordingService {
     const call = this.calls.find(callId);
     if (!call?.answered) return;
     const callee = call.answered.party;
-    const [tenant] = await this.db.select({ policy: tenants.recordingPolicy }).from(tenants).where(eq(tenants.id, tenantId));
-    const rows = await this.db
-      .select({ id: extensions.id, policy: extensions.recordingPolicy })
-      .from(extensions)
-      .where(inArray(extensions.id, [call.caller.extensionId, callee.extensionId]));
-    const policyOf = (id: string) => rows.find((r) => r.id === id)?.policy ?? null;
-    if (effectivePolicy(tenant?.policy ?? 'on-demand', policyOf(call.caller.extensionId), policyOf(callee.extensionId)) !== 'always') return;
+    const ids = [call.caller.extensionId, callee.extensionId];
+    try {
+      const [tenant] = await this.db.select({ policy: tenants.recordingPolicy }).from(tenants).where(eq(tenants.id, tenantId));
+      const rows = await this.db.select({ id: extensions.id, policy: extensions.recordingPolicy }).from(extensions).where(inArray(extensions.id, ids));
+      this.policies.set(tenantId, tenant?.policy ?? 'on-demand');
+      for (const id of ids) this.policies.set(id, rows.find((r) => r.id === id)?.policy ?? null);
+    } catch (err) {
+      // The database is away: the policies last read decide, so a call that must be recorded still is.
+      if (!this.policies.has(tenantId)) throw err;
+    }
+    const policyOf = (id: string) => this.policies.get(id) ?? null;
+    if (effectivePolicy(this.policies.get(tenantId) ?? 'on-demand', policyOf(ids[0]!), policyOf(ids[1]!)) !== 'always') return;
     await this.startOn(tenantId, callId);
   }
 

@@ -47,34 +47,37 @@ describe('a database outage mid-traffic', () => {
       const res = await fetch(`${base}/health/ready`);
       return { status: res.status, body: (await res.json()) as { status: string; checks: { database: string; writes: string; pendingWrites: number } } };
     };
-    const call = async (from: Ext, to: Ext) => {
-      const run = await caller(sip, from, to.number, answered(CALLER_HANGS_UP), 200);
+    const call = async (from: Ext, to: Ext | number) => {
+      const run = await caller(sip, from, typeof to === 'number' ? to : to.number, answered(CALLER_HANGS_UP), 200);
       assert.equal(run.code, 0, run.errors || run.output);
     };
     try {
       await waitForOutput(server, 'listening on');
       const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) });
       const token = ((await login.json()) as { accessToken: string }).accessToken;
-      const user = async (name: string) => {
-        const res = await fetch(`${base}/api/users`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ name, email: `${name.toLowerCase()}@example.com` }),
-        });
-        assert.equal(res.status, 201);
-        return ((await res.json()) as { extension: Ext }).extension;
+      const post = async (method: string, url: string, body: unknown) => {
+        const res = await fetch(`${base}${url}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        assert.ok(res.status < 300, `${url}: ${res.status}`);
+        return res.json() as Promise<Record<string, unknown>>;
       };
+      const user = async (name: string) => ((await post('POST', '/api/users', { name, email: `${name.toLowerCase()}@example.com` })) as { extension: Ext }).extension;
       const [alice, bob] = [await user('Alice'), await user('Bob')];
-      phone = callee('uas-answer.xml', phonePort, { RING: '100', HANGUP_STEPS: WAIT_FOR_BYE }, { calls: 5, timeoutSeconds: 170, signal: stopPhones.signal });
+      phone = callee('uas-answer.xml', phonePort, { RING: '100', HANGUP_STEPS: WAIT_FOR_BYE }, { calls: 7, timeoutSeconds: 170, signal: stopPhones.signal });
       await registerAt(sip, bob, phonePort);
       const busyRows = () => count(`select count(*) as n from agent_activity_log where extension_id = $1 and to_status = 'BUSY'`, [bob.id]);
 
+      await post('PUT', `/api/pbx/agent-extensions/${bob.id}/status`, { status: 'AVAILABLE' });
+      await post('POST', '/api/pbx/queues', { name: 'Outage', number: '2001', members: [{ extensionId: bob.id }] });
       await call(alice, bob);
-      await until('the first call is written', () => count(`select count(*) as n from call_sessions where ended_at is not null`), (n) => n === 1);
+      await call(alice, 2001);
+      await until('the first calls are written', () => count(`select count(*) as n from call_sessions where ended_at is not null`), (n) => n === 2);
 
-      // PostgreSQL goes away; two calls are made and end meanwhile.
+      // PostgreSQL goes away; calls are made and end meanwhile, to an extension and to a queue whose number was
+      // last looked up more than the directory's memory of a miss (5 s) ago.
       cluster.pause();
+      await new Promise((resolve) => setTimeout(resolve, 5500));
       await call(alice, bob);
+      await call(alice, 2001);
       await call(alice, bob);
       const during = await until('readiness reports the writes waiting', ready, (r) => r.status === 503 && r.body.checks.writes !== 'ok');
       assert.equal(during.body.checks.database, 'unreachable');
@@ -84,8 +87,8 @@ describe('a database outage mid-traffic', () => {
       cluster.resume();
       const back = await until('readiness is back', ready, (r) => r.status === 200, 30_000);
       assert.equal(back.body.checks.pendingWrites, 0);
-      assert.equal(await count(`select count(*) as n from call_sessions where status = 'COMPLETED'`), 3, 'every call has its session');
-      assert.equal(await busyRows(), 3, 'every call has its agent activity');
+      assert.equal(await count(`select count(*) as n from call_sessions where status = 'COMPLETED'`), 5, 'every call has its session');
+      assert.equal(await busyRows(), 5, 'every call has its agent activity');
 
       // Gone again, and the server is stopped before it comes back: what was not written waits for the next start.
       cluster.pause();
@@ -97,8 +100,8 @@ describe('a database outage mid-traffic', () => {
       server = runPbx(['start'], env);
       await waitForOutput(server, 'listening on');
       await until('readiness after the restart', ready, (r) => r.status === 200 && r.body.checks.pendingWrites === 0, 30_000);
-      assert.equal(await count(`select count(*) as n from call_sessions where status = 'COMPLETED'`), 5, 'the calls made before the stop have their sessions');
-      assert.equal(await busyRows(), 5);
+      assert.equal(await count(`select count(*) as n from call_sessions where status = 'COMPLETED'`), 7, 'the calls made before the stop have their sessions');
+      assert.equal(await busyRows(), 7);
       assert.equal(await count(`select count(*) as n from call_sessions where ended_at is null`), 0);
     } finally {
       stopPhones.abort();
