@@ -11,11 +11,13 @@ import type https from 'node:https';
 import os from 'node:os';
 import {
   formatParams,
+  isSipUri,
   type ParseResult,
   REASON_PHRASES,
   SipHeaders,
   type SipRequest,
   SipResponse,
+  type Uri,
 } from './message/index.ts';
 import { type Flow, hostForUri } from './transport/flow.ts';
 import { type ClientTransaction, type ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './transaction/client-transaction.ts';
@@ -247,6 +249,19 @@ export class SipStack {
   sendStateless(request: SipRequest, flow: Flow): void {
     request.headers.prepend('Via', this.viaFor(flow, `z9hG4bK${randomToken(10)}`));
     flow.send(request.toBuffer());
+  }
+
+  /**
+   * A flow to the host a SIP URI names (RFC 3263 without DNS records: the host as written): over its `transport`
+   * parameter, else TLS for sips and UDP for sip; at its port, else 5061 for TLS and 5060 otherwise. The first Route
+   * of a request is where it goes (rfc3261#section-8.1.2, a loose router), which is how a request reaches a phone
+   * through the edge proxy of its Path (RFC 3327).
+   */
+  flowToUri(uri: Uri): Promise<Flow> {
+    if (!isSipUri(uri)) return Promise.reject(new Error(`not a SIP URI: ${uri.scheme}`));
+    const param = uri.params.get('transport');
+    const protocol = param ? param.toUpperCase() : uri.scheme === 'sips' ? 'TLS' : 'UDP';
+    return this.flowTo(protocol, uri.host.replace(/^\[|\]$/g, ''), uri.port ?? (protocol === 'TLS' ? 5061 : 5060));
   }
 
   /** A flow to a peer at address:port over a protocol: the UDP path, an existing connection, or a new one. */
