@@ -106,7 +106,12 @@ export function serverTransactionKey(request: SipRequest, methodOverride?: strin
   return `2543|${request.callId}|${request.cseq.seq}|${request.from.params.get('tag') ?? ''}|${via?.host ?? ''}:${via?.port ?? ''}|${method}`;
 }
 
-/** A response to `request` with its Via, From, To, Call-ID and CSeq (RFC 3261 section 8.2.6.2). */
+/**
+ * A response to `request` with its Via, From, To, Call-ID and CSeq (RFC 3261 section 8.2.6.2). An 18x or 2xx also
+ * carries the request's Record-Route values, in order (rfc3261#section-12.1.1, a MUST for a response that creates a
+ * dialog): the proxies that recorded the route learn that the dialog goes through them, and the peer's ACK, BYE
+ * and re-INVITEs go through them too.
+ */
 export function createResponse(request: SipRequest | { headers: SipHeaders }, status: number, toTag: string | undefined, options: ReplyOptions = {}): SipResponse {
   const headers = new SipHeaders();
   for (const via of request.headers.getAll('Via')) headers.add('Via', via);
@@ -117,6 +122,7 @@ export function createResponse(request: SipRequest | { headers: SipHeaders }, st
   if (to !== undefined) headers.add('To', to);
   headers.add('Call-ID', request.headers.get('Call-ID') ?? '');
   headers.add('CSeq', request.headers.get('CSeq') ?? '');
+  if (status > 100 && status < 300) for (const route of request.headers.getAll('Record-Route')) headers.add('Record-Route', route);
   for (const [name, value] of options.headers ?? []) headers.add(name, value);
   if (options.body && options.body.length > 0) headers.set('Content-Type', options.contentType ?? 'application/sdp');
   return new SipResponse(status, options.reason ?? REASON_PHRASES[status] ?? 'Unknown', headers, options.body ?? Buffer.alloc(0));
