@@ -88,6 +88,14 @@ describe('behind an edge proxy (a real Kamailio): Path (RFC 3327) and Record-Rou
 
   const edgeLines = () => edge.output().split('\n').filter((l) => l.includes('EDGE '));
 
+  /** Waits until the edge has logged a line holding each of `patterns` (its log reaches us a little after sipp). */
+  async function edgeLogged(patterns: string[]): Promise<string[]> {
+    const missing = (lines: string[]) => patterns.filter((p) => !lines.some((l) => l.includes(p)));
+    const lines = await until('the edge logged every hop', edgeLines, (l) => missing(l).length === 0).catch(() => edgeLines());
+    assert.deepEqual(missing(lines), [], lines.join('\n'));
+    return lines;
+  }
+
   it('the registrar stores the Path with the binding and echoes it in the 200 when the phone said Supported: path', async () => {
     const [a, b] = [await agent(ctx.t, ctx.token, 'Pathful A'), await agent(ctx.t, ctx.token, 'Pathless B')];
     const withPath = await registerThroughEdge(a, await freePort(), 'Supported: path');
@@ -101,6 +109,13 @@ describe('behind an edge proxy (a real Kamailio): Path (RFC 3327) and Record-Rou
     const withoutPath = await registerThroughEdge(b, await freePort(), 'Supported: replaces');
     assert.match(withoutPath.log, /echoed path \(\)/);
     assert.equal(pathOf(b)?.length, 1);
+  });
+
+  it('a REGISTER that requires path (Require: path) is not refused with 420: the registrar supports it', async () => {
+    const ext = await agent(ctx.t, ctx.token, 'Requiring G');
+    const run = await registerThroughEdge(ext, await freePort(), 'Require: path');
+    assert.match(run.log, /echoed path \(\)/);
+    assert.equal(ctx.t.server.telephony.location.lookup(ext.id)[0]?.path.length, 1);
   });
 
   it('a phone whose Contact is unreachable rings through the edge; the caller sees Record-Route in 180 and 200, and ACKs and hangs up through the edge', async () => {
@@ -118,17 +133,16 @@ describe('behind an edge proxy (a real Kamailio): Path (RFC 3327) and Record-Rou
     assert.match(uac.log, new RegExp(`200 record-route ${recordRoute.source}`));
 
     const sb = `127.0.0.1:${ctx.t.server.sipPort}`;
-    await until('the edge relayed both BYEs', edgeLines, (lines) => lines.some((l) => l.includes(`EDGE in-dialog BYE from ${sb}`)));
-    const lines = edgeLines();
-    const saw = (pattern: string) => assert.ok(lines.some((l) => l.includes(pattern)), `no "${pattern}" in:\n${lines.join('\n')}`);
-    // The INVITE to the callee went to the edge, with the Path as its Route, and on to the address it registered from.
-    saw(`EDGE initial INVITE from ${sb} to sip:${b.number}@127.0.0.1:`);
-    saw(`through path to sip:127.0.0.1:${calleePort}`);
-    // The caller's ACK and BYE followed the Record-Route; so did ours to the callee (its 2xx's Record-Route).
-    saw(`EDGE in-dialog ACK from 127.0.0.1:${callerPort}`);
-    saw(`EDGE in-dialog BYE from 127.0.0.1:${callerPort}`);
-    saw(`EDGE in-dialog ACK from ${sb}`);
-    saw(`EDGE in-dialog BYE from ${sb}`);
+    const lines = await edgeLogged([
+      // The INVITE to the callee went to the edge, with the Path as its Route, and on to the address it registered from.
+      `EDGE initial INVITE from ${sb} to sip:${b.number}@127.0.0.1:`,
+      `through path to sip:127.0.0.1:${calleePort}`,
+      // The caller's ACK and BYE followed the Record-Route; so did ours to the callee (its 2xx's Record-Route).
+      `EDGE in-dialog ACK from 127.0.0.1:${callerPort}`,
+      `EDGE in-dialog BYE from 127.0.0.1:${callerPort}`,
+      `EDGE in-dialog ACK from ${sb}`,
+      `EDGE in-dialog BYE from ${sb}`,
+    ]);
     assert.ok(!lines.some((l) => l.includes('without our Route')), lines.join('\n'));
   });
 
@@ -142,9 +156,6 @@ describe('behind an edge proxy (a real Kamailio): Path (RFC 3327) and Record-Rou
     assert.equal(uac.code, 0, `${uac.errors || uac.output}\n${edgeLines().join('\n')}`);
     assert.equal(uasRun.code, 0, `${uasRun.errors || uasRun.output}\n${edgeLines().join('\n')}`);
     const sb = `127.0.0.1:${ctx.t.server.sipPort}`;
-    const lines = edgeLines();
-    const saw = (pattern: string) => assert.ok(lines.some((l) => l.includes(pattern)), `no "${pattern}" in:\n${lines.join('\n')}`);
-    saw(`EDGE in-dialog BYE from 127.0.0.1:${calleePort}`);
-    saw(`EDGE in-dialog BYE from ${sb} to sip:${a.number}@127.0.0.1:${callerPort}`);
+    await edgeLogged([`EDGE in-dialog BYE from 127.0.0.1:${calleePort}`, `EDGE in-dialog BYE from ${sb} to sip:${a.number}@127.0.0.1:${callerPort}`]);
   });
 });
