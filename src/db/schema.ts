@@ -118,6 +118,8 @@ export const registrations = pgTable('registrations', {
   sourceAddress: text('source_address').notNull(),
   sourcePort: integer('source_port').notNull(),
   userAgent: text('user_agent'),
+  /** The Path header values of the REGISTER, in order (RFC 3327): requests to the contact are routed through them. */
+  path: text('path').array().notNull().default(sql`'{}'::text[]`),
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   ...timestamps,
 }, (t) => [

@@ -11,11 +11,13 @@ import type https from 'node:https';
 import os from 'node:os';
 import {
   formatParams,
+  isSipUri,
   type ParseResult,
   REASON_PHRASES,
   SipHeaders,
   type SipRequest,
   SipResponse,
+  type Uri,
 } from './message/index.ts';
 import { type Flow, hostForUri } from './transport/flow.ts';
 import { type ClientTransaction, type ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './transaction/client-transaction.ts';
@@ -104,7 +106,12 @@ export function serverTransactionKey(request: SipRequest, methodOverride?: strin
   return `2543|${request.callId}|${request.cseq.seq}|${request.from.params.get('tag') ?? ''}|${via?.host ?? ''}:${via?.port ?? ''}|${method}`;
 }
 
-/** A response to `request` with its Via, From, To, Call-ID and CSeq (RFC 3261 section 8.2.6.2). */
+/**
+ * A response to `request` with its Via, From, To, Call-ID and CSeq (RFC 3261 section 8.2.6.2). An 18x or 2xx also
+ * carries the request's Record-Route values, in order (rfc3261#section-12.1.1, a MUST for a response that creates a
+ * dialog): the proxies that recorded the route learn that the dialog goes through them, and the peer's ACK, BYE
+ * and re-INVITEs go through them too.
+ */
 export function createResponse(request: SipRequest | { headers: SipHeaders }, status: number, toTag: string | undefined, options: ReplyOptions = {}): SipResponse {
   const headers = new SipHeaders();
   for (const via of request.headers.getAll('Via')) headers.add('Via', via);
@@ -115,6 +122,7 @@ export function createResponse(request: SipRequest | { headers: SipHeaders }, st
   if (to !== undefined) headers.add('To', to);
   headers.add('Call-ID', request.headers.get('Call-ID') ?? '');
   headers.add('CSeq', request.headers.get('CSeq') ?? '');
+  if (status > 100 && status < 300) for (const route of request.headers.getAll('Record-Route')) headers.add('Record-Route', route);
   for (const [name, value] of options.headers ?? []) headers.add(name, value);
   if (options.body && options.body.length > 0) headers.set('Content-Type', options.contentType ?? 'application/sdp');
   return new SipResponse(status, options.reason ?? REASON_PHRASES[status] ?? 'Unknown', headers, options.body ?? Buffer.alloc(0));
@@ -247,6 +255,19 @@ export class SipStack {
   sendStateless(request: SipRequest, flow: Flow): void {
     request.headers.prepend('Via', this.viaFor(flow, `z9hG4bK${randomToken(10)}`));
     flow.send(request.toBuffer());
+  }
+
+  /**
+   * A flow to the host a SIP URI names (RFC 3263 without DNS records: the host as written): over its `transport`
+   * parameter, else TLS for sips and UDP for sip; at its port, else 5061 for TLS and 5060 otherwise. The first Route
+   * of a request is where it goes (rfc3261#section-8.1.2, a loose router), which is how a request reaches a phone
+   * through the edge proxy of its Path (RFC 3327).
+   */
+  flowToUri(uri: Uri): Promise<Flow> {
+    if (!isSipUri(uri)) return Promise.reject(new Error(`not a SIP URI: ${uri.scheme}`));
+    const param = uri.params.get('transport');
+    const protocol = param ? param.toUpperCase() : uri.scheme === 'sips' ? 'TLS' : 'UDP';
+    return this.flowTo(protocol, uri.host.replace(/^\[|\]$/g, ''), uri.port ?? (protocol === 'TLS' ? 5061 : 5060));
   }
 
   /** A flow to a peer at address:port over a protocol: the UDP path, an existing connection, or a new one. */

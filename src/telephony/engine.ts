@@ -50,7 +50,8 @@ export interface TelephonyOptions {
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER';
-const SUPPORTED: string[] = [];
+/** Option tags a request may require of us: Path (RFC 3327), which an edge proxy may require of its registrar. */
+const SUPPORTED: string[] = ['path'];
 
 export class TelephonyEngine {
   private readonly unsubscribe: Array<() => void> = [];

@@ -2,7 +2,9 @@
  * The location service (RFC 3261 section 10.3; Kamailio's usrloc): per extension, the contacts bound to it, each
  * with its expiry and the flow it was learned on. A contact learned over a connection is reached over that same
  * connection and goes when it closes; one learned over UDP is reached at the address the REGISTER came from
- * (so a phone behind NAT is reachable) and is persisted, so it survives a restart until it expires.
+ * (so a phone behind NAT is reachable) and is persisted, so it survives a restart until it expires. A contact
+ * registered through an edge proxy (a Path, RFC 3327) is reached through that proxy, whatever the transport between
+ * us; it is persisted too.
  *
  * Memory is the truth; the database is written behind it: changes are coalesced per binding and written in one
  * batch every second (and on stop), so a phone's refresh costs no database round trip. A new or moved binding is
@@ -31,8 +33,16 @@ export interface Binding {
   userAgent: string | null;
   expiresAt: Date;
   registeredAt: Date;
-  /** The live connection for TCP/TLS/WS bindings; for UDP, undefined (the source address is the way back). */
+  /**
+   * The live connection for TCP/TLS/WS bindings; for UDP, undefined (the source address is the way back). A binding
+   * with a Path has none either: it is reached through its Path, not over the connection the edge happened to use.
+   */
   flow: Flow | undefined;
+  /**
+   * The Path header values of the REGISTER, in order (RFC 3327 section 5.3): the proxies between us and the phone,
+   * which requests to the contact are routed through (a pre-loaded Route set). Empty when it came straight to us.
+   */
+  path: string[];
 }
 
 export type RemovalReason = 'unregistered' | 'expired' | 'replaced' | 'flow-closed' | 'credentials-changed';
@@ -56,13 +66,16 @@ export class LocationService {
     this.writer = new WriteBehind({ name: 'location', write: (changes) => this.write(changes), onError: this.onError, journal });
   }
 
-  /** Loads persisted UDP bindings that have not expired, drops the rest, and starts expiring bindings on time. */
+  /**
+   * Loads persisted bindings that have not expired and can be reached without the connection they came on (UDP, or
+   * through a Path), drops the rest, and starts expiring bindings on time.
+   */
   async start(): Promise<void> {
     const now = new Date();
     await this.db.delete(registrations).where(lte(registrations.expiresAt, now));
     const rows = await this.db.select().from(registrations);
     for (const row of rows) {
-      if (row.transport !== 'UDP') {
+      if (row.transport !== 'UDP' && row.path.length === 0) {
         await this.db.delete(registrations).where(eq(registrations.id, row.id));
         continue;
       }
@@ -81,6 +94,7 @@ export class LocationService {
         expiresAt: row.expiresAt,
         registeredAt: row.createdAt,
         flow: undefined,
+        path: row.path,
       });
       this.byExtension.set(row.extensionId, list);
     }
@@ -123,6 +137,7 @@ export class LocationService {
             sourceAddress: b.sourceAddress,
             sourcePort: b.sourcePort,
             userAgent: b.userAgent,
+            path: b.path,
             expiresAt: b.expiresAt,
             updatedAt: now,
           })),
@@ -136,6 +151,7 @@ export class LocationService {
             sourceAddress: sql`excluded.source_address`,
             sourcePort: sql`excluded.source_port`,
             userAgent: sql`excluded.user_agent`,
+            path: sql`excluded.path`,
             expiresAt: sql`excluded.expires_at`,
             updatedAt: sql`excluded.updated_at`,
           },
@@ -175,7 +191,12 @@ export class LocationService {
     this.byExtension.set(binding.extensionId, list);
     // A plain refresh only moves the expiry: written at most every 30 s, which a restart can afford to lose.
     const key = `${binding.extensionId}|${binding.contact}`;
-    const moved = !before || before.sourceAddress !== binding.sourceAddress || before.sourcePort !== binding.sourcePort || before.transport !== binding.transport;
+    const moved =
+      !before ||
+      before.sourceAddress !== binding.sourceAddress ||
+      before.sourcePort !== binding.sourcePort ||
+      before.transport !== binding.transport ||
+      before.path.join(',') !== binding.path.join(',');
     if (moved || Date.now() - (this.persistedAt.get(key) ?? 0) > 30_000) {
       this.writer.put(key, { key, binding });
       this.persistedAt.set(key, Date.now());

@@ -5,6 +5,12 @@
  *
  * Bounds: an expiry below {@link RegistrarOptions.minExpires} is answered 423 with Min-Expires; above
  * `maxExpires` it is shortened; without one, `defaultExpires`. `Contact: *` with `Expires: 0` removes them all.
+ *
+ * Path (RFC 3327): a REGISTER relayed by an edge proxy carries the proxies' Path values; they are stored with each
+ * binding, in order, and requests to the contact are routed through them (see CallManager.contactsOf). They are
+ * echoed in the 200 to a phone that said `Supported: path` (section 5.3). One that did not is registered all the
+ * same, as Kamailio's `lazy` path mode does: the edge, not the phone, wrote the Path, and refusing it with 420
+ * would turn away the many phones that never say they support it while gaining nothing (the phone never sees it).
  */
 import { type DigestAlgorithm, type DigestAuthenticator, type IncomingRequest, isSipUri, parseDecimal, parseDigestCredentials, SipSyntaxError } from '../sip/index.ts';
 import type { LocationService } from './location-service.ts';
@@ -162,6 +168,7 @@ export class Registrar {
       }
     }
 
+    const path = msg.headers.values('Path');
     const now = Date.now();
     const flow = req.flow;
     for (const u of updates) {
@@ -183,13 +190,17 @@ export class Registrar {
         userAgent: msg.headers.get('User-Agent') ?? null,
         expiresAt: new Date(now + u.expires * 1000),
         registeredAt: new Date(now),
-        flow: flow.reliable ? flow : undefined,
+        // Through an edge, the connection is the edge's, not the phone's: the Path is the way back.
+        flow: flow.reliable && path.length === 0 ? flow : undefined,
+        path,
       });
     }
 
     const contacts = this.location.lookup(record.extensionId).map(
       (b) => ['Contact', `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt.getTime() - now) / 1000))}`] as [string, string],
     );
-    req.reply(200, { headers: [...contacts, ['Date', new Date(now).toUTCString()]] });
+    const supportsPath = msg.headers.values('Supported').some((tag) => tag.toLowerCase() === 'path');
+    const echoed = supportsPath ? path.map((p) => ['Path', p] as [string, string]) : [];
+    req.reply(200, { headers: [...contacts, ...echoed, ['Date', new Date(now).toUTCString()]] });
   }
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import os from 'node:os';
 import { describe, it } from 'node:test';
-import { firstExternalIPv4, SipStack } from '../../src/sip/index.ts';
+import { createResponse, firstExternalIPv4, parseDatagram, type SipRequest, SipStack } from '../../src/sip/index.ts';
 import { until } from '../support/wait.ts';
 
 describe('advertised address', () => {
@@ -79,4 +79,29 @@ describe('non-INVITE server transaction over UDP (RFC 3261 section 17.2.2)', () 
       await stack.close();
     }
   });
+});
+
+describe('Record-Route in responses (RFC 3261 section 12.1.1)', () => {
+  const parsed = parseDatagram(
+    Buffer.from(
+      'INVITE sip:1001@pbx.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-rr-1\r\nMax-Forwards: 69\r\n' +
+        'Record-Route: <sip:edge2.example.com;lr>, <sip:edge1.example.com;lr;ftag=a1>\r\nRecord-Route: <sip:192.0.2.1;lr>\r\n' +
+        'From: <sip:1000@pbx.example.com>;tag=a1\r\nTo: <sip:1001@pbx.example.com>\r\nCall-ID: rr-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n',
+    ),
+  );
+  if (!parsed.ok) throw new Error(parsed.reason);
+  const invite = parsed.message as SipRequest;
+  const recordRoutes = (status: number) => createResponse(invite, status, 'b2').headers.values('Record-Route');
+  const all = ['<sip:edge2.example.com;lr>', '<sip:edge1.example.com;lr;ftag=a1>', '<sip:192.0.2.1;lr>'];
+
+  for (const status of [180, 183, 200]) {
+    it(`the UAS MUST copy all Record-Route header field values from the request into a ${status}, and MUST maintain their order`, () => {
+      assert.deepEqual(recordRoutes(status), all);
+    });
+  }
+  for (const status of [100, 407, 486]) {
+    it(`a ${status}, which creates no dialog, carries no Record-Route`, () => {
+      assert.deepEqual(recordRoutes(status), []);
+    });
+  }
 });

@@ -38,6 +38,7 @@ for (const kind of databaseKinds) {
       expiresAt: new Date(Date.now() + seconds * 1000),
       registeredAt: new Date(),
       flow: undefined,
+      path: [],
     });
 
     it('a restart keeps UDP bindings until they expire, and drops connection ones', async () => {
@@ -57,6 +58,25 @@ for (const kind of databaseKinds) {
         assert.deepEqual(left.map((b) => b.contact), ['sip:a@192.0.2.9:5062']);
         assert.equal(left[0]?.sourcePort, 5062);
         assert.ok((left[0]?.expiresAt.getTime() ?? 0) > Date.now() + 290_000);
+      } finally {
+        await second.removeAll(ext.id, 'unregistered');
+        await second.stop();
+      }
+    });
+
+    it('a restart keeps a binding registered through an edge proxy with its Path (RFC 3327), whatever the transport', async () => {
+      const path = ['<sip:198.51.100.7:5060;lr;received=sip:192.0.2.9:5062>', '<sip:198.51.100.8;lr>'];
+      const first = new LocationService(db.database.db, new EventBus<DomainEvents>());
+      await first.start();
+      await first.save({ ...binding('sip:edge@10.0.0.5:5062;transport=tcp', 'TCP', 300), path });
+      await first.stop();
+
+      const second = new LocationService(db.database.db, new EventBus<DomainEvents>());
+      await second.start();
+      try {
+        const left = second.lookup(ext.id);
+        assert.deepEqual(left.map((b) => b.contact), ['sip:edge@10.0.0.5:5062;transport=tcp']);
+        assert.deepEqual(left[0]?.path, path);
       } finally {
         await second.removeAll(ext.id, 'unregistered');
         await second.stop();

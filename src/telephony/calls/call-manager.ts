@@ -7,7 +7,7 @@
  */
 import type { PbxEventBus } from '../../events/index.ts';
 import { CALL_ID_PREFIX, MediaUnavailableError } from '../../media/index.ts';
-import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseUri, type Replaces, replacesOfReferTo, type SipRequest, type SipStack } from '../../sip/index.ts';
+import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseNameAddr, parseUri, type Replaces, replacesOfReferTo, type SipRequest, type SipStack } from '../../sip/index.ts';
 import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
 import { answerRefer, Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type OutboundLeg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
@@ -167,10 +167,23 @@ export class CallManager implements CallObserver {
     return call;
   }
 
-  /** Where an extension can be rung now: its registered contacts that are reachable. */
+  /**
+   * Where an extension can be rung now: its registered contacts that are reachable. A contact registered through an
+   * edge proxy is reached through it (RFC 3327 section 5.3): the request goes to the first Path URI, and the Path
+   * values become its Route set (see Call.placeLeg), never straight to a Contact the phone may not be reachable at.
+   */
   async contactsOf(extensionId: string): Promise<Array<{ binding: Binding; flow: Flow }>> {
     const targets: Array<{ binding: Binding; flow: Flow }> = [];
     for (const binding of this.location.lookup(extensionId)) {
+      const firstHop = binding.path[0];
+      if (firstHop !== undefined) {
+        try {
+          targets.push({ binding, flow: await this.stack.flowToUri(parseNameAddr(firstHop).uri) });
+        } catch {
+          // the edge cannot be reached (or its Path is unreadable); the other contacts may be
+        }
+        continue;
+      }
       if (binding.flow) {
         if (!binding.flow.closed) targets.push({ binding, flow: binding.flow });
         continue;

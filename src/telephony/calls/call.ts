@@ -618,6 +618,8 @@ export class Call extends StateMachine<CallState> {
       .add('Contact', this.contactFor(flow, String(from.number)))
       .add('Allow', DIALOG_ALLOW)
       .add(...this.callHeader);
+    // A contact registered through an edge: its Path is the pre-loaded Route set (RFC 3327 section 5.3).
+    for (const route of binding.path) headers.add('Route', route);
     if (body && contentType) headers.add('Content-Type', contentType);
     const invite = new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
     const leg = new OutboundLeg(binding, invite, flow, branch, party);

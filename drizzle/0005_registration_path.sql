@@ -1,0 +1,1 @@
+ALTER TABLE "registrations" ADD COLUMN "path" text[] DEFAULT '{}'::text[] NOT NULL;
