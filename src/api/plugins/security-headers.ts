@@ -7,7 +7,7 @@
  *   SIP (`/sip`) and Socket.io on the same host and port (CSP3 lets 'self' match ws: and wss: there). The page's
  *   icon is `data:,`, hence `img-src data:`. The call's audio plays from a MediaStream, which media-src does not
  *   govern.
- * - Swagger UI at /docs sets style attributes of its own, so its pages allow inline styles (scripts still not).
+ * - Swagger UI at /docs inserts style elements of its own, so its pages allow inline styles (scripts still not).
  * - Framing is refused twice: `frame-ancestors 'none'` and, for browsers older than CSP2, `X-Frame-Options: DENY`.
  * - `Referrer-Policy: no-referrer`: the app's URLs (call and user ids) are nobody else's business.
  * - `Strict-Transport-Security` (RFC 6797) only when the answer went over HTTPS (ours, or a trusted proxy's per
