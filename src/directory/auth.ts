@@ -94,9 +94,8 @@ export class AuthService {
     const admission = this.throttle.admit(account, ip);
     if (admission.admitted) return admission;
     const wait = admission.retryAfter;
-    const message = admission.reason === 'account'
-      ? `Too many failed logins to this account; try again in ${wait} seconds`
-      : `Too many failed logins; try again in ${wait} seconds`;
+    const when = `try again in ${wait} second${wait === 1 ? '' : 's'}`;
+    const message = admission.reason === 'account' ? `Too many failed logins to this account; ${when}` : `Too many failed logins; ${when}`;
     throw new PbxError('PBX_ERR_TOO_MANY_ATTEMPTS', message, { retryAfter: wait });
   }
 
