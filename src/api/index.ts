@@ -1,6 +1,7 @@
 /**
- * The HTTP adapter: Fastify with OpenAPI generated from the route schemas (browsable at /docs), request ids,
- * access control and auditing, the error catalogue, then the routes. It holds no business rules.
+ * The HTTP adapter: Fastify with OpenAPI generated from the route schemas (browsable at /docs), request ids, the
+ * browser's security headers, access control and auditing, the error catalogue, then the routes. It holds no
+ * business rules.
  */
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
@@ -12,6 +13,7 @@ import type { Database, WriteJournal } from '../db/index.ts';
 import type { Directory } from '../directory/index.ts';
 import { registerAccessControl } from './plugins/access.ts';
 import { registerErrorHandling } from './plugins/errors.ts';
+import { registerSecurityHeaders } from './plugins/security-headers.ts';
 import { registerValidation } from './plugins/validation.ts';
 import { agentExtensionRoutes } from './routes/agent-extensions.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -64,6 +66,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  registerSecurityHeaders(app, { https: deps.https !== undefined });
 
   await app.register(swagger, {
     openapi: {

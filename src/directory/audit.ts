@@ -22,6 +22,16 @@ export interface AuditEntryInput {
 
 export type AuditEntry = typeof auditLog.$inferSelect;
 
+/**
+ * PostgreSQL text cannot hold U+0000, and a refused request's raw path id may (`/api/users/a%00b`): it is written
+ * out as `\u0000` so that the refusal's row is not lost with it.
+ */
+function storable(text: string): string;
+function storable(text: string | null | undefined): string | null;
+function storable(text: string | null | undefined): string | null {
+  return text === null || text === undefined ? null : text.replaceAll('\u0000', '\\u0000');
+}
+
 export class AuditService {
   constructor(private readonly db: Db) {}
 
@@ -29,10 +39,10 @@ export class AuditService {
     await this.db.insert(auditLog).values({
       tenantId: entry.tenantId,
       actorId: entry.actorId,
-      actorLabel: entry.actorLabel,
+      actorLabel: storable(entry.actorLabel),
       action: entry.action,
-      targetType: entry.targetType ?? null,
-      targetId: entry.targetId ?? null,
+      targetType: storable(entry.targetType),
+      targetId: storable(entry.targetId),
       outcome: entry.outcome,
       statusCode: entry.statusCode,
       errorCode: entry.errorCode ?? null,

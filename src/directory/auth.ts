@@ -1,7 +1,8 @@
 /**
  * Logins and the identity of a request. Web users log in with email and password; agents log in with their
- * extension and its SIP secret (seed 000's PBX login). Failed attempts are throttled per client address and per
- * account; logins to known accounts are audited.
+ * extension and its SIP secret (seed 000's PBX login). Failed attempts are throttled per (account, address) pair
+ * and per address, and slowed per account without ever locking it (see login-throttle.ts); logins to known
+ * accounts are audited, failures included.
  */
 import type { UserRole } from '../db/index.ts';
 import { PbxError } from '../errors/index.ts';
@@ -49,30 +50,26 @@ export class AuthService {
 
   async loginWithEmail(email: string, password: string, ctx: LoginContext): Promise<LoginResult> {
     const account = `email:${email.trim().toLowerCase()}`;
-    this.refuseIfThrottled(ctx.ip, account);
+    const attempt = this.admit(account, ctx.ip);
     const user = await this.users.findForLogin(email);
     const ok = await verifyPassword(password, user?.passwordHash);
     if (!user || !ok || !user.isActive) {
-      this.throttle.fail([`ip:${ctx.ip}`, account]);
       if (user) await this.recordLogin(user, 'auth.login', 'failure', ctx);
       throw new PbxError('PBX_ERR_INVALID_CREDENTIALS', 'Invalid email or password');
     }
-    this.throttle.reset(account);
+    attempt.succeeded();
     return this.issue(user, 'auth.login', ctx);
   }
 
   /** Seed 000's `POST /api/pbx/auth/login`: the extension number and its SIP secret. */
   async loginWithExtension(extension: string, password: string, ctx: LoginContext & { domain?: string }): Promise<LoginResult> {
     const account = `ext:${ctx.domain ?? '*'}:${extension}`;
-    this.refuseIfThrottled(ctx.ip, account);
+    const attempt = this.admit(account, ctx.ip);
     const matches = /^\d{1,9}$/.test(extension) ? await this.extensions.matchSecret(Number(extension), password, ctx.domain) : [];
     const match = matches.length === 1 ? matches[0] : undefined;
     const user = match ? await this.users.findActive(match.tenantId, match.userId) : undefined;
-    if (!user) {
-      this.throttle.fail([`ip:${ctx.ip}`, account]);
-      throw new PbxError('PBX_ERR_INVALID_CREDENTIALS', 'Invalid extension or password');
-    }
-    this.throttle.reset(account);
+    if (!user) throw new PbxError('PBX_ERR_INVALID_CREDENTIALS', 'Invalid extension or password');
+    attempt.succeeded();
     return this.issue(user, 'auth.pbx_login', ctx);
   }
 
@@ -92,11 +89,14 @@ export class AuthService {
     };
   }
 
-  private refuseIfThrottled(ip: string, account: string): void {
-    const wait = this.throttle.retryAfter([`ip:${ip}`, account]);
-    if (wait > 0) {
-      throw new PbxError('PBX_ERR_TOO_MANY_ATTEMPTS', `Too many failed logins; try again in ${wait} seconds`, { retryAfter: wait });
-    }
+  /** An attempt the throttle lets through (counted as failed until it succeeds), or a 429 with Retry-After. */
+  private admit(account: string, ip: string): { succeeded(): void } {
+    const admission = this.throttle.admit(account, ip);
+    if (admission.admitted) return admission;
+    const wait = admission.retryAfter;
+    const when = `try again in ${wait} second${wait === 1 ? '' : 's'}`;
+    const message = admission.reason === 'account' ? `Too many failed logins to this account; ${when}` : `Too many failed logins; ${when}`;
+    throw new PbxError('PBX_ERR_TOO_MANY_ATTEMPTS', message, { retryAfter: wait });
   }
 
   private async issue(user: User, action: string, ctx: LoginContext): Promise<LoginResult> {

@@ -45,7 +45,7 @@ export function createDirectory(
   const users = new UserService(db, bus, extensions);
   const audit = new AuditService(db);
   const tokens = new TokenService(options.jwtSecret, options.jwtTtlSeconds);
-  const throttle = new LoginThrottle(options.loginMaxFailures, options.loginWindowSeconds * 1000);
+  const throttle = new LoginThrottle({ limit: options.loginMaxFailures, windowMs: options.loginWindowSeconds * 1000 });
   const auth = new AuthService(users, extensions, tenants, tokens, throttle, audit);
   const softphone = new SoftphoneCredentials(options.jwtSecret);
   return { tenants, users, extensions, audit, auth, tokens, softphone };

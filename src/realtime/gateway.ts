@@ -19,7 +19,7 @@ import type { AgentSnapshot, CallActor, CallSession, ContactCenter, Softphones }
 import type { Directory, Principal } from '../directory/index.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
-import { makeAjv } from '../api/plugins/validation.ts';
+import { makeAjv, nulError } from '../api/plugins/validation.ts';
 
 const STAFF_ROLES = new Set(['ADMIN', 'MANAGER', 'SUPERVISOR']);
 
@@ -159,6 +159,9 @@ export class RealtimeGateway implements Softphones {
 
   /** A client event: validated, its sender re-read, then done by the contact center. */
   private async handle(socket: PbxSocket, name: ClientEventName, payload: unknown): Promise<unknown> {
+    // U+0000 first, as at the HTTP door: a status reason holding one would reach PostgreSQL, which refuses it.
+    const nul = nulError([['payload', payload]]);
+    if (nul) throw nul;
     const validate = this.validators[name];
     if (!validate(payload)) {
       throw new PbxError('PBX_ERR_VALIDATION', undefined, { details: (validate.errors ?? []).map((e) => ({ path: e.instancePath, message: e.message })) });

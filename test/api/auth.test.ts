@@ -1,7 +1,9 @@
 // Logins: email and password for web users, extension and SIP secret in seed 000's exact shape (and seed 001's
-// alias), Bearer tokens on every other /api route, and failed logins throttled per address and per account.
+// alias), Bearer tokens on every other /api route, and failed logins throttled per (account, address) pair and per
+// address, and slowed per account without locking its owner out.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { databaseKinds } from '../support/databases.ts';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, createUser, startTestServer, type TestServer } from '../support/server.ts';
 
@@ -94,27 +96,66 @@ for (const kind of databaseKinds) {
       assert.equal(again.statusCode, 401);
     });
 
-    it('failed logins are throttled per account: after the limit even the right password answers 429 with Retry-After', async () => {
+    it("an address failing on an account again and again is refused with 429 and Retry-After, and the owner still logs in from their usual address", async () => {
       await createUser(t, token, { name: 'Target', email: 'target@example.com', password: 'target-password' });
-      for (let i = 0; i < 3; i++) {
-        const r = await t.request('POST', '/api/auth/login', {
-          body: { email: 'target@example.com', password: `guess-${i}-xx` },
-          remoteAddress: `198.51.100.${i + 1}`,
-        });
-        assert.equal(r.statusCode, 401);
+      const owner = { remoteAddress: '198.51.100.50' };
+      assert.equal((await t.request('POST', '/api/auth/login', { body: { email: 'target@example.com', password: 'target-password' }, ...owner })).statusCode, 200);
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const r = await t.request('POST', '/api/auth/login', { body: { email: 'target@example.com', password: `guess-${i}-xx` }, remoteAddress: '198.51.100.66' });
+        statuses.push(r.statusCode);
+        if (r.statusCode === 429) {
+          assert.equal(r.json().error.code, 'PBX_ERR_TOO_MANY_ATTEMPTS');
+          assert.ok(Number(r.headers['retry-after']) > 0);
+        }
       }
-      const blocked = await t.request('POST', '/api/auth/login', {
-        body: { email: 'target@example.com', password: 'target-password' },
-        remoteAddress: '198.51.100.99',
-      });
-      assert.equal(blocked.statusCode, 429);
-      assert.equal(blocked.json().error.code, 'PBX_ERR_TOO_MANY_ATTEMPTS');
-      assert.ok(Number(blocked.headers['retry-after']) > 0);
+      assert.deepEqual(statuses, [401, 401, 401, ...Array(9).fill(429)]);
+      const back = await t.request('POST', '/api/auth/login', { body: { email: 'target@example.com', password: 'target-password' }, ...owner });
+      assert.equal(back.statusCode, 200, back.body);
+      // The attacker's failures stay in the audit trail, with its address.
+      const audit = await t.request('GET', '/api/audit?action=auth.login&limit=500', { token });
+      const failures = audit.json().entries.filter((e: { outcome: string; ip: string | null }) => e.outcome === 'failure' && e.ip === '198.51.100.66');
+      assert.equal(failures.length, 3);
+    });
+
+    it('the same holds for the extension login: a guessing address is refused, the agent logs in from its usual address', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const r = await t.request('POST', '/api/pbx/auth/login', { body: { extension: String(agent.extension.number), password: `guess-${i}-xx` }, remoteAddress: '198.51.100.77' });
+        statuses.push(r.statusCode);
+      }
+      assert.deepEqual(statuses, [401, 401, 401, ...Array(9).fill(429)]);
+      const res = await t.request('POST', '/api/pbx/auth/login', { body: { extension: String(agent.extension.number), password: agent.extension.secret } });
+      assert.equal(res.statusCode, 200, res.body);
+    });
+
+    it('failures on an account from many addresses meet a growing account-wide delay, and the owner from a new address gets in after it', async () => {
+      await createUser(t, token, { name: 'Spread', email: 'spread@example.com', password: 'spread-password' });
+      const attempt = (password: string, remoteAddress: string) =>
+        t.request('POST', '/api/auth/login', { body: { email: 'spread@example.com', password }, remoteAddress });
+      for (let i = 1; i <= 3; i++) assert.equal((await attempt('wrong-password', `192.0.2.${100 + i}`)).statusCode, 401);
+      const first = await attempt('wrong-password', '192.0.2.104');
+      assert.equal(first.statusCode, 429);
+      const firstWait = Number(first.headers['retry-after']);
+      assert.equal(firstWait, 1);
+      await sleep(firstWait * 1000);
+      assert.equal((await attempt('wrong-password', '192.0.2.104')).statusCode, 401);
+      const second = await attempt('wrong-password', '192.0.2.105');
+      assert.equal(second.statusCode, 429);
+      const secondWait = Number(second.headers['retry-after']);
+      assert.equal(secondWait, 2, 'the delay doubled');
+      // The owner, from an address it never used, waits that short delay and is let in.
+      const early = await attempt('spread-password', '192.0.2.200');
+      assert.equal(early.statusCode, 429);
+      assert.ok(Number(early.headers['retry-after']) <= 8);
+      await sleep(Number(early.headers['retry-after']) * 1000);
+      assert.equal((await attempt('spread-password', '192.0.2.200')).statusCode, 200);
     });
 
     it('failed logins are throttled per address: one address guessing many accounts is stopped', async () => {
       const fromOneAddress = { remoteAddress: '203.0.113.7' };
-      for (let i = 0; i < 3; i++) {
+      // Three times the pair limit, spread over accounts that each stay under it.
+      for (let i = 0; i < 9; i++) {
         const r = await t.server.app.inject({
           method: 'POST',
           url: '/api/pbx/auth/login',

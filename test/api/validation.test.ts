@@ -2,6 +2,7 @@
 // details}} naming the field; hostile bodies get their own clear codes; a 500 never shows a stack or SQL.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { databaseKinds } from '../support/databases.ts';
 import { startTestServer, useTestServer } from '../support/server.ts';
 
 describe('validation and errors at the HTTP door', () => {
@@ -107,3 +108,52 @@ describe('a 500 never shows a stack or SQL', () => {
     }
   });
 });
+
+// JSON may carry U+0000 ("\u0000") in any string; PostgreSQL's text and jsonb refuse it, which used to surface as
+// a 500. It is refused at the door with a 400 naming the field, on both storage back ends.
+for (const kind of databaseKinds) {
+  describe(`a NUL character (U+0000) in any text is refused with 400 PBX_ERR_VALIDATION (${kind})`, () => {
+    const ctx = useTestServer(kind);
+    const raw = (method: string, url: string, json: string) =>
+      ctx.t.request(method, url, { token: ctx.token, body: json, headers: { 'content-type': 'application/json' } });
+    const assertRefused = (res: { statusCode: number; body: string; json(): { error: { code: string; message: string; details: Array<{ field: string }> } } }, field: string) => {
+      assert.equal(res.statusCode, 400, res.body);
+      const { error } = res.json();
+      assert.equal(error.code, 'PBX_ERR_VALIDATION');
+      assert.equal(error.message, `${field} must not contain the NUL character (U+0000)`);
+      assert.ok(error.details.some((d) => d.field === field), JSON.stringify(error.details));
+    };
+
+    it('in a body field: POST /api/users {"name":"a\\u0000b"}', async () => {
+      assertRefused(await raw('POST', '/api/users', '{"name":"a\\u0000b","email":"nul@example.com"}'), 'body.name');
+      const users = await ctx.t.request('GET', '/api/users', { token: ctx.token });
+      assert.equal(users.statusCode, 200);
+      assert.ok(!users.body.includes('nul@example.com'), 'nothing was created');
+    });
+
+    it('deep in a body: an item of an array', async () => {
+      assertRefused(await raw('PUT', '/api/pbx/agent/away-reasons', '{"awayReasons":["Lunch","Tea\\u0000"]}'), 'body.awayReasons.1');
+    });
+
+    it("in a field's name", async () => {
+      assertRefused(await raw('POST', '/api/users', '{"name":"A","email":"key@example.com","x\\u0000":1}'), 'body.x\\u0000');
+    });
+
+    it('on a public route: the login domain', async () => {
+      const res = await ctx.t.request('POST', '/api/pbx/auth/login', { body: { extension: '1000', password: 'whatever', domain: 'pbx\u0000.test' }, remoteAddress: '192.0.2.250' });
+      assertRefused(res, 'body.domain');
+    });
+
+    it('in a query string: GET /api/audit?action=a%00b', async () => {
+      assertRefused(await ctx.t.request('GET', '/api/audit?action=a%00b', { token: ctx.token }), 'querystring.action');
+    });
+
+    it('in a path parameter, and the refusal still reaches the audit trail', async () => {
+      assertRefused(await ctx.t.request('DELETE', '/api/users/a%00b', { token: ctx.token }), 'params.id');
+      const audit = await ctx.t.request('GET', '/api/audit?action=user.delete', { token: ctx.token });
+      const row = audit.json().entries.find((e: { statusCode: number }) => e.statusCode === 400);
+      assert.ok(row, audit.body);
+      assert.equal(row.targetId, 'a\\u0000b', 'the NUL is written out, not lost with the row');
+    });
+  });
+}

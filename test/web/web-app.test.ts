@@ -30,6 +30,8 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
   const contexts: BrowserContext[] = [];
   /** Errors the pages wrote to their consoles, or threw. */
   const consoleErrors: string[] = [];
+  /** What the Content-Security-Policy refused, in any page, all along (never cleared). */
+  const cspViolations: string[] = [];
   after(async () => {
     await browser?.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -48,8 +50,13 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
     const context = await browser.newContext({ viewport, permissions: ['microphone'] });
     contexts.push(context);
     const page = await context.newPage();
+    // The browser fires securitypolicyviolation for every refusal, inline or not; the page reports each one.
+    await page.addInitScript(() =>
+      document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} refused ${e.blockedURI || 'inline'}`)),
+    );
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(`${name}: ${m.text()}`);
+      if (/CSP violation|Content Security Policy/.test(m.text())) cspViolations.push(`${name}: ${m.text()}`);
     });
     page.on('pageerror', (e) => consoleErrors.push(`${name}: ${e.message}`));
     return page;
@@ -88,7 +95,12 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
 
   it('the login page paints quickly and says what is wrong with a bad password', async () => {
     const page = await newPage('login');
-    await page.goto(url('/pbx/login'));
+    const response = await page.goto(url('/pbx/login'));
+    // The whole run happens under the app's strict policy: no inline script or style, nothing from elsewhere.
+    const csp = response?.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /style-src 'self'(;|$)/);
+    assert.match(csp, /frame-ancestors 'none'/);
     await page.getByLabel('Extension').waitFor();
     // The paint entry is queued once the frame is shown, which may come a moment after the element exists.
     await page.waitForFunction(() => performance.getEntriesByType('paint').some((e) => e.name === 'first-contentful-paint'));
@@ -362,6 +374,18 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
     await shoot(page, 'agent-no-microphone');
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(url('/pbx/login'));
+  });
+
+  it('Swagger UI at /docs works under its own policy', async () => {
+    const page = await newPage('docs');
+    await page.goto(url('/docs'));
+    await page.locator('.swagger-ui .info .title').filter({ hasText: 'Switchboard API' }).waitFor();
+    await page.locator('.opblock-summary-path').filter({ hasText: '/api/auth/login' }).first().waitFor();
+    await page.close();
+  });
+
+  it('the Content-Security-Policy refused nothing in any page', () => {
+    assert.deepEqual(cspViolations, []);
   });
 
   it('no page wrote an error to its console', async () => {

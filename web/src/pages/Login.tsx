@@ -39,7 +39,7 @@ export function LoginPage({ mode }: { mode: 'extension' | 'email' }) {
             ? 'Wrong extension or password.'
             : 'Wrong email or password.'
           : err instanceof ApiError && err.status === 429
-            ? 'Too many failed attempts: wait a few minutes and try again.'
+            ? `${err.message}.` // the server says how long: seconds when the account is slowed, longer for one address
             : err instanceof Error
               ? err.message
               : String(err),
