@@ -11,6 +11,7 @@ import type https from 'node:https';
 import os from 'node:os';
 import {
   formatParams,
+  parseVia,
   type ParseResult,
   REASON_PHRASES,
   SipHeaders,
@@ -104,6 +105,19 @@ export function serverTransactionKey(request: SipRequest, methodOverride?: strin
   return `2543|${request.callId}|${request.cseq.seq}|${request.from.params.get('tag') ?? ''}|${via?.host ?? ''}:${via?.port ?? ''}|${method}`;
 }
 
+/** Whether the top Via has a sent-protocol and sent-by that parse; its parameters may be broken (RFC 4475 badinv01). */
+function hasUsableVia(headers: SipHeaders): boolean {
+  const top = headers.getAll('Via')[0];
+  if (top === undefined) return false;
+  try {
+    // A sent-by holds neither ';' nor ',': what comes before the first of them is the protocol and the sent-by.
+    parseVia(top.split(/[;,]/)[0] as string);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A response to `request` with its Via, From, To, Call-ID and CSeq (RFC 3261 section 8.2.6.2). */
 export function createResponse(request: SipRequest | { headers: SipHeaders }, status: number, toTag: string | undefined, options: ReplyOptions = {}): SipResponse {
   const headers = new SipHeaders();
@@ -113,8 +127,11 @@ export function createResponse(request: SipRequest | { headers: SipHeaders }, st
   let to = request.headers.get('To');
   if (to !== undefined && toTag && status > 100 && !/;\s*tag\s*=/i.test(to)) to += `;tag=${toTag}`;
   if (to !== undefined) headers.add('To', to);
-  headers.add('Call-ID', request.headers.get('Call-ID') ?? '');
-  headers.add('CSeq', request.headers.get('CSeq') ?? '');
+  // A request answered 400 for lacking them has none to copy (RFC 4475 insuf).
+  const callId = request.headers.get('Call-ID');
+  if (callId !== undefined) headers.add('Call-ID', callId);
+  const cseq = request.headers.get('CSeq');
+  if (cseq !== undefined) headers.add('CSeq', cseq);
   for (const [name, value] of options.headers ?? []) headers.add(name, value);
   if (options.body && options.body.length > 0) headers.set('Content-Type', options.contentType ?? 'application/sdp');
   return new SipResponse(status, options.reason ?? REASON_PHRASES[status] ?? 'Unknown', headers, options.body ?? Buffer.alloc(0));
@@ -256,9 +273,14 @@ export class SipStack {
     return transport.flowTo(address, port);
   }
 
-  /** 400 or 505 to a request that could not be parsed, when its Via, From, To, Call-ID and CSeq are there to copy. */
+  /**
+   * 400 or 505 to a request that could not be parsed (RFC 4475 section 3.1.2, and 3.3.1 for one that lacks From,
+   * To or Call-ID): answered whenever its top Via names a transport and a sent-by, so that the peer can match the
+   * answer to its request; From, To, Call-ID and CSeq are copied as far as they are there. The answer goes back on
+   * the flow the request came on. A request without a readable Via is not answered, and an ACK never is.
+   */
   private answerMalformed(status: number, reason: string, headers: SipHeaders, flow: Flow): void {
-    if (!['Via', 'From', 'To', 'Call-ID', 'CSeq'].every((h) => headers.has(h))) return;
+    if (!hasUsableVia(headers)) return;
     const phrase = status === 400 ? `Bad Request (${reason.replace(/[\r\n]/g, ' ').slice(0, 100)})` : undefined;
     const response = createResponse({ headers }, status, randomToken(), { reason: phrase, headers: [['Server', this.serverName]] });
     flow.send(response.toBuffer());
