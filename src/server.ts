@@ -198,6 +198,7 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
     abuse: { maxFailures: config.sipAuthMaxFailures, windowMs: config.sipAuthWindowSeconds * 1000, banMs: config.sipBanSeconds * 1000 },
     serverName: `Switchboard ${packageVersion()}`,
     publicHost: config.sipPublicHost,
+    connections: { messageTimeoutMs: config.sipMessageTimeoutSeconds * 1000, maxConnectionsPerAddress: config.sipMaxConnectionsPerAddress },
     media: {
       plane: media.plane,
       holdMusic: config.holdMusic ?? ensureHoldMusic(path.join(config.dataDir, 'media')),

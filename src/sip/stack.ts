@@ -21,7 +21,7 @@ import {
 import { type Flow, hostForUri } from './transport/flow.ts';
 import { type ClientTransaction, type ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './transaction/client-transaction.ts';
 import { CompletedTransactions } from './transaction/completed-transactions.ts';
-import { StreamTransport, type Transport, type TransportListener, UdpTransport } from './transport/transports.ts';
+import { type ConnectionLimits, StreamTransport, type Transport, type TransportListener, UdpTransport } from './transport/transports.ts';
 import { WebSocketTransport } from './transport/websocket.ts';
 import {
   DEFAULT_TIMERS,
@@ -45,6 +45,8 @@ export interface SipStackOptions {
   timers?: Partial<TransactionTimers>;
   /** Server header of our responses. */
   serverName?: string;
+  /** Bounds on the TCP, TLS and WebSocket connections peers open (defaults: `DEFAULT_CONNECTION_LIMITS`). */
+  connections?: ConnectionLimits;
 }
 
 export interface ReplyOptions {
@@ -145,6 +147,7 @@ export class SipStack {
   private readonly completed: CompletedTransactions;
   private readonly clientTransactions = new Map<string, ClientTransaction>();
   private readonly publicHost: string | undefined;
+  private readonly connections: ConnectionLimits;
   private closed = false;
 
   private constructor(
@@ -155,6 +158,7 @@ export class SipStack {
     this.timers = { ...DEFAULT_TIMERS, ...options.timers };
     this.completed = new CompletedTransactions(64 * this.timers.T1);
     this.publicHost = options.publicHost;
+    this.connections = options.connections ?? {};
   }
 
   private readonly listener: TransportListener = {
@@ -170,7 +174,7 @@ export class SipStack {
         stack.transports.push(
           spec.protocol === 'UDP'
             ? await UdpTransport.listen(spec.host, spec.port, listener)
-            : await StreamTransport.listen(spec.host, spec.port, listener, { tls: spec.tls }),
+            : await StreamTransport.listen(spec.host, spec.port, listener, { ...stack.connections, tls: spec.tls }),
         );
       }
     } catch (err) {
@@ -182,7 +186,7 @@ export class SipStack {
 
   /** SIP over WebSocket (RFC 7118) at `path` of an HTTP(S) server that someone else runs. */
   attachWebSocket(server: http.Server | https.Server, path: string, options: { secure?: boolean } = {}): WebSocketTransport {
-    const transport = WebSocketTransport.attach(server, path, this.listener, options);
+    const transport = WebSocketTransport.attach(server, path, this.listener, { ...this.connections, ...options });
     this.transports.push(transport);
     return transport;
   }
