@@ -160,6 +160,7 @@ export async function startMediaPlane(config: Config, logger: Logger): Promise<S
       portMin: config.rtpPorts.start,
       portMax: config.rtpPorts.end,
       recordingDir: path.resolve(config.dataDir, 'media', 'spool'),
+      pidFile: path.resolve(config.dataDir, 'rtpengine.pid'),
     },
     {
       warn: (message) => logger.warn(message),
