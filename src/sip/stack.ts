@@ -11,7 +11,7 @@ import type https from 'node:https';
 import os from 'node:os';
 import {
   formatParams,
-  parseVia,
+  parseHostPort,
   type ParseResult,
   REASON_PHRASES,
   SipHeaders,
@@ -107,13 +107,18 @@ export function serverTransactionKey(request: SipRequest, methodOverride?: strin
   return `2543|${request.callId}|${request.cseq.seq}|${request.from.params.get('tag') ?? ''}|${via?.host ?? ''}:${via?.port ?? ''}|${method}`;
 }
 
-/** Whether the top Via has a sent-protocol and sent-by that parse; its parameters may be broken (RFC 4475 badinv01). */
+/**
+ * Whether the top Via has a sent-protocol and a sent-by that parse. Its parameters may be broken (RFC 4475 badinv01)
+ * and its version another than 2.0 (badvers, answered 505).
+ */
 function hasUsableVia(headers: SipHeaders): boolean {
   const top = headers.getAll('Via')[0];
   if (top === undefined) return false;
+  // A sent-by holds neither ';' nor ',': what comes before the first of them is the protocol and the sent-by.
+  const m = /^\s*[\w\-.!%*+`'~]+\s*\/\s*[\w\-.!%*+`'~]+\s*\/\s*[\w\-.!%*+`'~]+\s+([^;,]+)$/.exec(top.split(/[;,]/)[0] as string);
+  if (!m) return false;
   try {
-    // A sent-by holds neither ';' nor ',': what comes before the first of them is the protocol and the sent-by.
-    parseVia(top.split(/[;,]/)[0] as string);
+    parseHostPort((m[1] as string).trim().replace(/\s*:\s*/, ':'));
     return true;
   } catch {
     return false;

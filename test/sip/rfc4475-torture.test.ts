@@ -245,9 +245,11 @@ describe('RFC 4475 over the wire: a running stack answers 400 whenever the reque
 
   for (const [name, title, reason] of [
     ['insuf', '3.3.1 insuf: a request without From, To and Call-ID', /^SIP\/2\.0 400 Bad Request \(missing From, To, Call-ID headers\)\r\n/],
+    ['badinv01', '3.1.2.1 badinv01: empty parameters in the Via', /^SIP\/2\.0 400 Bad Request \(/],
+    ['badvers', '3.1.2.16 badvers: SIP/7.0, in the Via too', /^SIP\/2\.0 505 Version Not Supported\r\n/],
     ['baddn', '3.1.2.15 baddn: non-token characters in a display name', /^SIP\/2\.0 400 Bad Request \(invalid display name 'Bell, Alexander'\)\r\n/],
   ] as const) {
-    it(`${title} is answered 400 saying what is wrong, with the Via and what else it had`, async () => {
+    it(`${title} is answered ${name === 'badvers' ? '505' : '400 saying what is wrong'}, with the Via and what else it had`, async () => {
       const answers = await answersTo(load(name));
       assert.equal(answers.length, 1, answers.join('\n---\n'));
       const [answer] = answers as [string];
