@@ -2,11 +2,16 @@
 // completes a SIP message, or leaves one half-sent, is closed after PBX_SIP_MESSAGE_TIMEOUT; one source address
 // opens at most PBX_SIP_MAX_CONNECTIONS_PER_ADDRESS at once; and a phone registered over TCP that only sends
 // double-CRLF keepalives (RFC 5626 section 4.4.1) is answered with a CRLF each time and keeps its connection and
-// its binding.
+// its binding. Over TLS the same holds, a handshake never finished included.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
-import { describe, it } from 'node:test';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import tls from 'node:tls';
 import WebSocket from 'ws';
 import { createUser, useTestServer } from '../support/server.ts';
 import { eventually, sleep, until } from '../support/wait.ts';
@@ -18,16 +23,18 @@ class Peer {
   readonly socket: net.Socket;
   received = '';
   closed = false;
+  private readonly connected: Promise<void>;
 
-  constructor(port: number) {
-    this.socket = net.connect(port, '127.0.0.1');
+  constructor(port: number, secure = false) {
+    this.socket = secure ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : net.connect(port, '127.0.0.1');
+    this.connected = new Promise((resolve) => this.socket.once(secure ? 'secureConnect' : 'connect', () => resolve()));
     this.socket.on('data', (d: Buffer) => (this.received += d.toString('latin1')));
     this.socket.on('close', () => (this.closed = true));
     this.socket.on('error', () => {});
   }
 
   ready(): Promise<void> {
-    return new Promise((resolve) => (this.socket.readyState === 'open' ? resolve() : this.socket.once('connect', () => resolve())));
+    return this.connected;
   }
 
   get port(): number {
@@ -199,6 +206,56 @@ describe('connections phones open over TCP and WebSocket', () => {
     } finally {
       phone.end();
       bait.end();
+    }
+  });
+});
+
+// A certificate for the test, made with openssl before the server starts.
+const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-tls-'));
+execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem'), '-days', '1', '-subj', '/CN=pbx.test'], { stdio: 'ignore' });
+after(() => fs.rmSync(certDir, { recursive: true, force: true }));
+
+describe('connections phones open over TLS', () => {
+  const ctx = useTestServer('pglite', {
+    sipTlsCert: path.join(certDir, 'cert.pem'),
+    sipTlsKey: path.join(certDir, 'key.pem'),
+    sipTlsPort: 0,
+    sipMessageTimeoutSeconds: 1,
+    sipMaxConnectionsPerAddress: 2,
+  });
+  const tlsPort = () => ctx.t.server.telephony.stack.transport('TLS')?.port as number;
+
+  it('a connection that never finishes its handshake, or sends nothing after it, is closed after the message timeout', async () => {
+    const noHandshake = new Peer(tlsPort());
+    const silent = new Peer(tlsPort(), true);
+    try {
+      await silent.ready();
+      await Promise.all([noHandshake.gone(), silent.gone()]);
+    } finally {
+      noHandshake.end();
+      silent.end();
+    }
+  });
+
+  it('one address opens at most 2 connections at once; the next is closed before its handshake', async () => {
+    const peers: Peer[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const peer = new Peer(tlsPort(), true);
+        peers.push(peer);
+        await peer.ready();
+        const probe = options(peer);
+        peer.send(probe.text.replace('SIP/2.0/TCP', 'SIP/2.0/TLS'));
+        assert.match(await peer.answer(probe.callId), /^SIP\/2\.0 200 /);
+      }
+      const refused = new Peer(tlsPort(), true);
+      peers.push(refused);
+      let secured = false;
+      refused.socket.once('secureConnect', () => (secured = true));
+      await refused.gone();
+      assert.equal(secured, false);
+    } finally {
+      for (const p of peers) p.end();
     }
   });
 });

@@ -248,9 +248,27 @@ export class StreamTransport implements Transport {
     };
     let server: net.Server;
     if (options.tls) {
-      // A TLS handshake is part of the first message's time: one that stalls is dropped as soon.
-      server = tls.createServer({ cert: options.tls.cert, key: options.tls.key, handshakeTimeout: messageTimeoutMs }, (socket) => holder.transport?.adopt(socket, true));
-      server.on('connection', admit);
+      // The handshake must be done within the message timeout too; a peer that never starts one would otherwise
+      // hold its socket forever (tls's own handshakeTimeout waits for a first byte). The message deadline of the
+      // connection runs from the end of its handshake.
+      const handshakes = new Map<string, NodeJS.Timeout>();
+      const key = (socket: net.Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
+      server = tls.createServer({ cert: options.tls.cert, key: options.tls.key }, (socket) => {
+        clearTimeout(handshakes.get(key(socket)));
+        handshakes.delete(key(socket));
+        holder.transport?.adopt(socket, true);
+      });
+      server.on('connection', (socket: net.Socket) => {
+        if (!admit(socket)) return;
+        const k = key(socket);
+        const timer = setTimeout(() => socket.destroy(), messageTimeoutMs);
+        timer.unref();
+        handshakes.set(k, timer);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          if (handshakes.get(k) === timer) handshakes.delete(k);
+        });
+      });
     } else {
       server = net.createServer((socket) => {
         if (admit(socket)) holder.transport?.adopt(socket, true);
