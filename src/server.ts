@@ -163,6 +163,7 @@ export async function startMediaPlane(config: Config, logger: Logger): Promise<S
       portMin: config.rtpPorts.start,
       portMax: config.rtpPorts.end,
       recordingDir: path.resolve(config.dataDir, 'media', 'spool'),
+      pidFile: path.resolve(config.dataDir, 'rtpengine.pid'),
     },
     {
       warn: (message) => logger.warn(message),
@@ -201,6 +202,7 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
     abuse: { maxFailures: config.sipAuthMaxFailures, windowMs: config.sipAuthWindowSeconds * 1000, banMs: config.sipBanSeconds * 1000 },
     serverName: `Switchboard ${packageVersion()}`,
     publicHost: config.sipPublicHost,
+    connections: { messageTimeoutMs: config.sipMessageTimeoutSeconds * 1000, maxConnectionsPerAddress: config.sipMaxConnectionsPerAddress },
     media: {
       plane: media.plane,
       holdMusic: config.holdMusic ?? ensureHoldMusic(path.join(config.dataDir, 'media')),

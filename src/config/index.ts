@@ -39,6 +39,8 @@ export interface Config {
   sipTlsCert: string | undefined;
   sipTlsKey: string | undefined;
   sipPublicHost: string | undefined;
+  sipMessageTimeoutSeconds: number;
+  sipMaxConnectionsPerAddress: number;
   rtpengine: RtpEngineMode;
   rtpPorts: { start: number; end: number };
   holdMusic: string | undefined;
@@ -226,6 +228,8 @@ export const settings = [
   setting({ key: 'sipTlsPort', env: 'PBX_SIP_TLS_PORT', description: 'SIP over TLS port, used when a certificate is set (0 picks a free one)', defaultText: '5061', parse: integer(0, 65535), fallback: () => 5061 }),
   setting({ key: 'sipTlsCert', env: 'PBX_SIP_TLS_CERT', description: 'PEM certificate (chain) file for SIP over TLS; with PBX_SIP_TLS_KEY it turns TLS on', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
   setting({ key: 'sipTlsKey', env: 'PBX_SIP_TLS_KEY', description: 'PEM private key file for SIP over TLS', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
+  setting({ key: 'sipMessageTimeoutSeconds', env: 'PBX_SIP_MESSAGE_TIMEOUT', description: 'Seconds a TCP, TLS or WebSocket connection has to complete its first SIP message after opening, and each later one after its first byte, before it is closed (CRLF keepalives are no message)', defaultText: '30', parse: integer(1, 3600), fallback: () => 30 }),
+  setting({ key: 'sipMaxConnectionsPerAddress', env: 'PBX_SIP_MAX_CONNECTIONS_PER_ADDRESS', description: 'TCP, TLS or WebSocket connections open at once from one address, on each transport; more are closed at once', defaultText: '500', parse: integer(1, 100_000), fallback: () => 500 }),
   setting({ key: 'rtpengine', env: 'PBX_RTPENGINE', description: 'Media relay: auto (run rtpengine when installed), off (direct media), or host:port of an external rtpengine', defaultText: 'auto', parse: rtpengineMode, fallback: () => 'auto' }),
   setting({ key: 'rtpPorts', env: 'PBX_RTP_PORTS', description: 'UDP port range rtpengine relays media on, when the server runs it', defaultText: '30000-39999', parse: portRange, fallback: () => ({ start: 30000, end: 39999 }) }),
   setting({ key: 'holdMusic', env: 'PBX_HOLD_MUSIC', description: 'Audio file (WAV, MP3, anything ffmpeg reads) played to a party on hold; a generated tune when unset', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),

@@ -23,6 +23,8 @@ export interface MediaSettings {
   binary?: string;
   /** Where the rtpengine the server runs writes call recordings (pcap files) for the server to mix down. */
   recordingDir?: string;
+  /** Where the pid and identity of the rtpengine the server runs are kept, to stop one a crashed run left behind. */
+  pidFile?: string;
 }
 
 export interface StartedMedia {
@@ -66,6 +68,11 @@ export async function startMedia(
         holder.plane?.lost(reason);
       },
       onLog: log.daemon,
+      pidFile: settings.pidFile,
+      onLeftover: (outcome) => {
+        if (outcome.kind === 'stopped') log.warn(`media: stopped rtpengine (pid ${outcome.pid}) left running by an earlier run`);
+        if (outcome.kind === 'kept') log.warn(`media: left rtpengine (pid ${outcome.pid}) of another run running: ${outcome.reason}`);
+      },
     });
     try {
       // rtpengine makes its pcaps and metadata folders, but not the spool they live in.

@@ -12,6 +12,7 @@ import os from 'node:os';
 import {
   formatParams,
   isSipUri,
+  parseHostPort,
   type ParseResult,
   REASON_PHRASES,
   SipHeaders,
@@ -22,7 +23,7 @@ import {
 import { type Flow, hostForUri } from './transport/flow.ts';
 import { type ClientTransaction, type ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './transaction/client-transaction.ts';
 import { CompletedTransactions } from './transaction/completed-transactions.ts';
-import { StreamTransport, type Transport, type TransportListener, UdpTransport } from './transport/transports.ts';
+import { type ConnectionLimits, StreamTransport, type Transport, type TransportListener, UdpTransport } from './transport/transports.ts';
 import { WebSocketTransport } from './transport/websocket.ts';
 import {
   DEFAULT_TIMERS,
@@ -46,6 +47,8 @@ export interface SipStackOptions {
   timers?: Partial<TransactionTimers>;
   /** Server header of our responses. */
   serverName?: string;
+  /** Bounds on the TCP, TLS and WebSocket connections peers open (defaults: `DEFAULT_CONNECTION_LIMITS`). */
+  connections?: ConnectionLimits;
 }
 
 export interface ReplyOptions {
@@ -107,6 +110,24 @@ export function serverTransactionKey(request: SipRequest, methodOverride?: strin
 }
 
 /**
+ * Whether the top Via has a sent-protocol and a sent-by that parse. Its parameters may be broken (RFC 4475 badinv01)
+ * and its version another than 2.0 (badvers, answered 505).
+ */
+function hasUsableVia(headers: SipHeaders): boolean {
+  const top = headers.getAll('Via')[0];
+  if (top === undefined) return false;
+  // A sent-by holds neither ';' nor ',': what comes before the first of them is the protocol and the sent-by.
+  const m = /^\s*[\w\-.!%*+`'~]+\s*\/\s*[\w\-.!%*+`'~]+\s*\/\s*[\w\-.!%*+`'~]+\s+([^;,]+)$/.exec(top.split(/[;,]/)[0] as string);
+  if (!m) return false;
+  try {
+    parseHostPort((m[1] as string).trim().replace(/\s*:\s*/, ':'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A response to `request` with its Via, From, To, Call-ID and CSeq (RFC 3261 section 8.2.6.2). An 18x or 2xx also
  * carries the request's Record-Route values, in order (rfc3261#section-12.1.1, a MUST for a response that creates a
  * dialog): the proxies that recorded the route learn that the dialog goes through them, and the peer's ACK, BYE
@@ -120,8 +141,11 @@ export function createResponse(request: SipRequest | { headers: SipHeaders }, st
   let to = request.headers.get('To');
   if (to !== undefined && toTag && status > 100 && !/;\s*tag\s*=/i.test(to)) to += `;tag=${toTag}`;
   if (to !== undefined) headers.add('To', to);
-  headers.add('Call-ID', request.headers.get('Call-ID') ?? '');
-  headers.add('CSeq', request.headers.get('CSeq') ?? '');
+  // A request answered 400 for lacking them has none to copy (RFC 4475 insuf).
+  const callId = request.headers.get('Call-ID');
+  if (callId !== undefined) headers.add('Call-ID', callId);
+  const cseq = request.headers.get('CSeq');
+  if (cseq !== undefined) headers.add('CSeq', cseq);
   if (status > 100 && status < 300) for (const route of request.headers.getAll('Record-Route')) headers.add('Record-Route', route);
   for (const [name, value] of options.headers ?? []) headers.add(name, value);
   if (options.body && options.body.length > 0) headers.set('Content-Type', options.contentType ?? 'application/sdp');
@@ -136,6 +160,7 @@ export class SipStack {
   private readonly completed: CompletedTransactions;
   private readonly clientTransactions = new Map<string, ClientTransaction>();
   private readonly publicHost: string | undefined;
+  private readonly connections: ConnectionLimits;
   private closed = false;
 
   private constructor(
@@ -146,6 +171,7 @@ export class SipStack {
     this.timers = { ...DEFAULT_TIMERS, ...options.timers };
     this.completed = new CompletedTransactions(64 * this.timers.T1);
     this.publicHost = options.publicHost;
+    this.connections = options.connections ?? {};
   }
 
   private readonly listener: TransportListener = {
@@ -161,7 +187,7 @@ export class SipStack {
         stack.transports.push(
           spec.protocol === 'UDP'
             ? await UdpTransport.listen(spec.host, spec.port, listener)
-            : await StreamTransport.listen(spec.host, spec.port, listener, { tls: spec.tls }),
+            : await StreamTransport.listen(spec.host, spec.port, listener, { ...stack.connections, tls: spec.tls }),
         );
       }
     } catch (err) {
@@ -173,7 +199,7 @@ export class SipStack {
 
   /** SIP over WebSocket (RFC 7118) at `path` of an HTTP(S) server that someone else runs. */
   attachWebSocket(server: http.Server | https.Server, path: string, options: { secure?: boolean } = {}): WebSocketTransport {
-    const transport = WebSocketTransport.attach(server, path, this.listener, options);
+    const transport = WebSocketTransport.attach(server, path, this.listener, { ...this.connections, ...options });
     this.transports.push(transport);
     return transport;
   }
@@ -277,9 +303,14 @@ export class SipStack {
     return transport.flowTo(address, port);
   }
 
-  /** 400 or 505 to a request that could not be parsed, when its Via, From, To, Call-ID and CSeq are there to copy. */
+  /**
+   * 400 or 505 to a request that could not be parsed (RFC 4475 section 3.1.2, and 3.3.1 for one that lacks From,
+   * To or Call-ID): answered whenever its top Via names a transport and a sent-by, so that the peer can match the
+   * answer to its request; From, To, Call-ID and CSeq are copied as far as they are there. The answer goes back on
+   * the flow the request came on. A request without a readable Via is not answered, and an ACK never is.
+   */
   private answerMalformed(status: number, reason: string, headers: SipHeaders, flow: Flow): void {
-    if (!['Via', 'From', 'To', 'Call-ID', 'CSeq'].every((h) => headers.has(h))) return;
+    if (!hasUsableVia(headers)) return;
     const phrase = status === 400 ? `Bad Request (${reason.replace(/[\r\n]/g, ' ').slice(0, 100)})` : undefined;
     const response = createResponse({ headers }, status, randomToken(), { reason: phrase, headers: [['Server', this.serverName]] });
     flow.send(response.toBuffer());

@@ -7,7 +7,7 @@
 import { createHmac } from 'node:crypto';
 import type { Db, WriteJournal } from '../db/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
-import { DEFAULT_TIMERS, DigestAuthenticator, type IncomingRequest, isSipUri, type ListenSpec, SipStack, type TransactionTimers } from '../sip/index.ts';
+import { type ConnectionLimits, DEFAULT_TIMERS, DigestAuthenticator, type IncomingRequest, isSipUri, type ListenSpec, SipStack, type TransactionTimers } from '../sip/index.ts';
 import { DirectMediaPlane } from '../media/index.ts';
 import { CallManager } from './calls/call-manager.ts';
 import type { CallMedia } from './calls/call.ts';
@@ -42,6 +42,8 @@ export interface TelephonyOptions {
   serverName?: string;
   /** Advertised in Via and Contact instead of the bound address. */
   publicHost?: string;
+  /** Bounds on the connections phones open over TCP, TLS and WebSocket. */
+  connections?: ConnectionLimits;
   /** The media plane calls go through; direct media when absent. */
   media?: Omit<CallMedia, 'onError'>;
   onError?: (err: unknown, context: string) => void;
@@ -90,7 +92,7 @@ export class TelephonyEngine {
     let stack: SipStack;
     try {
       stack = await SipStack.start(
-        { listen: options.listen, timers: options.timers, serverName: options.serverName, publicHost: options.publicHost },
+        { listen: options.listen, timers: options.timers, serverName: options.serverName, publicHost: options.publicHost, connections: options.connections },
         {
           onRequest: (req) => holder.engine?.onRequest(req),
           onAck: (ack) => holder.engine?.calls.onAck(ack),

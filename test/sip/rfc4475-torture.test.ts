@@ -1,12 +1,17 @@
 // RFC 4475, "SIP Torture Test Messages", byte for byte: the valid messages of section 3.1.1 parse to the right
 // values; the invalid ones of section 3.1.2 are answered 400 (505 for the wrong version) when they are requests,
 // and dropped when they are responses; the messages of sections 3.2 to 3.4 parse for the layers above. None throws.
+// Over the wire, a running stack sends those 400s back, whenever the request has a Via to answer to.
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SipStack } from '../../src/sip/index.ts';
 import { formatUri, isSipUri, parseDatagram, parseDecimal, type ParseResult, type SipRequest, type SipResponse, uriEquals, parseUri, StreamParser } from '../../src/sip/message/index.ts';
+import { eventually } from '../support/wait.ts';
 
 const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/rfc4475');
 const load = (name: string) => fs.readFileSync(path.join(dir, `${name}.dat`));
@@ -163,7 +168,7 @@ describe('RFC 4475 section 3.1.2: invalid messages are answered 400 (or 505) or 
     ['baddn', '3.1.2.15 non-token characters in a display name', /invalid display name/],
     ['mismatch01', '3.1.2.17 unknown method with CSeq method mismatch (OPTIONS)', /CSeq method INVITE does not match OPTIONS/],
     ['mismatch02', '3.1.2.18 unknown method with CSeq method mismatch', /CSeq method INVITE does not match NEWMETHOD/],
-    ['insuf', '3.3.1 missing required header fields', /missing (From|To|Call-ID) header/],
+    ['insuf', '3.3.1 missing required header fields', /missing From, To, Call-ID headers/],
     ['multi01', '3.3.9 multiple values in single-value required header fields', /more than one/],
     ['mcl01', '3.3.10 multiple Content-Length values', /more than one Content-Length/],
   ];
@@ -190,6 +195,105 @@ describe('RFC 4475 section 3.1.2: invalid messages are answered 400 (or 505) or 
     it(`${title} (${name}): a malformed response is dropped`, () => {
       const r = parse(name as string);
       assert.ok(!r.ok && r.status === undefined);
+    });
+  }
+});
+
+describe('RFC 4475 over the wire: a running stack answers 400 whenever the request can be answered', () => {
+  let stack: SipStack;
+  let socket: dgram.Socket;
+  const inbox: string[] = [];
+  let udpPort: number;
+  let tcpPort: number;
+  let probes = 0;
+
+  before(async () => {
+    stack = await SipStack.start(
+      { listen: [{ protocol: 'UDP', host: '127.0.0.1', port: 0 }, { protocol: 'TCP', host: '127.0.0.1', port: 0 }] },
+      { onRequest: (req) => void req.reply(200), onAck: () => {} },
+    );
+    udpPort = stack.transport('UDP')?.port as number;
+    tcpPort = stack.transport('TCP')?.port as number;
+    socket = dgram.createSocket('udp4');
+    socket.on('message', (m) => inbox.push(m.toString('latin1')));
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    socket.close();
+    await stack.close();
+  });
+
+  /** Sends a datagram, then an OPTIONS that is answered 200: what came back before that 200 is the first one's answer. */
+  async function answersTo(data: Buffer): Promise<string[]> {
+    inbox.length = 0;
+    const probe = `probe-${++probes}`;
+    const options = `OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${socket.address().port};branch=z9hG4bK${probe}\r\n` +
+      `Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1>\r\nCall-ID: ${probe}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`;
+    socket.send(data, udpPort, '127.0.0.1');
+    socket.send(Buffer.from(options), udpPort, '127.0.0.1');
+    const at = await eventually('the probe\'s 200', () => {
+      const i = inbox.findIndex((m) => m.includes(`Call-ID: ${probe}\r\n`));
+      return i < 0 ? undefined : i;
+    });
+    return inbox.slice(0, at);
+  }
+
+  const byeWithoutTo = Buffer.from(
+    'BYE sip:1000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK-noto\r\nMax-Forwards: 70\r\n' +
+      'From: <sip:2000@example.com>;tag=f1\r\nCall-ID: bye-without-to\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n',
+  );
+
+  for (const [name, title, reason] of [
+    ['insuf', '3.3.1 insuf: a request without From, To and Call-ID', /^SIP\/2\.0 400 Bad Request \(missing From, To, Call-ID headers\)\r\n/],
+    ['badinv01', '3.1.2.1 badinv01: empty parameters in the Via', /^SIP\/2\.0 400 Bad Request \(/],
+    ['badvers', '3.1.2.16 badvers: SIP/7.0, in the Via too', /^SIP\/2\.0 505 Version Not Supported\r\n/],
+    ['baddn', '3.1.2.15 baddn: non-token characters in a display name', /^SIP\/2\.0 400 Bad Request \(invalid display name 'Bell, Alexander'\)\r\n/],
+  ] as const) {
+    it(`${title} is answered ${name === 'badvers' ? '505' : '400 saying what is wrong'}, with the Via and what else it had`, async () => {
+      const answers = await answersTo(load(name));
+      assert.equal(answers.length, 1, answers.join('\n---\n'));
+      const [answer] = answers as [string];
+      assert.match(answer, reason);
+      const sent = load(name).toString('latin1');
+      assert.match(answer, new RegExp(`\r\nVia: ${/\r\nVia:\s*([^\r]*)/.exec(sent)?.[1]?.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      assert.match(answer, new RegExp(`\r\nCSeq: ${/\r\nCSeq:\s*([^\r]*)/.exec(sent)?.[1]}\r\n`));
+    });
+  }
+
+  it('a BYE with no To is answered 400 (missing To header), over UDP and over TCP', async () => {
+    const [answer, ...more] = await answersTo(byeWithoutTo);
+    assert.equal(more.length, 0);
+    assert.match(answer as string, /^SIP\/2\.0 400 Bad Request \(missing To header\)\r\n/);
+    assert.match(answer as string, /\r\nCall-ID: bye-without-to\r\n/);
+    assert.doesNotMatch(answer as string, /\r\nTo:/, 'no To is made up');
+
+    const tcp = net.connect(tcpPort, '127.0.0.1');
+    try {
+      let received = '';
+      tcp.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      tcp.write(byeWithoutTo);
+      await eventually('the answer over TCP', () => (/\r\n\r\n/.test(received) ? received : undefined));
+      assert.match(received, /^SIP\/2\.0 400 Bad Request \(missing To header\)\r\n/);
+    } finally {
+      tcp.destroy();
+    }
+  });
+
+  it('an ACK without To and a request without a Via are never answered', async () => {
+    const ack = byeWithoutTo.toString('latin1').replace('BYE sip', 'ACK sip').replace('2 BYE', '2 ACK');
+    assert.deepEqual(await answersTo(Buffer.from(ack)), []);
+    const noVia = byeWithoutTo.toString('latin1').replace(/Via: [^\r]*\r\n/, '');
+    assert.deepEqual(await answersTo(Buffer.from(noVia)), []);
+    const brokenVia = byeWithoutTo.toString('latin1').replace('SIP/2.0/UDP 192.0.2.7', 'SIP/2.0/UDP');
+    assert.deepEqual(await answersTo(Buffer.from(brokenVia)), []);
+  });
+
+  // RFC 4475 3.1.2.5 and 3.3.x: scalarlg and bcast are responses. A response is never answered (RFC 3261 section
+  // 7.2), an element receiving scalarlg discards it, and bcast matches no transaction of ours: both are dropped.
+  for (const name of ['scalarlg', 'bcast']) {
+    it(`${name} is a response: dropped, never answered`, async () => {
+      assert.match(load(name).toString('latin1'), /^SIP\/2\.0 /);
+      assert.deepEqual(await answersTo(load(name)), []);
     });
   }
 });

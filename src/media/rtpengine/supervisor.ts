@@ -2,10 +2,16 @@
  * Runs rtpengine as a child process on loopback (userspace forwarding, `--table=-1`, no kernel module), checks it
  * with ng `ping`, starts it again if it dies (with a growing pause, so a daemon that cannot start does not spin),
  * and stops it on close. Whoever owns calls hears `onRestart`: calls whose media lived in the dead daemon are gone.
+ *
+ * The daemon dies with the server, even a server killed with SIGKILL: Node cannot ask the kernel for a parent-death
+ * signal itself, so rtpengine is started through util-linux's `setpriv --pdeathsig`, which sets it (prctl
+ * PR_SET_PDEATHSIG) and then execs rtpengine in its own place: no wrapper process stays, and the pid is rtpengine's.
+ * Where setpriv is missing, and for a daemon that escaped anyway, the pidfile lets the next start stop the leftover.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { freeUdpPort } from '../../net/ports.ts';
 import { NgClient } from './ng-client.ts';
+import { type LeftoverOutcome, removePidFile, stopLeftover, writePidFile } from './pidfile.ts';
 
 export interface RtpEngineSupervisorOptions {
   /** The address rtpengine relays media on: `IP`, or `IP!ADVERTISED` when it is reached at another address (NAT). */
@@ -24,6 +30,24 @@ export interface RtpEngineSupervisorOptions {
   args?: string[];
   onRestart?: (reason: string) => void;
   onLog?: (line: string) => void;
+  /**
+   * Where the running daemon's pid and identity are kept; a daemon an earlier run left there is stopped at the first
+   * start (see pidfile.ts).
+   */
+  pidFile?: string;
+  /** What became of a daemon an earlier run left behind. */
+  onLeftover?: (outcome: LeftoverOutcome) => void;
+}
+
+let setprivWorks: boolean | undefined;
+
+/** Whether `setpriv --pdeathsig` can be used here (Linux with util-linux). */
+function canSetParentDeathSignal(): boolean {
+  if (setprivWorks === undefined) {
+    const r = spawnSync('setpriv', ['--pdeathsig', 'TERM', '--', 'true'], { timeout: 5000 });
+    setprivWorks = !r.error && r.status === 0;
+  }
+  return setprivWorks;
 }
 
 /** The rtpengine binary's version line, or undefined when it is not installed. */
@@ -38,6 +62,7 @@ export class RtpEngineSupervisor {
   private stopping = false;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  private leftoverChecked = false;
   client: NgClient | undefined;
 
   constructor(private readonly options: RtpEngineSupervisorOptions) {}
@@ -53,6 +78,11 @@ export class RtpEngineSupervisor {
   /** Starts rtpengine and waits until it answers ping (10 s at most). */
   async start(): Promise<void> {
     this.stopping = false;
+    if (this.options.pidFile && !this.leftoverChecked) {
+      this.leftoverChecked = true;
+      // Before drawing ports: a leftover holds some of ours.
+      this.options.onLeftover?.(await stopLeftover(this.options.pidFile));
+    }
     const ngPort = this.options.ngPort ?? (await freeUdpPort(this.options.ngHost ?? '127.0.0.1'));
     this.client ??= await NgClient.connect({ host: this.options.ngHost ?? '127.0.0.1', port: ngPort, retryMs: 200, attempts: 3 });
     this.client.retarget(ngPort);
@@ -85,7 +115,12 @@ export class RtpEngineSupervisor {
       '--log-level=5',
       ...(o.args ?? []),
     ];
-    const child = spawn(o.binary ?? 'rtpengine', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const binary = o.binary ?? 'rtpengine';
+    // SIGTERM when the server dies: rtpengine then ends as on a stop, writing out what it was recording.
+    const child = canSetParentDeathSignal()
+      ? spawn('setpriv', ['--pdeathsig', 'TERM', '--', binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (o.pidFile && child.pid) writePidFile(o.pidFile, child.pid, binary);
     const recent: string[] = [];
     child.stderr?.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) {
@@ -96,6 +131,7 @@ export class RtpEngineSupervisor {
       }
     });
     child.on('exit', (code, signal) => {
+      if (o.pidFile && child.pid) removePidFile(o.pidFile, child.pid);
       if (this.child !== child || this.stopping) return;
       this.child = undefined;
       // Its last words say why (a port it could not bind, a bad option).

@@ -121,9 +121,9 @@ function check(f: () => unknown): string | undefined {
 }
 
 function checkCommonHeaders(headers: SipHeaders, body: Buffer): string | undefined {
-  for (const name of ['Via', 'From', 'To', 'Call-ID', 'CSeq']) {
-    if (!headers.has(name)) return `missing ${name} header`;
-  }
+  // Every one that is missing, so that the 400 says all that is wrong (RFC 4475 insuf lacks three).
+  const missing = ['Via', 'From', 'To', 'Call-ID', 'CSeq'].filter((name) => !headers.has(name));
+  if (missing.length > 0) return `missing ${missing.join(', ')} header${missing.length > 1 ? 's' : ''}`;
   for (const name of SINGLE_VALUED) {
     if (headers.count(name) > 1) return `more than one ${name} header`;
   }
