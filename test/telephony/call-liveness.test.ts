@@ -5,7 +5,8 @@
 // - session timers (RFC 4028): an interval below Min-SE is refused with 422 and our Min-SE; a caller that is the
 //   refresher and never refreshes hears BYE, cause session-timer-expired; when the server is the refresher it
 //   refreshes by UPDATE at half the interval and the call goes on while the caller answers;
-// - in-dialog OPTIONS: a party that answers 481 ends the call (probe-failed);
+// - in-dialog OPTIONS: a party that answers 481, or nothing until the transaction times out, ends the call
+//   (probe-failed);
 // - the tenant's longest call: reached, the call ends with max-duration.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -225,6 +226,21 @@ describe('session timers (RFC 4028), in-dialog OPTIONS probes and the longest ca
     for (const run of [await phoneA, await phoneB]) assert.equal(run.code, 0, run.errors || run.output);
     const session = await sessionOf(t, ctx.token, await call.id);
     assert.equal(session.status, 'COMPLETED');
+    assert.equal(session.endCause, 'probe-failed');
+  });
+
+  it('a party that answers nothing at all (no OPTIONS answer, no RTP, no SIP) ends the call when the probe times out: both hear BYE, cause probe-failed', async () => {
+    const t = ctx.t;
+    const { a, b, port } = await pair();
+    // The callee ignores every request but the BYE (sipp's default of aborting on one is off).
+    const phoneB = silentCallee(port, WAIT_FOR_BYE, ['-default_behaviors', 'none']);
+    await registerAt(t, b, port);
+    const call = nextCall(t);
+    const phoneA = silentCaller(t, a, b, answered(WAIT_FOR_BYE), { extra: ['-aa'] });
+    const ended = await call.ended;
+    assert.equal(ended.cause, 'probe-failed');
+    for (const run of [await phoneA, await phoneB]) assert.equal(run.code, 0, run.errors || run.output);
+    const session = await sessionOf(t, ctx.token, await call.id);
     assert.equal(session.endCause, 'probe-failed');
   });
 

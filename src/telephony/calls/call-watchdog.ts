@@ -5,7 +5,7 @@
  *
  * - media: the relay counts the packets (RTP and RTCP) it received in the call; a count that did not move for
  *   `mediaTimeoutSeconds` means nobody sends any more (`media-timeout`, as Asterisk's rtptimeout). Only through the
- *   relay: with direct media the server sees no packet.
+ *   relay (with direct media the server sees no packet), and not while a side holds the other.
  * - session timers (RFC 4028) on each of the call's dialogs: a refresh the other side owed that did not come, or a
  *   refresh of ours answered 408 or 481 or not at all (`session-timer-expired`).
  * - in-dialog OPTIONS every `optionsProbeSeconds` to each party of an answered call: 408, 481 or no answer means the
@@ -241,13 +241,21 @@ export class CallWatchdog {
   /** Asks the relay how many packets it received, a few times per timeout; ends the call when the count stood still. */
   private checkMedia(call: Call, watch: Watch, now: number): void {
     const timeoutMs = this.options.mediaTimeoutSeconds * 1000;
-    if (timeoutMs <= 0 || this.plane.kind !== 'rtpengine' || watch.sampling || now - watch.lastSample < Math.max(TICK_MS, timeoutMs / 4)) return;
+    if (timeoutMs <= 0 || this.plane.kind !== 'rtpengine') return;
+    if (call.holding.size > 0) {
+      // A held phone may send nothing at all (a=inactive): silence is counted from the resume on, as Asterisk keeps
+      // a separate hold timeout. Session timers and probes still watch a held call.
+      watch.packets = undefined;
+      watch.silentSince = now;
+      return;
+    }
+    if (watch.sampling || now - watch.lastSample < Math.max(TICK_MS, timeoutMs / 4)) return;
     watch.sampling = true;
     watch.lastSample = now;
     this.plane
       .activity(call.mediaId)
       .then((packets) => {
-        if (packets === undefined || call.state === CallState.Ended) return;
+        if (packets === undefined || call.state === CallState.Ended || call.holding.size > 0) return;
         const at = Date.now();
         if (packets !== watch.packets) {
           // The first count: packets before it came at some point; silence is counted from now on.
