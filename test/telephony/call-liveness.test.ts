@@ -77,6 +77,27 @@ function answeredWithTimer(then: string): string {
   );
 }
 
+/** The caller sends a DTMF digit by INFO (relayed across): a request that is no session refresh. */
+const CALLER_SENDS_INFO = `
+  <send retrans="500">
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      To: <sip:[field2]@[$domain]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 3 INFO
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal=5
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200" />`;
+
 /** The caller answers the server's UPDATE refresh (rfc4028#section-10) with 200 and the interval. */
 const ANSWER_UPDATE = `
   <recv request="UPDATE">
@@ -164,13 +185,13 @@ describe('session timers (RFC 4028), in-dialog OPTIONS probes and the longest ca
     assert.equal(run.code, 0, run.errors || run.output);
   });
 
-  it('the caller is the refresher and never refreshes: the server answers Session-Expires with Require: timer, then sends BYE to both sides (session-timer-expired)', async () => {
+  it('the caller is the refresher and never refreshes (an INFO is no refresh): the server answers Session-Expires with Require: timer, then sends BYE to both sides (session-timer-expired)', async () => {
     const t = ctx.t;
     const { a, b, port } = await pair();
     const phoneB = silentCallee(port, WAIT_FOR_BYE, ['-aa']);
     await registerAt(t, b, port);
     const call = nextCall(t);
-    const phoneA = silentCaller(t, a, b, answeredWithTimer(WAIT_FOR_BYE), { scenario: 'uac-call-session-timer.xml', sessionExpires: '4;refresher=uac', extra: ['-aa'] });
+    const phoneA = silentCaller(t, a, b, answeredWithTimer(`${CALLER_SENDS_INFO}${WAIT_FOR_BYE}`), { scenario: 'uac-call-session-timer.xml', sessionExpires: '4;refresher=uac', extra: ['-aa'] });
     const ended = await call.ended;
     assert.equal(ended.cause, 'session-timer-expired');
     const runA = await phoneA;

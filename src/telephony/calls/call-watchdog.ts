@@ -101,6 +101,8 @@ export class CallWatchdog {
    * fields that tell the party are answered. `refresher=uac` is the party, `uas` is us.
    */
   answerHeaders(call: Call, dialog: Dialog, request: SipRequest): Array<[string, string]> {
+    // Only an INVITE or an UPDATE refreshes a session (rfc4028#section-1); an INFO's 2xx says nothing of it.
+    if (request.method !== 'INVITE' && request.method !== 'UPDATE') return [];
     const decision = negotiateAsUas(request.headers, this.options.sessionTimers, listsTag(request.headers, 'Allow', 'UPDATE'));
     if ('reject' in decision) return [];
     const watch = this.watch(call);
