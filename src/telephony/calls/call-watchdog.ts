@@ -102,7 +102,8 @@ export class CallWatchdog {
    */
   answerHeaders(call: Call, dialog: Dialog, request: SipRequest): Array<[string, string]> {
     // Only an INVITE or an UPDATE refreshes a session (rfc4028#section-1); an INFO's 2xx says nothing of it.
-    if (request.method !== 'INVITE' && request.method !== 'UPDATE') return [];
+    // A call that ended meanwhile keeps nothing here (its watch is gone for good).
+    if ((request.method !== 'INVITE' && request.method !== 'UPDATE') || call.state === CallState.Ended) return [];
     const decision = negotiateAsUas(request.headers, this.options.sessionTimers, listsTag(request.headers, 'Allow', 'UPDATE'));
     if ('reject' in decision) return [];
     const watch = this.watch(call);
@@ -118,7 +119,7 @@ export class CallWatchdog {
   /** A dialog of the call was made by our INVITE's 2xx: the interval the party granted in it starts (rfc4028#section-7.2). */
   onDialog(call: Call, dialog: Dialog): void {
     const granted = dialog.sessionExpires;
-    if (!granted || granted.interval <= 0 || this.options.sessionTimers.sessionExpires <= 0) return;
+    if (!granted || granted.interval <= 0 || this.options.sessionTimers.sessionExpires <= 0 || call.state === CallState.Ended) return;
     this.startTimer(call, this.watch(call), dialog, granted.interval, granted.refresher === 'uac');
   }
 
