@@ -174,6 +174,11 @@ export class TelephonyEngine {
         return;
       }
       case 'OPTIONS':
+        // In a dialog, a phone's probe of its call (as ours of it): 481 once the call is gone (rfc3261#section-12.2.2).
+        if (msg.to.params.has('tag') && !this.calls.knowsDialog(msg)) {
+          req.reply(481);
+          return;
+        }
         req.reply(200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
         return;
       case 'INVITE':

@@ -6,7 +6,7 @@
 //   refresher and never refreshes hears BYE, cause session-timer-expired; when the server is the refresher it
 //   refreshes by UPDATE at half the interval and the call goes on while the caller answers;
 // - in-dialog OPTIONS: a party that answers 481, or nothing until the transaction times out, ends the call
-//   (probe-failed);
+//   (probe-failed); a phone's own probe of a call that is gone is answered 481;
 // - the tenant's longest call: reached, the call ends with max-duration.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -263,6 +263,33 @@ describe('session timers (RFC 4028), in-dialog OPTIONS probes and the longest ca
     for (const run of [await phoneA, await phoneB]) assert.equal(run.code, 0, run.errors || run.output);
     const session = await sessionOf(t, ctx.token, await call.id);
     assert.equal(session.endCause, 'probe-failed');
+  });
+
+  it("a phone's own in-dialog OPTIONS is answered 200 while its call runs, and 481 once the call is gone", async () => {
+    const t = ctx.t;
+    const { a, b, port } = await pair();
+    const phoneB = silentCallee(port, WAIT_FOR_BYE, ['-aa']);
+    await registerAt(t, b, port);
+    const call = nextCall(t);
+    const probe = (cseq: number, status: number) => `
+  <send retrans="500">
+    <![CDATA[
+      OPTIONS [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      To: <sip:[field2]@[$domain]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: ${cseq} OPTIONS
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="${status}" />`;
+    const phoneA = silentCaller(t, a, b, answered(`${probe(3, 200)}${HANG_UP_AFTER_UPDATES.replace('CSeq: 3 BYE', 'CSeq: 4 BYE')}${probe(5, 481)}`), { extra: ['-aa'] });
+    assert.equal((await call.ended).cause, 'caller-hangup');
+    for (const run of [await phoneA, await phoneB]) assert.equal(run.code, 0, run.errors || run.output);
   });
 
   it("a call reaching the tenant's longest call is ended: both hear BYE, cause max-duration", async () => {

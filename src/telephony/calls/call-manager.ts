@@ -208,6 +208,11 @@ export class CallManager implements CallObserver {
     entry.call.onInDialogRequest(req, entry.dialog);
   }
 
+  /** Whether a request names a dialog of a call in progress. */
+  knowsDialog(message: SipRequest): boolean {
+    return this.dialogs.has(dialogKey(Dialog.idOfIncoming(message)));
+  }
+
   onAck(message: SipRequest): void {
     this.dialogs.get(dialogKey(Dialog.idOfIncoming(message)))?.call.onAck();
   }
