@@ -192,6 +192,7 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
       alternateHa1s: (credentials: ExtensionCredentials, algorithm: 'MD5' | 'SHA-256') => directory.softphone.ha1s(credentials, algorithm),
       listDomains: async () => (await directory.tenants.list()).map((t) => t.domain),
       domainOf: async (tenantId: string) => (await directory.tenants.get(tenantId)).domain,
+      maxCallSecondsOf: async (tenantId: string) => (await directory.tenants.get(tenantId)).maxCallSeconds,
       findExtension: extensionLookup(directory),
       lookups: (extensionId?: string) => directory.extensions.lookups(extensionId),
     },
@@ -203,6 +204,11 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
     serverName: `Switchboard ${packageVersion()}`,
     publicHost: config.sipPublicHost,
     connections: { messageTimeoutMs: config.sipMessageTimeoutSeconds * 1000, maxConnectionsPerAddress: config.sipMaxConnectionsPerAddress },
+    liveness: {
+      mediaTimeoutSeconds: config.mediaTimeoutSeconds,
+      optionsProbeSeconds: config.optionsProbeSeconds,
+      sessionTimers: { sessionExpires: config.sessionExpiresSeconds, minSE: config.minSessionExpiresSeconds },
+    },
     media: {
       plane: media.plane,
       holdMusic: config.holdMusic ?? ensureHoldMusic(path.join(config.dataDir, 'media')),

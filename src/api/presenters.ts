@@ -63,6 +63,7 @@ export function tenantBody(tenant: Tenant) {
     domain: tenant.domain,
     isSystem: tenant.isSystem,
     extensionRange: `${tenant.extensionRange.start}-${tenant.extensionRange.end}`,
+    maxCallSeconds: tenant.maxCallSeconds,
     createdAt: tenant.createdAt,
   };
 }

@@ -88,5 +88,6 @@ export const TenantBody = Type.Object({
   domain: Type.String(),
   isSystem: Type.Boolean(),
   extensionRange: Type.String({ examples: ['1000-1999'] }),
+  maxCallSeconds: Type.Integer({ description: 'The longest a call may last, in seconds from its start (it is then ended with the cause max-duration); 0: no limit' }),
   createdAt: DateTime,
 });

@@ -46,6 +46,14 @@ export interface Config {
   holdMusic: string | undefined;
   recordingKey: Buffer | undefined;
   recordingOldKeys: Buffer[];
+  /** Seconds without a packet from any party of a call through the relay before it is ended; 0 never. */
+  mediaTimeoutSeconds: number;
+  /** The session interval asked for and granted (RFC 4028); 0 turns session timers off. */
+  sessionExpiresSeconds: number;
+  /** The smallest session interval accepted (Min-SE); below it an INVITE is answered 422. */
+  minSessionExpiresSeconds: number;
+  /** Seconds between in-dialog OPTIONS to each party of an answered call; 0 never. */
+  optionsProbeSeconds: number;
 }
 
 export type RtpEngineMode = 'auto' | 'off' | { host: string; port: number };
@@ -235,6 +243,10 @@ export const settings = [
   setting({ key: 'holdMusic', env: 'PBX_HOLD_MUSIC', description: 'Audio file (WAV, MP3, anything ffmpeg reads) played to a party on hold; a generated tune when unset', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
   setting({ key: 'recordingKey', env: 'PBX_RECORDING_KEY', description: 'AES-256 key that encrypts call recordings (64 hex digits); generated once into the data directory when absent', defaultText: undefined, parse: optionalKey, fallback: () => undefined }),
   setting({ key: 'recordingOldKeys', env: 'PBX_RECORDING_OLD_KEYS', description: 'Earlier recording keys, comma-separated, still used to read older recordings after a rotation', defaultText: undefined, parse: keyList, fallback: () => [] }),
+  setting({ key: 'mediaTimeoutSeconds', env: 'PBX_MEDIA_TIMEOUT', description: 'Seconds in which the relay received no packet (RTP or RTCP) from any party of a call before the call is ended (cause media-timeout); 0 never. Needs the relay', defaultText: '60', parse: integer(0, 86_400), fallback: () => 60 }),
+  setting({ key: 'sessionExpiresSeconds', env: 'PBX_SESSION_EXPIRES', description: 'Session timer interval (RFC 4028) asked of and granted to the parties, in seconds; a session not refreshed in time is ended (cause session-timer-expired); 0 turns session timers off', defaultText: '1800', parse: integer(0, 86_400), fallback: () => 1800 }),
+  setting({ key: 'minSessionExpiresSeconds', env: 'PBX_MIN_SE', description: 'Smallest session interval accepted (Min-SE); an INVITE asking for less is answered 422. RFC 4028 says 90 or more; smaller values are for tests', defaultText: '90', parse: integer(1, 86_400), fallback: () => 90 }),
+  setting({ key: 'optionsProbeSeconds', env: 'PBX_OPTIONS_PROBE', description: 'Seconds between in-dialog OPTIONS sent to each party of an answered call; a 408, a 481 or no answer ends the call (cause probe-failed); 0 never', defaultText: '60', parse: integer(0, 86_400), fallback: () => 60 }),
   setting({ key: 'sipPublicHost', env: 'PBX_SIP_PUBLIC_HOST', description: 'Address to advertise in Via and Contact when it differs from the bound one (a server behind NAT)', defaultText: undefined, parse: optionalHost, fallback: () => undefined }),
 ] as const;
 
@@ -295,6 +307,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (problems.length === 0 && (out.httpTlsCert === undefined) !== (out.httpTlsKey === undefined)) {
     problems.push('PBX_HTTP_TLS_CERT and PBX_HTTP_TLS_KEY: set both to turn HTTPS on, or neither');
+  }
+  if (problems.length === 0 && (out.sessionExpiresSeconds as number) > 0 && (out.sessionExpiresSeconds as number) < (out.minSessionExpiresSeconds as number)) {
+    problems.push('PBX_SESSION_EXPIRES: must be 0 (off) or at least PBX_MIN_SE');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const config = out as Config;

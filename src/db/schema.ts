@@ -26,6 +26,11 @@ export const tenants = pgTable('tenants', {
   recordingPolicy: text('recording_policy').$type<RecordingPolicy>().notNull().default('on-demand'),
   /** The reasons an agent may give for AWAY (reports group pauses by them). */
   awayReasons: jsonb('away_reasons').$type<string[]>().notNull().default(sql`'["Break","Lunch","Training","Meeting"]'::jsonb`),
+  /**
+   * The longest a call of the tenant may last, in seconds from its start; 0: no limit. Four hours by default: no
+   * contact-center call should last that long, and one that does is most likely held open by parties that vanished.
+   */
+  maxCallSeconds: integer('max_call_seconds').notNull().default(14_400),
   ...timestamps,
 }, (t) => [
   uniqueIndex('tenants_domain_key').on(t.domain),

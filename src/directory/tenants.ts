@@ -15,6 +15,8 @@ export interface Tenant {
   isSystem: boolean;
   extensionRange: ExtensionRange;
   recordingPolicy: RecordingPolicy;
+  /** The longest a call may last, in seconds from its start; 0: no limit. */
+  maxCallSeconds: number;
   createdAt: Date;
 }
 
@@ -28,6 +30,7 @@ function toTenant(row: TenantRow): Tenant {
     isSystem: row.isSystem,
     extensionRange: { start: row.extensionRangeStart, end: row.extensionRangeEnd },
     recordingPolicy: row.recordingPolicy,
+    maxCallSeconds: row.maxCallSeconds,
     createdAt: row.createdAt,
   };
 }
@@ -84,6 +87,14 @@ export class TenantService {
   async setRecordingPolicy(id: string, policy: RecordingPolicy): Promise<Tenant> {
     const [row] = await this.db.update(tenants).set({ recordingPolicy: policy, updatedAt: new Date() }).where(eq(tenants.id, id)).returning();
     if (!row) throw new PbxError('PBX_ERR_TENANT_NOT_FOUND');
+    return toTenant(row);
+  }
+
+  /** Sets the longest a call of the tenant may last (0: no limit); calls in progress are held to it too. */
+  async setMaxCallSeconds(id: string, maxCallSeconds: number): Promise<Tenant> {
+    const [row] = await this.db.update(tenants).set({ maxCallSeconds, updatedAt: new Date() }).where(eq(tenants.id, id)).returning();
+    if (!row) throw new PbxError('PBX_ERR_TENANT_NOT_FOUND');
+    this.bus.emit('tenant.call-limits.changed', { tenantId: id, maxCallSeconds });
     return toTenant(row);
   }
 

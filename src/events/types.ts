@@ -19,6 +19,8 @@ export interface RegistrationEvent {
 
 export interface DomainEvents {
   'tenant.created': TenantEvent & { name: string; domain: string };
+  /** The tenant's call limits changed: the engine reads them again. */
+  'tenant.call-limits.changed': TenantEvent & { maxCallSeconds: number };
   'user.created': TenantEvent & { userId: string; role: string };
   'user.updated': TenantEvent & { userId: string };
   'user.deleted': TenantEvent & { userId: string };

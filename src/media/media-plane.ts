@@ -72,6 +72,13 @@ export interface MediaPlane {
   onRecording(listener: (recording: FinishedRecording) => void): void;
   /** Finishes the recordings an earlier run left behind (a crash, a kill), except those of calls still `live`. */
   recoverRecordings(live: (callId: string) => boolean): Promise<void>;
+  /**
+   * How many packets (RTP and RTCP) the relay has received from the call's parties so far, or undefined when it
+   * cannot tell (direct media, or a call the relay does not hold). A count that stops moving means nobody sends:
+   * the engine ends calls whose media stopped (rtpengine's own `--timeout` cannot tell us in userspace mode without
+   * a B2BUA callback, so it is asked).
+   */
+  activity(callId: string): Promise<number | undefined>;
   /** DTMF digits pressed in calls (RFC 4733 telephone-events seen by the relay). */
   onDtmf(listener: (event: DtmfEvent) => void): void;
   /** The relay lost every call it carried (it restarted): the calls it anchored have no audio any more. */
@@ -125,6 +132,11 @@ export class DirectMediaPlane implements MediaPlane {
 
   recoverRecordings(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** The media does not pass here: nothing to count. */
+  activity(): Promise<number | undefined> {
+    return Promise.resolve(undefined);
   }
 
   onDtmf(): void {}

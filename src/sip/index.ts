@@ -12,4 +12,5 @@ export * from './transaction/server-transaction.ts';
 export * from './transaction/client-transaction.ts';
 export * from './dialog/dialog.ts';
 export * from './dialog/replaces.ts';
+export * from './dialog/session-timer.ts';
 export * from './stack.ts';

@@ -57,6 +57,11 @@ export class DirectoryCache implements TelephonyDirectory {
     return this.inner.domainOf(tenantId);
   }
 
+  /** Read through: the call watchdog keeps what it read, and hears of changes. */
+  maxCallSecondsOf(tenantId: string): Promise<number> {
+    return this.inner.maxCallSecondsOf?.(tenantId) ?? Promise.resolve(0);
+  }
+
   lookups(extensionId?: string): ReturnType<TelephonyDirectory['lookups']> {
     return this.inner.lookups(extensionId);
   }

@@ -10,6 +10,7 @@ import type { PbxEventBus } from '../events/index.ts';
 import { type ConnectionLimits, DEFAULT_TIMERS, DigestAuthenticator, type IncomingRequest, isSipUri, type ListenSpec, SipStack, type TransactionTimers } from '../sip/index.ts';
 import { DirectMediaPlane } from '../media/index.ts';
 import { CallManager } from './calls/call-manager.ts';
+import { DEFAULT_LIVENESS, type LivenessOptions } from './calls/call-watchdog.ts';
 import type { CallMedia } from './calls/call.ts';
 import { AbuseGuard, type AbuseGuardOptions } from './abuse-guard.ts';
 import { DirectoryCache } from './directory-cache.ts';
@@ -23,6 +24,8 @@ export interface TelephonyDirectory extends CredentialStore {
   domainOf(tenantId: string): Promise<string | undefined>;
   /** The extension a number dials in a tenant. */
   findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
+  /** The longest a call of the tenant may last, in seconds (0: no limit). */
+  maxCallSecondsOf?(tenantId: string): Promise<number>;
   /** Every extension's (or one's) credentials and ring timeout, with its tenant's domain: what the engine keeps in memory. */
   lookups(extensionId?: string): Promise<Array<ExtensionCredentials & { domain: string; ringTimeout: number }>>;
 }
@@ -44,6 +47,8 @@ export interface TelephonyOptions {
   publicHost?: string;
   /** Bounds on the connections phones open over TCP, TLS and WebSocket. */
   connections?: ConnectionLimits;
+  /** When calls whose parties are gone are ended: media timeout, session timers, OPTIONS probes. */
+  liveness?: LivenessOptions;
   /** The media plane calls go through; direct media when absent. */
   media?: Omit<CallMedia, 'onError'>;
   onError?: (err: unknown, context: string) => void;
@@ -52,8 +57,8 @@ export interface TelephonyOptions {
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER';
-/** Option tags a request may require of us: Path (RFC 3327), which an edge proxy may require of its registrar. */
-const SUPPORTED: string[] = ['path'];
+/** Option tags a request may require of us: Path (RFC 3327), which an edge proxy may require of its registrar, and session timers (rfc4028). */
+const SUPPORTED: string[] = ['path', 'timer'];
 
 export class TelephonyEngine {
   private readonly unsubscribe: Array<() => void> = [];
@@ -72,7 +77,7 @@ export class TelephonyEngine {
     const timers = { ...DEFAULT_TIMERS, ...options.timers };
     const onError = options.onError ?? (() => {});
     const media: CallMedia = { ...(options.media ?? { plane: new DirectMediaPlane('no media plane was given'), holdMusic: undefined, ringback: undefined }), onError };
-    this.calls = new CallManager(stack, location, registrar, directory, options.bus, timers, (d) => this.domains.has(d.toLowerCase()), media);
+    this.calls = new CallManager(stack, location, registrar, directory, options.bus, timers, (d) => this.domains.has(d.toLowerCase()), media, options.liveness ?? DEFAULT_LIVENESS);
   }
 
   static async start(options: TelephonyOptions): Promise<TelephonyEngine> {
@@ -130,6 +135,7 @@ export class TelephonyEngine {
         this.directory.forgetMisses();
         return warm(e.extensionId);
       }),
+      bus.on('tenant.call-limits.changed', (e) => this.calls.watchdog.limitChanged(e.tenantId, e.maxCallSeconds)),
       bus.on('tenant.created', () => {
         this.directory.forgetMisses();
         return this.refreshDomains();
@@ -172,6 +178,11 @@ export class TelephonyEngine {
         return;
       }
       case 'OPTIONS':
+        // In a dialog, a phone's probe of its call (as ours of it): 481 once the call is gone (rfc3261#section-12.2.2).
+        if (msg.to.params.has('tag') && !this.calls.knowsDialog(msg)) {
+          req.reply(481);
+          return;
+        }
         req.reply(200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
         return;
       case 'INVITE':
@@ -197,6 +208,7 @@ export class TelephonyEngine {
   async close(): Promise<void> {
     // Every call in flight ends cleanly: both sides hear BYE (or CANCEL), and call.ended says why.
     this.calls.closeAll('shutdown');
+    this.calls.watchdog.stop();
     await new Promise((r) => setTimeout(r, 50));
     for (const off of this.unsubscribe) off();
     await this.location.stop();

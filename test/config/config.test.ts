@@ -74,6 +74,15 @@ describe('configuration', () => {
     );
   });
 
+  it('calls whose parties vanish: a 60 s media timeout, 1800 s session timers with a Min-SE of 90, OPTIONS every 60 s; a session interval below Min-SE is refused', () => {
+    const c = loadConfig({});
+    assert.deepEqual([c.mediaTimeoutSeconds, c.sessionExpiresSeconds, c.minSessionExpiresSeconds, c.optionsProbeSeconds], [60, 1800, 90, 60]);
+    const off = loadConfig({ PBX_MEDIA_TIMEOUT: '0', PBX_SESSION_EXPIRES: '0', PBX_OPTIONS_PROBE: '0' });
+    assert.deepEqual([off.mediaTimeoutSeconds, off.sessionExpiresSeconds, off.optionsProbeSeconds], [0, 0, 0]);
+    assert.throws(() => loadConfig({ PBX_SESSION_EXPIRES: '60' }), /PBX_SESSION_EXPIRES: must be 0 \(off\) or at least PBX_MIN_SE/);
+    assert.throws(() => loadConfig({ PBX_MIN_SE: '0' }), /PBX_MIN_SE: must be a whole number from 1/);
+  });
+
   it('a flag without a value is refused', () => {
     assert.throws(() => parseFlags(['--http-port']), /--http-port \(PBX_HTTP_PORT\): needs a value/);
   });

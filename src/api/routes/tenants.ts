@@ -25,6 +25,13 @@ const CreateTenant = Type.Object(
   { additionalProperties: false },
 );
 
+const CallLimits = Type.Object(
+  {
+    maxCallSeconds: Type.Integer({ minimum: 0, maximum: 7 * 86_400, description: 'The longest a call may last, in seconds from its start; 0: no limit' }),
+  },
+  { additionalProperties: false },
+);
+
 export function tenantRoutes(app: FastifyInstance, directory: Directory, defaults: { extensionRange: ExtensionRange }): void {
   app.get('/api/tenants', {
     config: { systemAdmin: true },
@@ -75,4 +82,20 @@ export function tenantRoutes(app: FastifyInstance, directory: Directory, default
       response: { 200: Type.Object({ tenant: TenantBody }), ...errors() },
     },
   }, async (request) => ({ tenant: tenantBody(await directory.tenants.get(principalOf(request).tenantId)) }));
+
+  app.put<{ Body: Static<typeof CallLimits> }>('/api/tenants/current/call-limits', {
+    config: { roles: ['ADMIN'], audit: 'tenant.call-limits' },
+    schema: {
+      tags: ['tenants'],
+      summary: "Set the tenant's call limits: a call that lasts longer is ended with the cause max-duration (calls in progress too)",
+      security: [{ bearerAuth: [] }],
+      body: CallLimits,
+      response: { 200: Type.Object({ tenant: TenantBody }), ...errors() },
+    },
+  }, async (request) => {
+    const p = principalOf(request);
+    const tenant = await directory.tenants.setMaxCallSeconds(p.tenantId, request.body.maxCallSeconds);
+    request.auditTarget = { type: 'tenant', id: p.tenantId, details: { maxCallSeconds: request.body.maxCallSeconds } };
+    return { tenant: tenantBody(tenant) };
+  });
 }

@@ -210,6 +210,22 @@ export class RtpEngineMediaPlane implements MediaPlane {
     await this.client.request(blocked ? 'block media' : 'unblock media', { 'call-id': callId, 'from-tag': fromTag });
   }
 
+  async activity(callId: string): Promise<number | undefined> {
+    let reply: { [key: string]: BValue };
+    try {
+      reply = await this.client.request('query', { 'call-id': callId });
+    } catch {
+      // A call the relay does not hold (deleted, never offered), or a relay restarting: nothing to tell.
+      return undefined;
+    }
+    // `totals` counts what the relay received from the parties, over every stream; what it plays to them is not in it.
+    const totals = reply.totals as { RTP?: { packets?: BValue }; RTCP?: { packets?: BValue } } | undefined;
+    const rtp = totals?.RTP?.packets;
+    const rtcp = totals?.RTCP?.packets;
+    if (typeof rtp !== 'number') return undefined;
+    return rtp + (typeof rtcp === 'number' ? rtcp : 0);
+  }
+
   onDtmf(listener: (event: DtmfEvent) => void): void {
     this.dtmfListeners.push(listener);
   }

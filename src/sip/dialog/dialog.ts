@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { SipHeaders, SipRequest, type SipResponse, type Uri } from '../message/index.ts';
 import type { Flow } from '../transport/flow.ts';
+import { readSessionExpires, type SessionExpires } from './session-timer.ts';
 
 export interface DialogId {
   callId: string;
@@ -31,6 +32,11 @@ export class Dialog {
   private readonly remoteAddress: string;
   remoteTarget: Uri;
   readonly routeSet: string[];
+  /**
+   * The session timer the UAS granted in the 2xx that made this dialog, on the UAC side (rfc4028#section-7.2); a
+   * UAS's own decision is the application's.
+   */
+  sessionExpires: SessionExpires | undefined = undefined;
 
   private constructor(
     id: DialogId,
@@ -72,7 +78,7 @@ export class Dialog {
   /** rfc3261#section-12.1.2: the UAC side, from our INVITE and its 2xx (route set reversed). */
   static asUac(invite: SipRequest, response: SipResponse, flow: Flow, localContact: string): Dialog {
     const contact = response.contacts[0];
-    return new Dialog(
+    const dialog = new Dialog(
       { callId: invite.callId, localTag: invite.from.params.get('tag') ?? '', remoteTag: response.to.params.get('tag') ?? '' },
       {
         localAddress: withoutTag(invite.headers.get('From') as string),
@@ -85,6 +91,8 @@ export class Dialog {
       flow,
       localContact,
     );
+    dialog.sessionExpires = readSessionExpires(response.headers);
+    return dialog;
   }
 
   /** A request inside the dialog; the CSeq counts up, except for ACK and CANCEL, which reuse `cseq`. */

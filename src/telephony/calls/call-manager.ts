@@ -10,6 +10,7 @@ import { CALL_ID_PREFIX, MediaUnavailableError } from '../../media/index.ts';
 import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseNameAddr, parseUri, type Replaces, replacesOfReferTo, type SipRequest, type SipStack } from '../../sip/index.ts';
 import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
+import { CallWatchdog, DEFAULT_LIVENESS, type LivenessOptions } from './call-watchdog.ts';
 import { answerRefer, Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type OutboundLeg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
 
 /**
@@ -31,6 +32,8 @@ export interface CallDirectory {
   /** The tenant's SIP domain. */
   domainOf(tenantId: string): Promise<string | undefined>;
   findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
+  /** The longest a call of the tenant may last, in seconds (0: no limit); none when the directory does not say. */
+  maxCallSecondsOf?(tenantId: string): Promise<number>;
 }
 
 /**
@@ -47,6 +50,8 @@ export class CallManager implements CallObserver {
   /** dialog key → the call and the dialog, for in-dialog requests and ACKs. */
   private readonly dialogs = new Map<string, { call: Call; dialog: Dialog }>();
   private router: CallRouter | undefined;
+  /** Ends calls whose parties are gone (media timeout, session timers, OPTIONS probes, the tenant's longest call). */
+  readonly watchdog: CallWatchdog;
 
   constructor(
     private readonly stack: SipStack,
@@ -57,7 +62,9 @@ export class CallManager implements CallObserver {
     private readonly timers: { T1: number; T2: number },
     private readonly isKnownDomain: (domain: string) => boolean,
     private readonly media: CallMedia,
+    liveness: LivenessOptions = DEFAULT_LIVENESS,
   ) {
+    this.watchdog = new CallWatchdog(stack, media.plane, liveness, () => this.calls.values(), (tenantId) => directory.maxCallSecondsOf?.(tenantId) ?? Promise.resolve(0), media.onError);
     media.plane.onDtmf((e) => this.callOfMedia(e.callId)?.onMediaDtmf(e.fromTag, e.digit));
     // The relay restarted: the calls it anchored have no audio any more, so they are ended rather than left mute.
     media.plane.onLost(() => this.closeAll('media-lost'));
@@ -94,6 +101,12 @@ export class CallManager implements CallObserver {
     if (!caller) return;
     if (msg.headers.get('Max-Forwards')?.trim() === '0') {
       req.reply(483);
+      return;
+    }
+    // rfc4028#section-8.1: a session interval below ours is refused, and the 422 says the smallest we take.
+    const minSE = this.watchdog.refusal(msg);
+    if (minSE !== undefined) {
+      req.reply(422, { headers: [['Min-SE', String(minSE)]] });
       return;
     }
     const target = msg.uri;
@@ -208,6 +221,11 @@ export class CallManager implements CallObserver {
     entry.call.onInDialogRequest(req, entry.dialog);
   }
 
+  /** Whether a request names a dialog of a call in progress. */
+  knowsDialog(message: SipRequest): boolean {
+    return this.dialogs.has(dialogKey(Dialog.idOfIncoming(message)));
+  }
+
   onAck(message: SipRequest): void {
     this.dialogs.get(dialogKey(Dialog.idOfIncoming(message)))?.call.onAck();
   }
@@ -223,6 +241,15 @@ export class CallManager implements CallObserver {
 
   onDialog(call: Call, dialog: Dialog): void {
     this.dialogs.set(dialog.key, { call, dialog });
+    this.watchdog.onDialog(call, dialog);
+  }
+
+  offerHeaders(): Array<[string, string]> {
+    return this.watchdog.offerHeaders();
+  }
+
+  answerHeaders(call: Call, dialog: Dialog, request: SipRequest): Array<[string, string]> {
+    return this.watchdog.answerHeaders(call, dialog, request);
   }
 
   onRinging(call: Call, leg: OutboundLeg): void {
@@ -393,6 +420,7 @@ export class CallManager implements CallObserver {
 
   onEnded(call: Call, cause: EndCause): void {
     this.calls.delete(call.id);
+    this.watchdog.forget(call);
     for (const dialog of [call.callerDialog, ...call.legs.map((l) => l.dialog)]) if (dialog) this.dialogs.delete(dialog.key);
     const end = call.endedAt ?? Date.now();
     const answeredAt = call.answeredAt;

@@ -80,7 +80,15 @@ export type EndCause =
   /** A waiting caller let go by whoever routed the call (too long a wait, a full queue, nobody to answer). */
   | 'queue-timeout'
   | 'queue-full'
-  | 'queue-empty';
+  | 'queue-empty'
+  /** The relay received no packet from any party for the configured time (see CallWatchdog). */
+  | 'media-timeout'
+  /** A session refresh (RFC 4028) owed by a party did not come, or one of ours was answered 408/481 or not at all. */
+  | 'session-timer-expired'
+  /** A party answered an in-dialog OPTIONS with 408 or 481, or did not answer it. */
+  | 'probe-failed'
+  /** The call lasted as long as its tenant allows. */
+  | 'max-duration';
 
 /** How one round of ringing ended: someone answered, nobody did (and why), or the call ended meanwhile. */
 export type RingOutcome = 'answered' | 'no-answer' | 'busy' | 'rejected' | 'unavailable' | 'ended';
@@ -179,6 +187,10 @@ export interface CallObserver {
   onConsultationEnded(call: Call, from: CallParty, target: CallParty, outcome: 'cancelled' | 'failed'): void;
   /** The transfer's target answered: it is the callee now. */
   onTransferred(call: Call, from: CallParty, leg: OutboundLeg): void;
+  /** Header fields for an INVITE the call sends to a party (a session timer asked for, RFC 4028). */
+  offerHeaders(call: Call): Array<[string, string]>;
+  /** Header fields for a 2xx the call sends in `dialog` to `request`, an INVITE or UPDATE (the session timer granted). */
+  answerHeaders(call: Call, dialog: Dialog, request: SipRequest): Array<[string, string]>;
 }
 
 /**
@@ -436,7 +448,8 @@ export class Call extends StateMachine<CallState> {
     const contact = this.contactFor(inbound.flow, String(this.dialed));
     this.callerDialog = Dialog.asUas(inbound.message, inbound.transaction.toTag, inbound.flow, contact);
     this.observer.onDialog(this, this.callerDialog);
-    const ok = inbound.reply(200, { body: Buffer.from(answer, 'utf8'), contentType: 'application/sdp', headers: [['Contact', contact], ['Allow', DIALOG_ALLOW], this.callHeader] });
+    const headers: Array<[string, string]> = [['Contact', contact], ['Allow', DIALOG_ALLOW], this.callHeader, ...this.observer.answerHeaders(this, this.callerDialog, inbound.message)];
+    const ok = inbound.reply(200, { body: Buffer.from(answer, 'utf8'), contentType: 'application/sdp', headers });
     this.await2xxAck(ok, inbound.message, inbound.flow);
   }
 
@@ -620,6 +633,7 @@ export class Call extends StateMachine<CallState> {
       .add(...this.callHeader);
     // A contact registered through an edge: its Path is the pre-loaded Route set (RFC 3327 section 5.3).
     for (const route of binding.path) headers.add('Route', route);
+    for (const [name, value] of this.observer.offerHeaders(this)) headers.add(name, value);
     if (body && contentType) headers.add('Content-Type', contentType);
     const invite = new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
     const leg = new OutboundLeg(binding, invite, flow, branch, party);
@@ -742,7 +756,7 @@ export class Call extends StateMachine<CallState> {
       const ok = inbound.reply(200, {
         body,
         contentType: body ? response.headers.get('Content-Type') : undefined,
-        headers: [['Contact', callerContact], ['Allow', DIALOG_ALLOW], this.callHeader],
+        headers: [['Contact', callerContact], ['Allow', DIALOG_ALLOW], this.callHeader, ...this.observer.answerHeaders(this, this.callerDialog, inbound.message)],
       });
       this.observer.onAnswered(this, leg);
       this.await2xxAck(ok, inbound.message, inbound.flow);
@@ -899,13 +913,16 @@ export class Call extends StateMachine<CallState> {
       if (digit) this.observer.onDtmf(this, 'caller', digit, 'info');
     }
     if ((method !== 'INVITE' && method !== 'UPDATE') || !offer) {
-      req.reply(method === 'INVITE' ? 488 : 200);
+      // An UPDATE without a body refreshes the session (rfc4028#section-10): its 2xx grants the timer again.
+      req.reply(method === 'INVITE' ? 488 : 200, method === 'UPDATE' ? { headers: this.observer.answerHeaders(this, this.callerDialog as Dialog, req.message) } : undefined);
       return;
     }
     this.answerFromPbx(offer, req.flow)
       .then((answer) => {
         if (this.state === CallState.Ended) return req.reply(481);
-        const ok = req.reply(200, { body: Buffer.from(answer, 'utf8'), contentType: 'application/sdp', headers: method === 'INVITE' ? [['Contact', (this.callerDialog as Dialog).localContact]] : [] });
+        const dialog = this.callerDialog as Dialog;
+        const headers: Array<[string, string]> = [...(method === 'INVITE' ? [['Contact', dialog.localContact] as [string, string]] : []), ...this.observer.answerHeaders(this, dialog, req.message)];
+        const ok = req.reply(200, { body: Buffer.from(answer, 'utf8'), contentType: 'application/sdp', headers });
         if (method === 'INVITE') this.await2xxAck(ok, req.message, req.flow);
         return ok;
       })
@@ -958,7 +975,7 @@ export class Call extends StateMachine<CallState> {
       reason: response.reason,
       body: answered ?? (response.body.length > 0 ? response.body : undefined),
       contentType: response.headers.get('Content-Type'),
-      headers: isInvite && success ? [['Contact', from.localContact]] : [],
+      headers: [...(isInvite && success ? [['Contact', from.localContact] as [string, string]] : []), ...(success ? this.observer.answerHeaders(this, from, req.message) : [])],
     });
     if (isInvite && success) this.await2xxAck(answer, req.message, req.flow);
     if (sdpOffer && success) {

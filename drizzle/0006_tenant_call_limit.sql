@@ -1,0 +1,1 @@
+ALTER TABLE "tenants" ADD COLUMN "max_call_seconds" integer DEFAULT 14400 NOT NULL;
