@@ -32,6 +32,7 @@ import {
 } from '../../sip/index.ts';
 import { CALL_ID_PREFIX, type MediaPlane, type MediaProfile, MediaUnavailableError, narrowOffer, sendingAndReceiving, sendsAndReceives, silentAnswer, silentOffer } from '../../media/index.ts';
 import type { Binding } from '../location-service.ts';
+import { bestFailure, endsFork, sameParty } from './fork-rules.ts';
 
 /** The methods a party may send in a call's dialogs (REFER: the party who answered transfers its caller). */
 const DIALOG_ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER';
@@ -785,17 +786,17 @@ export class Call extends StateMachine<CallState> {
     leg.finalStatus = status;
     if (this.state === CallState.Ended || this.answered) return;
     const attempt = this.attempt;
-    if (!attempt || !attempt.legs.includes(leg) || attempt.legs.some((l) => l.live)) return;
+    if (!attempt || !attempt.legs.includes(leg)) return;
+    if (endsFork(status)) for (const other of sameParty(attempt.legs, leg)) this.cancelLeg(other);
+    if (attempt.legs.some((l) => l.live)) return;
     this.attemptFailed(attempt);
   }
 
   /** Every leg of a round failed: a direct call ends with the best failure, a routed one waits for the next round. */
   private attemptFailed(attempt: Attempt, fallback = 480): void {
-    // The best failure for the caller (rfc3261#section-16.7 in spirit): busy wins, then any other answer.
-    const statuses = attempt.legs.map((l) => l.finalStatus ?? 480);
-    const busy = statuses.find((s) => s === 486 || s === 600);
-    const status = busy ?? statuses.find((s) => s !== 487 && s !== 408) ?? fallback;
-    const cause = busy ? 'busy' : status === 480 || status === 408 ? 'unavailable' : 'rejected';
+    // The best failure for the caller (rfc3261#section-16.7): a 6xx, then busy, then any other answer.
+    const status = bestFailure(attempt.legs.map((l) => l.finalStatus ?? 480), fallback);
+    const cause = status === 486 || status === 600 ? 'busy' : status === 480 || status === 408 ? 'unavailable' : 'rejected';
     attempt.settle(cause);
     // A routed caller waits for the router's next round; a click-to-call whose caller did not answer has nobody.
     if (this.routed && (this.inbound || this.callerDialog)) return;
@@ -1306,7 +1307,9 @@ export class Call extends StateMachine<CallState> {
     leg.state = 'failed';
     leg.finalStatus = status;
     const transfer = this.transfer;
-    if (!transfer || !transfer.legs.includes(leg) || transfer.chosen || transfer.legs.some((l) => l.live)) return;
+    if (!transfer || !transfer.legs.includes(leg) || transfer.chosen) return;
+    if (endsFork(status)) for (const other of sameParty(transfer.legs, leg)) this.cancelLeg(other);
+    if (transfer.legs.some((l) => l.live)) return;
     this.transferFailed(transfer, transfer.legs.some((l) => l.finalStatus === 486 || l.finalStatus === 600) ? 'busy' : 'unavailable');
   }
 
@@ -1389,7 +1392,9 @@ export class Call extends StateMachine<CallState> {
     if (!leg.live) return;
     leg.state = 'failed';
     leg.finalStatus = status;
-    if (this.consultation !== c || c.chosen || c.closing || c.legs.some((l) => l.live)) return;
+    if (this.consultation !== c || c.chosen || c.closing) return;
+    if (endsFork(status)) for (const other of sameParty(c.legs, leg)) this.cancelLeg(other);
+    if (c.legs.some((l) => l.live)) return;
     this.consultationFailed(c, c.legs.some((l) => l.finalStatus === 486 || l.finalStatus === 600) ? 'busy' : 'unavailable');
   }
 
