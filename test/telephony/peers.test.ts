@@ -1,10 +1,43 @@
 // Peers that failed before, with sipp as every phone: a 6xx from one of several ringing devices ends the fork at
-// once (RFC 3261 section 16.7).
+// once (RFC 3261 section 16.7); a reliable 183 nobody asked for is passed to the caller once (RFC 3262).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort } from '../support/process.ts';
 import { useTestServer } from '../support/server.ts';
-import { agent, callee, caller, callerRefused, registerAt } from '../support/calls.ts';
+import { authField, runSipp } from '../support/sipp.ts';
+import { agent, answered, CALLER_HANGS_UP, callee, caller, callerRefused, registerAt } from '../support/calls.ts';
+
+/** One transmission of the callee's reliable 183 (RSeq 1, early media), then a little while before the next. */
+const RELIABLE_183 = `
+  <send>
+    <![CDATA[
+      SIP/2.0 183 Session Progress
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag13[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+      Require: 100rel
+      RSeq: 1
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=callee 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <pause milliseconds="200" />`;
 
 describe('a 6xx ends the fork (RFC 3261 section 16.7)', () => {
   const ctx = useTestServer('pglite');
@@ -24,5 +57,35 @@ describe('a 6xx ends the fork (RFC 3261 section 16.7)', () => {
     const [declined, cancelled] = await Promise.all([declining, ringing]);
     assert.equal(declined.code, 0, declined.errors || declined.output);
     assert.equal(cancelled.code, 0, `the other device heard CANCEL: ${cancelled.errors || cancelled.output}`);
+  });
+});
+
+describe('a reliable 183 from a callee not offered 100rel (RFC 3262 sections 3 and 4)', () => {
+  const ctx = useTestServer('pglite');
+
+  it('its retransmissions (same RSeq) are passed to the caller once', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Caller Early'), await agent(ctx.t, ctx.token, 'Reliable Callee')];
+    const port = await freePort();
+    const uas = callee('uas-reliable-183.xml', port, { RELIABLE_183 });
+    await registerAt(ctx.t, b, port);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-trace-'));
+    try {
+      const trace = path.join(dir, 'messages.log');
+      const uac = await runSipp({
+        scenario: 'uac-call.xml',
+        target: `127.0.0.1:${ctx.t.server.sipPort}`,
+        rows: [[String(a.number), authField(String(a.number), a.secret), String(b.number)]],
+        vars: { domain: 'pbx.test' },
+        substitute: { OUTCOME: answered(CALLER_HANGS_UP), TALK: '300' },
+        extra: ['-trace_msg', '-message_file', trace],
+      });
+      assert.equal(uac.code, 0, uac.errors || uac.output);
+      const uasRun = await uas;
+      assert.equal(uasRun.code, 0, uasRun.errors || uasRun.output);
+      const received183 = fs.readFileSync(trace, 'utf8').match(/message received[^\n]*\n\s*SIP\/2\.0 183 /g) ?? [];
+      assert.equal(received183.length, 1, 'the callee sent its 183 three times; the caller heard it once');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -33,6 +33,7 @@ import {
 import { CALL_ID_PREFIX, type MediaPlane, type MediaProfile, MediaUnavailableError, narrowOffer, sendingAndReceiving, sendsAndReceives, silentAnswer, silentOffer } from '../../media/index.ts';
 import type { Binding } from '../location-service.ts';
 import { bestFailure, endsFork, sameParty } from './fork-rules.ts';
+import { repeatedReliable } from './reliable-provisional.ts';
 
 /** The methods a party may send in a call's dialogs (REFER: the party who answered transfers its caller). */
 const DIALOG_ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER';
@@ -666,6 +667,8 @@ export class Call extends StateMachine<CallState> {
     const status = response.status;
     if (status < 200) {
       if (this.consumedProvisional(leg, status)) return;
+      // A reliable 183 we did not ask for comes again until a PRACK: the caller hears it once.
+      if (repeatedReliable(leg, response)) return;
       if (this.state === CallState.Ended || this.answered) return;
       if (leg.state === 'trying') leg.state = 'ringing';
       if (this.state === CallState.Routing) this.moveTo(CallState.Ringing);
