@@ -1,5 +1,7 @@
 // Peers that failed before, with sipp as every phone: a 6xx from one of several ringing devices ends the fork at
-// once (RFC 3261 section 16.7); a reliable 183 nobody asked for is passed to the caller once (RFC 3262).
+// once (RFC 3261 section 16.7); a reliable 183 nobody asked for is passed to the caller once (RFC 3262); an INVITE
+// without SDP is a late offer: the callee offers in its 2xx and the caller answers in its ACK (RFC 3261 section
+// 13.2.1, RFC 3264), through the relay or directly.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -87,5 +89,43 @@ describe('a reliable 183 from a callee not offered 100rel (RFC 3262 sections 3 a
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+for (const media of ['direct', 'rtpengine'] as const) describe(`a late offer (RFC 3261 section 13.2.1, RFC 3264), ${media} media`, () => {
+  const ctx = useTestServer('pglite', { rtpengine: media === 'direct' ? 'off' : 'auto' });
+
+  it('an INVITE without SDP reaches the callee without SDP; its 2xx offer goes to the caller, the answer in the ACK back', async () => {
+    assert.equal(ctx.t.server.media.plane.kind, media);
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Late Caller'), await agent(ctx.t, ctx.token, 'Offering Callee')];
+    const port = await freePort();
+    const [offerPort, answerPort] = ['41234', '42468'];
+    const uas = callee('uas-late-offer.xml', port, { OFFER_PORT: offerPort });
+    await registerAt(ctx.t, b, port);
+    const uac = await runSipp({
+      scenario: 'uac-late-offer.xml',
+      target: `127.0.0.1:${ctx.t.server.sipPort}`,
+      rows: [[String(a.number), authField(String(a.number), a.secret), String(b.number)]],
+      vars: { domain: 'pbx.test' },
+      substitute: { ANSWER_PORT: answerPort, HANGUP_STEPS: CALLER_HANGS_UP, TALK: '300' },
+      timeoutSeconds: 25,
+    });
+    const uasRun = await uas;
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    assert.equal(uasRun.code, 0, uasRun.errors || uasRun.output);
+    assert.match(uasRun.log, /invite body length 0/, 'the callee was not offered anything');
+    const offered = /offered in the 2xx: .* port (\d+)/.exec(uac.log)?.[1];
+    const answeredWith = /answered in the ACK: .* port (\d+)/.exec(uasRun.log)?.[1];
+    assert.ok(offered && answeredWith, `the caller got an offer (${offered}) and the callee an answer (${answeredWith})`);
+    const { start, end } = ctx.t.server.config.rtpPorts;
+    const relayed = (p: string) => Number(p) >= start && Number(p) <= end;
+    if (media === 'direct') {
+      assert.equal(offered, offerPort, "the caller was offered the callee's own media");
+      assert.equal(answeredWith, answerPort, "the callee was answered with the caller's own media");
+    } else {
+      assert.ok(relayed(offered), `the caller was offered the relay's port, not ${offered}`);
+      assert.ok(relayed(answeredWith), `the callee was answered with the relay's port, not ${answeredWith}`);
+    }
+    assert.equal(ctx.t.server.telephony.calls.activeCalls.length, 0);
   });
 });

@@ -196,7 +196,8 @@ export class CallManager implements CallObserver {
   }
 
   onAck(message: SipRequest): void {
-    this.dialogs.get(dialogKey(Dialog.idOfIncoming(message)))?.call.onAck();
+    const entry = this.dialogs.get(dialogKey(Dialog.idOfIncoming(message)));
+    entry?.call.onAck(message, entry.dialog);
   }
 
   onFlowClosed(flow: Flow): void {

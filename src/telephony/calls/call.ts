@@ -350,6 +350,13 @@ export class Call extends StateMachine<CallState> {
   private waitedMs = 0;
   /** The PBX answering a routed caller: ringing waits for it. */
   private answering: Promise<void> | undefined;
+  /**
+   * A late offer (rfc3261#section-13.2.1, rfc3264): the caller's INVITE had no SDP, so the leg that answered offered
+   * in its 2xx; its ACK waits for the caller's answer, which comes in the caller's ACK.
+   */
+  private lateOffer: OutboundLeg | undefined;
+  /** The answer each late-offer leg's ACK carries, to send again when its 2xx is retransmitted. */
+  private readonly lateAnswers = new WeakMap<OutboundLeg, StoredSdp>();
 
   constructor(
     readonly tenantId: string,
@@ -679,7 +686,8 @@ export class Call extends StateMachine<CallState> {
       if (this.routed || !inbound || this.callerDialog) return;
       // Pass the ringing (and early media SDP with 183) back to the caller.
       this.toCaller(async () => {
-        const body = await this.mediaBody('answer', response, leg.id, this.callerTag, inbound.flow, leg.id);
+        // Without the caller's offer, SDP in an unreliable 18x answers nothing (rfc3261#section-13.2.1): not passed.
+        const body = sdpOf(inbound.message) ? await this.mediaBody('answer', response, leg.id, this.callerTag, inbound.flow, leg.id) : undefined;
         if (this.state === CallState.Ended || this.answered || inbound.transaction.finalSent) return;
         inbound.reply(status, {
           reason: response.reason,
@@ -705,15 +713,18 @@ export class Call extends StateMachine<CallState> {
     }
     const contact = leg.invite.headers.get('Contact') as string;
     leg.dialog = Dialog.asUac(leg.invite, response, leg.flow, contact);
-    this.ackLeg(leg);
     const waiting = this.callerDialog !== undefined;
     const inbound = this.inbound;
     if (this.state === CallState.Ended || this.answered || (!waiting && (!inbound || inbound.transaction.finalSent))) {
       // A second fork, or too late: this one is hung up at once.
+      this.ackLeg(leg);
       leg.state = 'cancelled';
       this.bye(leg.dialog);
       return;
     }
+    const late = !waiting && inbound !== undefined && !sdpOf(inbound.message) && sdpOf(response) !== undefined;
+    if (late) this.lateOffer = leg;
+    else this.ackLeg(leg);
     leg.state = 'answered';
     this.answered = leg;
     this.callee = leg.party;
@@ -735,9 +746,10 @@ export class Call extends StateMachine<CallState> {
       return;
     }
     this.toCaller(async () => {
-      const body = await this.mediaBody('answer', response, leg.id, this.callerTag, inbound.flow, leg.id);
+      // A late offer goes to the caller as an offer, from the callee's side of the relay.
+      const body = late ? await this.mediaBody('offer', response, leg.id, this.callerTag, inbound.flow) : await this.mediaBody('answer', response, leg.id, this.callerTag, inbound.flow, leg.id);
       if (this.state === CallState.Ended || inbound.transaction.finalSent) return;
-      this.callerAnswer = body?.toString('utf8');
+      if (!late) this.callerAnswer = body?.toString('utf8');
       const callerContact = this.contactFor(inbound.flow, String(this.dialed));
       this.callerDialog = Dialog.asUas(inbound.message, inbound.transaction.toTag, inbound.flow, callerContact);
       this.observer.onDialog(this, this.callerDialog);
@@ -763,7 +775,32 @@ export class Call extends StateMachine<CallState> {
   }
 
   private ackLeg(leg: OutboundLeg): void {
-    ackLeg(this.stack, leg);
+    // A late offer's ACK carries the caller's answer: none before the caller's ACK brings it, the same one after.
+    if (leg === this.lateOffer) return;
+    const answer = this.lateAnswers.get(leg);
+    if (answer && leg.dialog) this.stack.sendStateless(leg.dialog.createRequest('ACK', { cseq: leg.invite.cseq.seq, body: answer.body, contentType: answer.type }), leg.flow);
+    else ackLeg(this.stack, leg);
+  }
+
+  /**
+   * The caller's ACK to a 2xx that carried a late offer: its SDP is the answer (rfc3264#section-4), which goes to the
+   * leg that offered in its ACK, through the relay. An ACK without one leaves the session with no media agreed: the
+   * call is hung up.
+   */
+  private lateAnswer(ack: SipRequest, leg: OutboundLeg): void {
+    this.lateOffer = undefined;
+    const answer = sdpOf(ack);
+    if (!answer) {
+      this.ackLeg(leg);
+      this.hangUpAll('failed');
+      return;
+    }
+    this.noteSdp('caller', ack);
+    this.toCaller(async () => {
+      const body = await this.mediaBody('answer', ack, this.callerTag, leg.id, leg.flow);
+      if (body) this.lateAnswers.set(leg, { body, type: answer.type });
+      this.ackLeg(leg);
+    });
   }
 
   /** Retransmits a 2xx to the caller (T1 doubling to T2) until its ACK; without one in 64*T1, the call ends. */
@@ -1530,9 +1567,11 @@ export class Call extends StateMachine<CallState> {
     return end - this.answeredAt - this.waitedMs - (this.waitingSince === undefined ? 0 : end - this.waitingSince);
   }
 
-  /** An ACK in one of the call's dialogs: the answer to the 2xx we owed. */
-  onAck(): void {
+  /** An ACK in one of the call's dialogs (`dialog`): the answer to the 2xx we owed, with a late offer's answer. */
+  onAck(ack?: SipRequest, dialog?: Dialog): void {
     this.pending2xx = undefined;
+    const leg = this.lateOffer;
+    if (ack && leg && dialog !== undefined && dialog === this.callerDialog) this.lateAnswer(ack, leg);
   }
 
   /** The peer of `flow` is gone (its connection closed): the call ends, the other side hears BYE. */
