@@ -1,7 +1,8 @@
 // Peers that failed before, with sipp as every phone: a 6xx from one of several ringing devices ends the fork at
 // once (RFC 3261 section 16.7); a reliable 183 nobody asked for is passed to the caller once (RFC 3262); an INVITE
 // without SDP is a late offer: the callee offers in its 2xx and the caller answers in its ACK (RFC 3261 section
-// 13.2.1, RFC 3264), through the relay or directly.
+// 13.2.1, RFC 3264), through the relay or directly; a request naming a call's dialog is taken only from that
+// dialog's peer (or with its party's credentials), so a BYE from elsewhere ends nothing.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -129,3 +130,53 @@ for (const media of ['direct', 'rtpengine'] as const) describe(`a late offer (RF
     assert.equal(ctx.t.server.telephony.calls.activeCalls.length, 0);
   });
 });
+
+describe('in-dialog requests only from the dialog\'s peer (RFC 3261 section 26.1.4)', () => {
+  const ctx = useTestServer('pglite');
+
+  /** The caller's dialog of `a`'s call once it is answered, as the server knows it. */
+  async function answeredDialog(a: { id: string }) {
+    for (let i = 0; i < 300; i++) {
+      const call = ctx.t.server.telephony.calls.activeCalls.find((c) => c.caller.extensionId === a.id && c.state === 'answered' && c.callerDialog);
+      if (call?.callerDialog) return call.callerDialog.id;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('the call was not answered');
+  }
+
+  it('a BYE with the right Call-ID and tags from another address is challenged, and the call goes on', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Talking Caller'), await agent(ctx.t, ctx.token, 'Talking Callee')];
+    const port = await freePort();
+    const uas = callee('uas-answer.xml', port);
+    await registerAt(ctx.t, b, port);
+    // The caller talks long enough for the forger to act, then hangs up itself: its BYE must find the call.
+    const uac = caller(ctx.t, a, b.number, answered(CALLER_HANGS_UP), 4000);
+    const dialog = await answeredDialog(a);
+    const forged = { FROM_TAG: dialog.remoteTag, TO_TAG: dialog.localTag, FROM_USER: String(a.number), TO_USER: String(b.number) };
+    for (const [localIp, expect] of [['127.0.0.2', '407']] as const) {
+      const run = await runSipp({ scenario: 'uac-forged-bye.xml', target: `127.0.0.1:${ctx.t.server.sipPort}`, localIp, substitute: { ...forged, EXPECT: expect }, extra: ['-cid_str', dialog.callId], timeoutSeconds: 10 });
+      assert.equal(run.code, 0, `a BYE from ${localIp} is answered ${expect}: ${run.errors || run.output}`);
+    }
+    assert.equal(ctx.t.server.telephony.calls.activeCalls.some((c) => c.callerDialog?.id.callId === dialog.callId), true, 'the call goes on');
+    const [uacRun, uasRun] = await Promise.all([uac, uas]);
+    assert.equal(uacRun.code, 0, `the caller's own BYE ended the call: ${uacRun.errors || uacRun.output}`);
+    assert.equal(uasRun.code, 0, uasRun.errors || uasRun.output);
+  });
+
+  it('the party itself, from a new address, is taken once it authenticates as its extension', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Moving Caller'), await agent(ctx.t, ctx.token, 'Staying Callee')];
+    const port = await freePort();
+    const uas = callee('uas-answer.xml', port);
+    await registerAt(ctx.t, b, port);
+    // The caller's phone is done after its ACK: its BYE comes from its new address.
+    const uac = caller(ctx.t, a, b.number, answered(''));
+    const dialog = await answeredDialog(a);
+    const substitute = { FROM_TAG: dialog.remoteTag, TO_TAG: dialog.localTag, FROM_USER: String(a.number), TO_USER: String(b.number), AUTH: authField(String(a.number), a.secret) };
+    const moved = await runSipp({ scenario: 'uac-moved-bye.xml', target: `127.0.0.1:${ctx.t.server.sipPort}`, localIp: '127.0.0.2', substitute, extra: ['-cid_str', dialog.callId], timeoutSeconds: 10 });
+    assert.equal(moved.code, 0, moved.errors || moved.output);
+    const [uacRun, uasRun] = await Promise.all([uac, uas]);
+    assert.equal(uacRun.code, 0, uacRun.errors || uacRun.output);
+    assert.equal(uasRun.code, 0, `the callee heard BYE: ${uasRun.errors || uasRun.output}`);
+  });
+});
+
