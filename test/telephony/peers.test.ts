@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { freePort } from '../support/process.ts';
 import { useTestServer } from '../support/server.ts';
 import { authField, runSipp } from '../support/sipp.ts';
-import { agent, answered, CALLER_HANGS_UP, callee, caller, callerRefused, registerAt } from '../support/calls.ts';
+import { agent, answered, CALLER_HANGS_UP, callee, caller, callerRefused, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
 
 /** One transmission of the callee's reliable 183 (RSeq 1, early media), then a little while before the next. */
 const RELIABLE_183 = `
@@ -93,6 +93,92 @@ describe('a reliable 183 from a callee not offered 100rel (RFC 3262 sections 3 a
   });
 });
 
+/** The caller, talking, sends a re-INVITE without SDP; the 200 must offer, and the ACK answers (media at @ANSWER_PORT@). */
+const CALLER_REINVITES_WITHOUT_SDP = `
+  <pause milliseconds="200" />
+  <send retrans="500">
+    <![CDATA[
+      INVITE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 3 INVITE
+      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="100" optional="true" />
+  <recv response="200">
+    <action>
+      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="reoffer,reofferport" />
+      <log message="re-offered in the 2xx: [$reoffer] port [$reofferport]" />
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[$domain]>;tag=[pid]SIPpTag09[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 3 ACK
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 1 2 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio @ANSWER_PORT@ RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>${CALLER_HANGS_UP.replace('CSeq: 3 BYE', 'CSeq: 4 BYE')}`;
+
+/** The callee's side of that: the re-INVITE has no SDP, its 200 offers (media at @OFFER_PORT@), the ACK answers. */
+const CALLEE_OFFERS_IN_REINVITE_2XX = `
+  <recv request="INVITE">
+    <action>
+      <ereg regexp="[0-9]+" search_in="hdr" header="Content-Length:" check_it="true" assign_to="relength" />
+      <log message="re-invite body length [$relength]" />
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=callee 1 2 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio @OFFER_PORT@ RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv request="ACK">
+    <action>
+      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="reanswer,reanswerport" />
+      <log message="re-answered in the ACK: [$reanswer] port [$reanswerport]" />
+    </action>
+  </recv>${WAIT_FOR_BYE}`;
+
 for (const media of ['direct', 'rtpengine'] as const) describe(`a late offer (RFC 3261 section 13.2.1, RFC 3264), ${media} media`, () => {
   const ctx = useTestServer('pglite', { rtpengine: media === 'direct' ? 'off' : 'auto' });
 
@@ -128,6 +214,34 @@ for (const media of ['direct', 'rtpengine'] as const) describe(`a late offer (RF
       assert.ok(relayed(answeredWith), `the callee was answered with the relay's port, not ${answeredWith}`);
     }
     assert.equal(ctx.t.server.telephony.calls.activeCalls.length, 0);
+  });
+
+  it('a re-INVITE without SDP from a party: the other offers in its 2xx and the ACK carries the answer (RFC 3261 section 14.1)', async () => {
+    const [a, b] = [await agent(ctx.t, ctx.token, 'Refreshing Caller'), await agent(ctx.t, ctx.token, 'Reoffering Callee')];
+    const port = await freePort();
+    const [offerPort, answerPort] = ['41236', '42470'];
+    const uas = callee('uas-answer.xml', port, { HANGUP_STEPS: CALLEE_OFFERS_IN_REINVITE_2XX, OFFER_PORT: offerPort });
+    await registerAt(ctx.t, b, port);
+    const uac = await runSipp({
+      scenario: 'uac-call.xml',
+      target: `127.0.0.1:${ctx.t.server.sipPort}`,
+      rows: [[String(a.number), authField(String(a.number), a.secret), String(b.number)]],
+      vars: { domain: 'pbx.test' },
+      substitute: { OUTCOME: answered(CALLER_REINVITES_WITHOUT_SDP), ANSWER_PORT: answerPort, TALK: '200' },
+      timeoutSeconds: 25,
+    });
+    const uasRun = await uas;
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    assert.equal(uasRun.code, 0, uasRun.errors || uasRun.output);
+    assert.match(uasRun.log, /re-invite body length 0/);
+    const offered = /re-offered in the 2xx: .* port (\d+)/.exec(uac.log)?.[1];
+    const answeredWith = /re-answered in the ACK: .* port (\d+)/.exec(uasRun.log)?.[1];
+    assert.ok(offered && answeredWith, `the caller got an offer (${offered}) and the callee an answer (${answeredWith})`);
+    const { start, end } = ctx.t.server.config.rtpPorts;
+    const relayed = (p: string) => Number(p) >= start && Number(p) <= end;
+    assert.equal(offered === offerPort, media === 'direct', `the caller was offered port ${offered}`);
+    assert.equal(answeredWith === answerPort, media === 'direct', `the callee was answered with port ${answeredWith}`);
+    if (media === 'rtpengine') assert.ok(relayed(offered) && relayed(answeredWith), 'both went through the relay');
   });
 });
 

@@ -357,6 +357,11 @@ export class Call extends StateMachine<CallState> {
   private lateOffer: OutboundLeg | undefined;
   /** The answer each late-offer leg's ACK carries, to send again when its 2xx is retransmitted. */
   private readonly lateAnswers = new WeakMap<OutboundLeg, StoredSdp>();
+  /**
+   * A re-INVITE without SDP relayed from `side` (rfc3261#section-14.1): the other side offered in its 2xx, and our ACK
+   * to it (CSeq `cseq`) waits for the answer in `side`'s ACK.
+   */
+  private reinviteOffer: { side: CallSide; from: Dialog; to: Dialog; cseq: number; offer: StoredSdp; answer?: StoredSdp } | undefined;
 
   constructor(
     readonly tenantId: string,
@@ -978,7 +983,16 @@ export class Call extends StateMachine<CallState> {
     this.stack.sendRequest(relay, to.flow, {
       onResponse: (response) => {
         if (response.status < 200) return;
-        if (method === 'INVITE' && response.status < 300) this.stack.sendStateless(to.createRequest('ACK', { cseq: relay.cseq.seq }), to.flow);
+        const offer = method === 'INVITE' && !sdpOffer && response.status < 300 ? sdpOf(response) : undefined;
+        if (offer) {
+          // The other side offered in its 2xx: the ACK carries the answer, once `side` gives it.
+          const pending = this.reinviteOffer;
+          if (pending?.to === to && pending.cseq === relay.cseq.seq) {
+            if (pending.answer) this.ackWithAnswer(to, pending.cseq, pending.answer);
+            return;
+          }
+          this.reinviteOffer = { side, from, to, cseq: relay.cseq.seq, offer };
+        } else if (method === 'INVITE' && response.status < 300) this.stack.sendStateless(to.createRequest('ACK', { cseq: relay.cseq.seq }), to.flow);
         this.relayBack(req, side, from, response, sdpOffer).catch((err: unknown) => this.mediaFailed(err));
       },
       onTimeout: () => {
@@ -991,8 +1005,11 @@ export class Call extends StateMachine<CallState> {
   private async relayBack(req: IncomingRequest, side: CallSide, from: Dialog, response: SipResponse, sdpOffer: boolean): Promise<void> {
     const success = response.status < 300;
     const isInvite = req.message.method === 'INVITE';
-    const answered = sdpOffer && success ? await this.mediaBody('answer', response, this.tagOf(this.otherSide(side)), this.tagOf(side), from.flow) : undefined;
-    if (side === 'caller' && answered) this.callerAnswer = answered.toString('utf8');
+    const offered = !sdpOffer && this.reinviteOffer?.from === from && isInvite && success;
+    const answered = offered
+      ? await this.mediaBody('offer', response, this.tagOf(this.otherSide(side)), this.tagOf(side), from.flow)
+      : sdpOffer && success ? await this.mediaBody('answer', response, this.tagOf(this.otherSide(side)), this.tagOf(side), from.flow) : undefined;
+    if (side === 'caller' && answered && !offered) this.callerAnswer = answered.toString('utf8');
     const answer = req.reply(response.status, {
       reason: response.reason,
       body: answered ?? (response.body.length > 0 ? response.body : undefined),
@@ -1572,6 +1589,32 @@ export class Call extends StateMachine<CallState> {
     this.pending2xx = undefined;
     const leg = this.lateOffer;
     if (ack && leg && dialog !== undefined && dialog === this.callerDialog) this.lateAnswer(ack, leg);
+    const reinvite = this.reinviteOffer;
+    if (ack && reinvite && !reinvite.answer && dialog === reinvite.from) this.reinviteAnswer(ack, reinvite);
+  }
+
+  /**
+   * The ACK of the side whose re-INVITE had no SDP: its answer to the other side's offer goes on in our ACK to the
+   * other side, through the relay (rfc3264#section-4). Without one, the other side is acknowledged as it is.
+   */
+  private reinviteAnswer(ack: SipRequest, r: NonNullable<Call['reinviteOffer']>): void {
+    const answer = sdpOf(ack);
+    if (!answer || this.state !== CallState.Answered) {
+      this.stack.sendStateless(r.to.createRequest('ACK', { cseq: r.cseq }), r.to.flow);
+      return;
+    }
+    this.toCaller(async () => {
+      const other = this.otherSide(r.side);
+      const body = await this.mediaBody('answer', ack, this.tagOf(r.side), this.tagOf(other), r.to.flow);
+      r.answer = { body: body ?? answer.body, type: answer.type };
+      this.ackWithAnswer(r.to, r.cseq, r.answer);
+      this.noteSdp(other, sdpMessage(r.offer));
+      this.noteSdp(r.side, ack);
+    });
+  }
+
+  private ackWithAnswer(to: Dialog, cseq: number, answer: StoredSdp): void {
+    this.stack.sendStateless(to.createRequest('ACK', { cseq, body: answer.body, contentType: answer.type }), to.flow);
   }
 
   /** The peer of `flow` is gone (its connection closed): the call ends, the other side hears BYE. */
