@@ -61,6 +61,34 @@ describe('a 6xx ends the fork (RFC 3261 section 16.7)', () => {
     assert.equal(declined.code, 0, declined.errors || declined.output);
     assert.equal(cancelled.code, 0, `the other device heard CANCEL: ${cancelled.errors || cancelled.output}`);
   });
+
+  it('in a queue offer rung to several agents (ringall), one agent\'s 603 ends only its own ringing: another agent still takes the call', async () => {
+    const [c, x, y] = [await agent(ctx.t, ctx.token, 'Queue Caller'), await agent(ctx.t, ctx.token, 'Declining Agent'), await agent(ctx.t, ctx.token, 'Answering Agent')];
+    const [xPort, yPort] = [await freePort(), await freePort()];
+    const declining = callee('uas-reject.xml', xPort, { STATUS: '603' });
+    // The other agent answers only well after the decline came.
+    const answering = callee('uas-answer.xml', yPort, { RING: '1500' });
+    await registerAt(ctx.t, x, xPort);
+    await registerAt(ctx.t, y, yPort);
+    for (const ext of [x, y]) {
+      const res = await ctx.t.request('PUT', `/api/pbx/agent-extensions/${ext.id}/status`, { token: ctx.token, body: { status: 'AVAILABLE' } });
+      assert.ok(res.statusCode < 300, res.body);
+    }
+    const created = await ctx.t.request('POST', '/api/pbx/queues', {
+      token: ctx.token,
+      body: { name: 'Decline Test', number: '2101', strategy: 'ringall', ringTimeout: 20, retryDelay: 0, wrapUpTime: 0, members: [{ extensionId: x.id }, { extensionId: y.id }] },
+    });
+    assert.ok(created.statusCode < 300, created.body);
+    const connected: string[] = [];
+    const off = ctx.t.server.bus.on('queue.connected', (e) => void connected.push(e.extensionId));
+    const uac = await caller(ctx.t, c, 2101, answered(CALLER_HANGS_UP));
+    off();
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const [declined, took] = await Promise.all([declining, answering]);
+    assert.equal(declined.code, 0, declined.errors || declined.output);
+    assert.equal(took.code, 0, `the other agent's phone rang on and answered: ${took.errors || took.output}`);
+    assert.deepEqual(connected, [y.id]);
+  });
 });
 
 describe('a reliable 183 from a callee not offered 100rel (RFC 3262 sections 3 and 4)', () => {
