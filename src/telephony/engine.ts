@@ -100,7 +100,7 @@ export class TelephonyEngine {
         { listen: options.listen, timers: options.timers, serverName: options.serverName, publicHost: options.publicHost, connections: options.connections },
         {
           onRequest: (req) => holder.engine?.onRequest(req),
-          onAck: (ack) => holder.engine?.calls.onAck(ack),
+          onAck: (ack, flow) => holder.engine?.calls.onAck(ack, flow),
           onFlowClosed: (flow) => {
             holder.engine?.calls.onFlowClosed(flow);
             void location.flowClosed(flow).catch((err: unknown) => onError(err, 'location:flowClosed'));

@@ -23,6 +23,8 @@ export async function runSipp(options: {
   target?: string;
   /** The port sipp listens and sends on; a free one by default. */
   localPort?: number;
+  /** The loopback address sipp sends from (127.0.0.1 by default; 127.0.0.2 is another host to the server). */
+  localIp?: string;
   transport?: 'u1' | 't1';
   rows?: string[][];
   vars?: Record<string, string>;
@@ -48,7 +50,7 @@ export async function runSipp(options: {
       ...(options.target ? [options.target] : []),
       '-sf', path.join(dir, options.scenario),
       '-t', options.transport ?? 'u1',
-      '-i', '127.0.0.1',
+      '-i', options.localIp ?? '127.0.0.1',
       // sipp prints [local_port] as 5060 when asked for port 0: give each run a real free port of its own.
       '-p', String(options.localPort ?? (await freePort())),
       '-m', String(options.calls ?? 1),

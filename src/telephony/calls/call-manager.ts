@@ -11,6 +11,7 @@ import { Dialog, dialogKey, type Flow, type IncomingRequest, isSipUri, parseName
 import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
 import { CallWatchdog, DEFAULT_LIVENESS, type LivenessOptions } from './call-watchdog.ts';
+import { fromDialogPeer } from './dialog-peer.ts';
 import { answerRefer, Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type OutboundLeg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
 
 /**
@@ -211,14 +212,26 @@ export class CallManager implements CallObserver {
     return targets;
   }
 
-  /** BYE, INFO, UPDATE or a re-INVITE: a request that names a dialog. */
+  /**
+   * BYE, INFO, UPDATE or a re-INVITE: a request that names a dialog. It is acted on only if it comes from the dialog's
+   * peer, or proves with digest credentials to be from the party's extension (see dialog-peer.ts); otherwise it is
+   * challenged (407), and refused (403) with wrong credentials. Not 481: the dialog does exist, and the phone of a
+   * party whose address changed learns that it must authenticate.
+   */
   onInDialogRequest(req: IncomingRequest): void {
     const entry = this.dialogs.get(dialogKey(Dialog.idOfIncoming(req.message)));
     if (!entry) {
       req.reply(481);
       return;
     }
-    entry.call.onInDialogRequest(req, entry.dialog);
+    if (fromDialogPeer(entry.dialog, req.flow)) {
+      entry.call.onInDialogRequest(req, entry.dialog);
+      return;
+    }
+    this.authenticateInDialog(req, entry).catch((err: unknown) => {
+      this.media.onError(err, 'call:in-dialog authentication');
+      if (!req.transaction.finalSent) req.reply(500);
+    });
   }
 
   /** Whether a request names a dialog of a call in progress. */
@@ -226,8 +239,31 @@ export class CallManager implements CallObserver {
     return this.dialogs.has(dialogKey(Dialog.idOfIncoming(message)));
   }
 
-  onAck(message: SipRequest): void {
-    this.dialogs.get(dialogKey(Dialog.idOfIncoming(message)))?.call.onAck();
+  private async authenticateInDialog(req: IncomingRequest, entry: { call: Call; dialog: Dialog }): Promise<void> {
+    const { call, dialog } = entry;
+    const party = dialog === call.callerDialog ? call.caller : call.legs.find((leg) => leg.dialog === dialog)?.party;
+    // The PBX's own side of a dialog has no credentials to prove (a click-to-call's first party is an extension too).
+    if (!party?.extensionId) {
+      req.reply(403, { reason: 'Forbidden (not from the peer of this dialog)' });
+      return;
+    }
+    const credentials = await this.registrar.authenticate(req, call.domain, String(party.number), () => {});
+    if (!credentials || credentials.extensionId !== party.extensionId) {
+      if (credentials && !req.transaction.finalSent) req.reply(403, { reason: 'Forbidden (not a party of this dialog)' });
+      return;
+    }
+    if (this.dialogs.get(dialog.key)?.call !== call) {
+      req.reply(481);
+      return;
+    }
+    call.onInDialogRequest(req, dialog);
+  }
+
+  /** The ACK of a 2xx, from the dialog's peer only (an ACK is never challenged: one from elsewhere is dropped). */
+  onAck(message: SipRequest, flow?: Flow): void {
+    const entry = this.dialogs.get(dialogKey(Dialog.idOfIncoming(message)));
+    if (!entry || (flow && !fromDialogPeer(entry.dialog, flow))) return;
+    entry.call.onAck(message, entry.dialog);
   }
 
   onFlowClosed(flow: Flow): void {

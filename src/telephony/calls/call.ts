@@ -32,6 +32,8 @@ import {
 } from '../../sip/index.ts';
 import { CALL_ID_PREFIX, type MediaPlane, type MediaProfile, MediaUnavailableError, narrowOffer, sendingAndReceiving, sendsAndReceives, silentAnswer, silentOffer } from '../../media/index.ts';
 import type { Binding } from '../location-service.ts';
+import { bestFailure, endsFork, sameParty } from './fork-rules.ts';
+import { repeatedReliable } from './reliable-provisional.ts';
 
 /** The methods a party may send in a call's dialogs (REFER: the party who answered transfers its caller). */
 const DIALOG_ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER';
@@ -360,6 +362,18 @@ export class Call extends StateMachine<CallState> {
   private waitedMs = 0;
   /** The PBX answering a routed caller: ringing waits for it. */
   private answering: Promise<void> | undefined;
+  /**
+   * A late offer (rfc3261#section-13.2.1, rfc3264): the caller's INVITE had no SDP, so the leg that answered offered
+   * in its 2xx; its ACK waits for the caller's answer, which comes in the caller's ACK.
+   */
+  private lateOffer: OutboundLeg | undefined;
+  /** The answer each late-offer leg's ACK carries, to send again when its 2xx is retransmitted. */
+  private readonly lateAnswers = new WeakMap<OutboundLeg, StoredSdp>();
+  /**
+   * A re-INVITE without SDP relayed from `side` (rfc3261#section-14.1): the other side offered in its 2xx, and our ACK
+   * to it (CSeq `cseq`) waits for the answer in `side`'s ACK.
+   */
+  private reinviteOffer: { side: CallSide; from: Dialog; to: Dialog; cseq: number; offer: StoredSdp; answer?: StoredSdp } | undefined;
 
   constructor(
     readonly tenantId: string,
@@ -681,6 +695,8 @@ export class Call extends StateMachine<CallState> {
     const status = response.status;
     if (status < 200) {
       if (this.consumedProvisional(leg, status)) return;
+      // A reliable 183 we did not ask for comes again until a PRACK: the caller hears it once.
+      if (repeatedReliable(leg, response)) return;
       if (this.state === CallState.Ended || this.answered) return;
       if (leg.state === 'trying') leg.state = 'ringing';
       if (this.state === CallState.Routing) this.moveTo(CallState.Ringing);
@@ -691,7 +707,8 @@ export class Call extends StateMachine<CallState> {
       if (this.routed || !inbound || this.callerDialog) return;
       // Pass the ringing (and early media SDP with 183) back to the caller.
       this.toCaller(async () => {
-        const body = await this.mediaBody('answer', response, leg.id, this.callerTag, inbound.flow, leg.id);
+        // Without the caller's offer, SDP in an unreliable 18x answers nothing (rfc3261#section-13.2.1): not passed.
+        const body = sdpOf(inbound.message) ? await this.mediaBody('answer', response, leg.id, this.callerTag, inbound.flow, leg.id) : undefined;
         if (this.state === CallState.Ended || this.answered || inbound.transaction.finalSent) return;
         inbound.reply(status, {
           reason: response.reason,
@@ -717,15 +734,18 @@ export class Call extends StateMachine<CallState> {
     }
     const contact = leg.invite.headers.get('Contact') as string;
     leg.dialog = Dialog.asUac(leg.invite, response, leg.flow, contact);
-    this.ackLeg(leg);
     const waiting = this.callerDialog !== undefined;
     const inbound = this.inbound;
     if (this.state === CallState.Ended || this.answered || (!waiting && (!inbound || inbound.transaction.finalSent))) {
       // A second fork, or too late: this one is hung up at once.
+      this.ackLeg(leg);
       leg.state = 'cancelled';
       this.bye(leg.dialog);
       return;
     }
+    const late = !waiting && inbound !== undefined && !sdpOf(inbound.message) && sdpOf(response) !== undefined;
+    if (late) this.lateOffer = leg;
+    else this.ackLeg(leg);
     leg.state = 'answered';
     this.answered = leg;
     this.callee = leg.party;
@@ -747,9 +767,10 @@ export class Call extends StateMachine<CallState> {
       return;
     }
     this.toCaller(async () => {
-      const body = await this.mediaBody('answer', response, leg.id, this.callerTag, inbound.flow, leg.id);
+      // A late offer goes to the caller as an offer, from the callee's side of the relay.
+      const body = late ? await this.mediaBody('offer', response, leg.id, this.callerTag, inbound.flow) : await this.mediaBody('answer', response, leg.id, this.callerTag, inbound.flow, leg.id);
       if (this.state === CallState.Ended || inbound.transaction.finalSent) return;
-      this.callerAnswer = body?.toString('utf8');
+      if (!late) this.callerAnswer = body?.toString('utf8');
       const callerContact = this.contactFor(inbound.flow, String(this.dialed));
       this.callerDialog = Dialog.asUas(inbound.message, inbound.transaction.toTag, inbound.flow, callerContact);
       this.observer.onDialog(this, this.callerDialog);
@@ -775,7 +796,32 @@ export class Call extends StateMachine<CallState> {
   }
 
   private ackLeg(leg: OutboundLeg): void {
-    ackLeg(this.stack, leg);
+    // A late offer's ACK carries the caller's answer: none before the caller's ACK brings it, the same one after.
+    if (leg === this.lateOffer) return;
+    const answer = this.lateAnswers.get(leg);
+    if (answer && leg.dialog) this.stack.sendStateless(leg.dialog.createRequest('ACK', { cseq: leg.invite.cseq.seq, body: answer.body, contentType: answer.type }), leg.flow);
+    else ackLeg(this.stack, leg);
+  }
+
+  /**
+   * The caller's ACK to a 2xx that carried a late offer: its SDP is the answer (rfc3264#section-4), which goes to the
+   * leg that offered in its ACK, through the relay. An ACK without one leaves the session with no media agreed: the
+   * call is hung up.
+   */
+  private lateAnswer(ack: SipRequest, leg: OutboundLeg): void {
+    this.lateOffer = undefined;
+    const answer = sdpOf(ack);
+    if (!answer) {
+      this.ackLeg(leg);
+      this.hangUpAll('failed');
+      return;
+    }
+    this.noteSdp('caller', ack);
+    this.toCaller(async () => {
+      const body = await this.mediaBody('answer', ack, this.callerTag, leg.id, leg.flow);
+      if (body) this.lateAnswers.set(leg, { body, type: answer.type });
+      this.ackLeg(leg);
+    });
   }
 
   /** Retransmits a 2xx to the caller (T1 doubling to T2) until its ACK; without one in 64*T1, the call ends. */
@@ -801,17 +847,17 @@ export class Call extends StateMachine<CallState> {
     leg.finalStatus = status;
     if (this.state === CallState.Ended || this.answered) return;
     const attempt = this.attempt;
-    if (!attempt || !attempt.legs.includes(leg) || attempt.legs.some((l) => l.live)) return;
+    if (!attempt || !attempt.legs.includes(leg)) return;
+    if (endsFork(status)) for (const other of sameParty(attempt.legs, leg)) this.cancelLeg(other);
+    if (attempt.legs.some((l) => l.live)) return;
     this.attemptFailed(attempt);
   }
 
   /** Every leg of a round failed: a direct call ends with the best failure, a routed one waits for the next round. */
   private attemptFailed(attempt: Attempt, fallback = 480): void {
-    // The best failure for the caller (rfc3261#section-16.7 in spirit): busy wins, then any other answer.
-    const statuses = attempt.legs.map((l) => l.finalStatus ?? 480);
-    const busy = statuses.find((s) => s === 486 || s === 600);
-    const status = busy ?? statuses.find((s) => s !== 487 && s !== 408) ?? fallback;
-    const cause = busy ? 'busy' : status === 480 || status === 408 ? 'unavailable' : 'rejected';
+    // The best failure for the caller (rfc3261#section-16.7): a 6xx, then busy, then any other answer.
+    const status = bestFailure(attempt.legs.map((l) => l.finalStatus ?? 480), fallback);
+    const cause = status === 486 || status === 600 ? 'busy' : status === 480 || status === 408 ? 'unavailable' : 'rejected';
     attempt.settle(cause);
     // A routed caller waits for the router's next round; a click-to-call whose caller did not answer has nobody.
     if (this.routed && (this.inbound || this.callerDialog)) return;
@@ -956,7 +1002,16 @@ export class Call extends StateMachine<CallState> {
     this.stack.sendRequest(relay, to.flow, {
       onResponse: (response) => {
         if (response.status < 200) return;
-        if (method === 'INVITE' && response.status < 300) this.stack.sendStateless(to.createRequest('ACK', { cseq: relay.cseq.seq }), to.flow);
+        const offer = method === 'INVITE' && !sdpOffer && response.status < 300 ? sdpOf(response) : undefined;
+        if (offer) {
+          // The other side offered in its 2xx: the ACK carries the answer, once `side` gives it.
+          const pending = this.reinviteOffer;
+          if (pending?.to === to && pending.cseq === relay.cseq.seq) {
+            if (pending.answer) this.ackWithAnswer(to, pending.cseq, pending.answer);
+            return;
+          }
+          this.reinviteOffer = { side, from, to, cseq: relay.cseq.seq, offer };
+        } else if (method === 'INVITE' && response.status < 300) this.stack.sendStateless(to.createRequest('ACK', { cseq: relay.cseq.seq }), to.flow);
         this.relayBack(req, side, from, response, sdpOffer).catch((err: unknown) => this.mediaFailed(err));
       },
       onTimeout: () => {
@@ -969,8 +1024,11 @@ export class Call extends StateMachine<CallState> {
   private async relayBack(req: IncomingRequest, side: CallSide, from: Dialog, response: SipResponse, sdpOffer: boolean): Promise<void> {
     const success = response.status < 300;
     const isInvite = req.message.method === 'INVITE';
-    const answered = sdpOffer && success ? await this.mediaBody('answer', response, this.tagOf(this.otherSide(side)), this.tagOf(side), from.flow) : undefined;
-    if (side === 'caller' && answered) this.callerAnswer = answered.toString('utf8');
+    const offered = !sdpOffer && this.reinviteOffer?.from === from && isInvite && success;
+    const answered = offered
+      ? await this.mediaBody('offer', response, this.tagOf(this.otherSide(side)), this.tagOf(side), from.flow)
+      : sdpOffer && success ? await this.mediaBody('answer', response, this.tagOf(this.otherSide(side)), this.tagOf(side), from.flow) : undefined;
+    if (side === 'caller' && answered && !offered) this.callerAnswer = answered.toString('utf8');
     const answer = req.reply(response.status, {
       reason: response.reason,
       body: answered ?? (response.body.length > 0 ? response.body : undefined),
@@ -1325,7 +1383,9 @@ export class Call extends StateMachine<CallState> {
     leg.state = 'failed';
     leg.finalStatus = status;
     const transfer = this.transfer;
-    if (!transfer || !transfer.legs.includes(leg) || transfer.chosen || transfer.legs.some((l) => l.live)) return;
+    if (!transfer || !transfer.legs.includes(leg) || transfer.chosen) return;
+    if (endsFork(status)) for (const other of sameParty(transfer.legs, leg)) this.cancelLeg(other);
+    if (transfer.legs.some((l) => l.live)) return;
     this.transferFailed(transfer, transfer.legs.some((l) => l.finalStatus === 486 || l.finalStatus === 600) ? 'busy' : 'unavailable');
   }
 
@@ -1408,7 +1468,9 @@ export class Call extends StateMachine<CallState> {
     if (!leg.live) return;
     leg.state = 'failed';
     leg.finalStatus = status;
-    if (this.consultation !== c || c.chosen || c.closing || c.legs.some((l) => l.live)) return;
+    if (this.consultation !== c || c.chosen || c.closing) return;
+    if (endsFork(status)) for (const other of sameParty(c.legs, leg)) this.cancelLeg(other);
+    if (c.legs.some((l) => l.live)) return;
     this.consultationFailed(c, c.legs.some((l) => l.finalStatus === 486 || l.finalStatus === 600) ? 'busy' : 'unavailable');
   }
 
@@ -1541,9 +1603,37 @@ export class Call extends StateMachine<CallState> {
     return end - this.answeredAt - this.waitedMs - (this.waitingSince === undefined ? 0 : end - this.waitingSince);
   }
 
-  /** An ACK in one of the call's dialogs: the answer to the 2xx we owed. */
-  onAck(): void {
+  /** An ACK in one of the call's dialogs (`dialog`): the answer to the 2xx we owed, with a late offer's answer. */
+  onAck(ack?: SipRequest, dialog?: Dialog): void {
     this.pending2xx = undefined;
+    const leg = this.lateOffer;
+    if (ack && leg && dialog !== undefined && dialog === this.callerDialog) this.lateAnswer(ack, leg);
+    const reinvite = this.reinviteOffer;
+    if (ack && reinvite && !reinvite.answer && dialog === reinvite.from) this.reinviteAnswer(ack, reinvite);
+  }
+
+  /**
+   * The ACK of the side whose re-INVITE had no SDP: its answer to the other side's offer goes on in our ACK to the
+   * other side, through the relay (rfc3264#section-4). Without one, the other side is acknowledged as it is.
+   */
+  private reinviteAnswer(ack: SipRequest, r: NonNullable<Call['reinviteOffer']>): void {
+    const answer = sdpOf(ack);
+    if (!answer || this.state !== CallState.Answered) {
+      this.stack.sendStateless(r.to.createRequest('ACK', { cseq: r.cseq }), r.to.flow);
+      return;
+    }
+    this.toCaller(async () => {
+      const other = this.otherSide(r.side);
+      const body = await this.mediaBody('answer', ack, this.tagOf(r.side), this.tagOf(other), r.to.flow);
+      r.answer = { body: body ?? answer.body, type: answer.type };
+      this.ackWithAnswer(r.to, r.cseq, r.answer);
+      this.noteSdp(other, sdpMessage(r.offer));
+      this.noteSdp(r.side, ack);
+    });
+  }
+
+  private ackWithAnswer(to: Dialog, cseq: number, answer: StoredSdp): void {
+    this.stack.sendStateless(to.createRequest('ACK', { cseq, body: answer.body, contentType: answer.type }), to.flow);
   }
 
   /** The peer of `flow` is gone (its connection closed): the call ends, the other side hears BYE. */
