@@ -12,4 +12,5 @@ export * from './transaction/server-transaction.ts';
 export * from './transaction/client-transaction.ts';
 export * from './dialog/dialog.ts';
 export * from './dialog/replaces.ts';
+export * from './subscription/index.ts';
 export * from './stack.ts';
