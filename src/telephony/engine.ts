@@ -13,6 +13,8 @@ import { CallManager } from './calls/call-manager.ts';
 import type { CallMedia } from './calls/call.ts';
 import { AbuseGuard, type AbuseGuardOptions } from './abuse-guard.ts';
 import { DirectoryCache } from './directory-cache.ts';
+import { DEFAULT_DIALOG_SUBSCRIPTION_OPTIONS, type DialogSubscriptionOptions, DialogSubscriptions } from './dialog-subscriptions.ts';
+import { ExtensionDialogs } from './extension-dialogs.ts';
 import { LocationService } from './location-service.ts';
 import { type CredentialStore, DEFAULT_REGISTRAR_OPTIONS, type ExtensionCredentials, Registrar, type RegistrarOptions } from './registrar.ts';
 
@@ -38,6 +40,8 @@ export interface TelephonyOptions {
   digestAlgorithms?: Array<'MD5' | 'SHA-256'>;
   abuse: AbuseGuardOptions;
   registrar?: Partial<RegistrarOptions>;
+  /** Bounds of dialog subscriptions (busy-lamp keys). */
+  subscriptions?: Partial<DialogSubscriptionOptions>;
   timers?: Partial<TransactionTimers>;
   serverName?: string;
   /** Advertised in Via and Contact instead of the bound address. */
@@ -47,13 +51,15 @@ export interface TelephonyOptions {
   onError?: (err: unknown, context: string) => void;
 }
 
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER';
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, SUBSCRIBE';
 const SUPPORTED: string[] = [];
 
 export class TelephonyEngine {
   private readonly unsubscribe: Array<() => void> = [];
 
   readonly calls: CallManager;
+  readonly dialogs: ExtensionDialogs;
+  readonly subscriptions: DialogSubscriptions;
 
   private constructor(
     private domains: Set<string>,
@@ -68,6 +74,11 @@ export class TelephonyEngine {
     const onError = options.onError ?? (() => {});
     const media: CallMedia = { ...(options.media ?? { plane: new DirectMediaPlane('no media plane was given'), holdMusic: undefined, ringback: undefined }), onError };
     this.calls = new CallManager(stack, location, registrar, directory, options.bus, timers, (d) => this.domains.has(d.toLowerCase()), media);
+    this.dialogs = new ExtensionDialogs(options.bus, this.calls);
+    this.subscriptions = new DialogSubscriptions(stack, registrar, directory, (d) => this.domains.has(d.toLowerCase()), this.dialogs, options.bus, {
+      ...DEFAULT_DIALOG_SUBSCRIPTION_OPTIONS,
+      ...options.subscriptions,
+    });
   }
 
   static async start(options: TelephonyOptions): Promise<TelephonyEngine> {
@@ -93,6 +104,7 @@ export class TelephonyEngine {
           onAck: (ack) => holder.engine?.calls.onAck(ack),
           onFlowClosed: (flow) => {
             holder.engine?.calls.onFlowClosed(flow);
+            holder.engine?.subscriptions.onFlowClosed(flow);
             void location.flowClosed(flow).catch((err: unknown) => onError(err, 'location:flowClosed'));
           },
         },
@@ -167,7 +179,12 @@ export class TelephonyEngine {
         return;
       }
       case 'OPTIONS':
-        req.reply(200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
+        req.reply(200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp'], ['Allow-Events', 'dialog']] });
+        return;
+      case 'SUBSCRIBE':
+        await this.subscriptions.onSubscribe(req, (outcome) => {
+          if (outcome === 'failed') this.abuse.fail(address);
+        });
         return;
       case 'INVITE':
         if (msg.to.params.has('tag')) {
@@ -192,6 +209,8 @@ export class TelephonyEngine {
   async close(): Promise<void> {
     // Every call in flight ends cleanly: both sides hear BYE (or CANCEL), and call.ended says why.
     this.calls.closeAll('shutdown');
+    this.subscriptions.close();
+    this.dialogs.close();
     await new Promise((r) => setTimeout(r, 50));
     for (const off of this.unsubscribe) off();
     await this.location.stop();
