@@ -120,11 +120,12 @@ export class ExtensionDialogs {
     this.calls.clear();
   }
 
+  /** The call's record; one is kept only for a call in progress, so a late event of an ended call leaves nothing. */
   private record(tenantId: string, callId: string): CallRecord {
     let record = this.calls.get(callId);
     if (!record) {
       record = { tenantId, dialogs: new Map() };
-      this.calls.set(callId, record);
+      if (this.manager.find(callId)) this.calls.set(callId, record);
     }
     return record;
   }

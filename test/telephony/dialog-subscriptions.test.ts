@@ -238,6 +238,47 @@ describe('busy-lamp keys: the dialog event package (RFC 4235) with sipp', () => 
     assert.deepEqual(seen, [[], call('trying'), call('early'), call('confirmed'), call('terminated local-bye'), []]);
   });
 
+  it('a lamp of a queue member rung with another (ringall) goes early, then terminated (cancelled) when the other answers', async () => {
+    const [a, b, d, c] = [
+      await agent(ctx.t, ctx.token, 'Lamp Queue Caller'),
+      await agent(ctx.t, ctx.token, 'Lamp Queue Taker'),
+      await agent(ctx.t, ctx.token, 'Lamp Queue Missed'),
+      await agent(ctx.t, ctx.token, 'Lamp Queue Watcher'),
+    ];
+    const [takerPort, missedPort] = [await freePort(), await freePort()];
+    const taker = callee('uas-answer.xml', takerPort, { RING: '800', TALK: '300' });
+    const missed = callee('uas-ring-until-cancel.xml', missedPort);
+    await registerAt(ctx.t, b, takerPort);
+    await registerAt(ctx.t, d, missedPort);
+    for (const ext of [b, d]) {
+      const res = await ctx.t.request('PUT', `/api/pbx/agent-extensions/${ext.id}/status`, { token: ctx.token, body: { status: 'AVAILABLE' } });
+      assert.ok(res.statusCode < 300, res.body);
+    }
+    const queue = await ctx.t.request('POST', '/api/pbx/queues', {
+      token: ctx.token,
+      body: { name: 'Lamps', number: '2901', strategy: 'ringall', wrapUpTime: 0, retryDelay: 0, members: [{ extensionId: b.id }, { extensionId: d.id }] },
+    });
+    assert.equal(queue.statusCode, 201, queue.body);
+    const steps = ['idle', 'ringing', 'answered elsewhere'].map((label) => notified(label));
+    const watcher = subscriber(ctx.t, c, d.number, [AUTHENTICATED, ACCEPTED, ...steps, resubscribe(3, 0), notified('unsubscribed')].join(''));
+    await until(() => ctx.t.server.telephony.subscriptions.size > 0, watcher);
+    // The order matters: the lamp goes out as the other member answers, not when the call ends.
+    const order: string[] = [];
+    const offChange = ctx.t.server.telephony.dialogs.onChange((e) => {
+      if (e.extensionId === d.id) order.push(`lamp ${e.dialogs.map((x) => x.state).join(',')}`);
+    });
+    const offEnded = ctx.t.server.bus.on('call.answered', () => void order.push('call answered'));
+    const uac = await caller(ctx.t, a, 2901, answered(CALLER_HANGS_UP));
+    const [watched, takerRun, missedRun] = [await watcher, await taker, await missed];
+    offChange();
+    offEnded();
+    assert.deepEqual(order, ['lamp early', 'lamp terminated', 'call answered']);
+    for (const run of [uac, takerRun, missedRun, watched]) assert.equal(run.code, 0, run.errors || run.output);
+    const seen = watched.notifies.map((n) => n.dialogs.map((dlg) => `${dlg.direction} ${dlg.state} ${dlg.local} <- ${dlg.remote}`));
+    const rung = (state: string) => [`recipient ${state} sip:${d.number}@pbx.test <- sip:${a.number}@pbx.test`];
+    assert.deepEqual(seen, [[], rung('early'), rung('terminated cancelled'), []]);
+  });
+
   it('a subscriber of another tenant is refused: 403 for an extension of another domain, 404 for a number its own tenant lacks; a wrong password 403', async () => {
     const b = await agent(ctx.t, ctx.token, 'Lamp Private');
     const created = await ctx.t.request('POST', '/api/tenants', {
