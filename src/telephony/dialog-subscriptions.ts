@@ -71,9 +71,12 @@ export class DialogSubscriptions {
     };
     this.unsubscribe.push(
       dialogs.onChange((change) => {
-        for (const s of this.watchers.get(change.extensionId) ?? []) {
+        const watching = this.watchers.get(change.extensionId);
+        if (!watching) return;
+        const dialogs = change.dialogs();
+        for (const s of watching) {
           // The NOTIFY is rendered at once, so the change is its body and no later one's.
-          s.context.change = change.dialogs;
+          s.context.change = dialogs;
           this.notifier.notify(s);
           s.context.change = undefined;
         }

@@ -34,8 +34,11 @@ export interface ExtensionDialog {
   since: number;
 }
 
-/** An extension's dialogs changed: `dialogs` holds those that just ended too (state `terminated`), this once. */
-export type DialogsListener = (change: { tenantId: string; extensionId: string; dialogs: ExtensionDialog[] }) => void;
+/**
+ * An extension's dialogs changed: `dialogs()` answers them, those that just ended too (state `terminated`), this
+ * once. It is computed only when asked, so that a change nobody watches costs next to nothing.
+ */
+export type DialogsListener = (change: { tenantId: string; extensionId: string; dialogs(): ExtensionDialog[] }) => void;
 
 interface CallRecord {
   tenantId: string;
@@ -45,6 +48,8 @@ interface CallRecord {
 
 export class ExtensionDialogs {
   private readonly calls = new Map<string, CallRecord>();
+  /** extensionId → the calls it has a dialog in. */
+  private readonly byExtension = new Map<string, Set<string>>();
   private readonly listeners = new Set<DialogsListener>();
   private readonly unsubscribe: Array<() => void> = [];
 
@@ -107,8 +112,8 @@ export class ExtensionDialogs {
   /** The dialogs an extension is in now (none terminated). */
   dialogsOf(extensionId: string): ExtensionDialog[] {
     const out: ExtensionDialog[] = [];
-    for (const record of this.calls.values()) {
-      const d = record.dialogs.get(extensionId);
+    for (const callId of this.byExtension.get(extensionId) ?? []) {
+      const d = this.calls.get(callId)?.dialogs.get(extensionId);
       if (d && d.state !== 'terminated') out.push({ ...d });
     }
     return out.sort((a, b) => a.since - b.since);
@@ -118,6 +123,7 @@ export class ExtensionDialogs {
     for (const off of this.unsubscribe) off();
     this.listeners.clear();
     this.calls.clear();
+    this.byExtension.clear();
   }
 
   /** The call's record; one is kept only for a call in progress, so a late event of an ended call leaves nothing. */
@@ -133,6 +139,9 @@ export class ExtensionDialogs {
   private open(record: CallRecord, callId: string, extensionId: string, direction: ExtensionDialog['direction'], state: DialogState, local: number, remote: string): ExtensionDialog {
     const dialog: ExtensionDialog = { id: `${callId}-${direction === 'initiator' ? 'i' : 'r'}`, callId, direction, state, event: undefined, local, remote, since: Date.now() };
     record.dialogs.set(extensionId, dialog);
+    let calls = this.byExtension.get(extensionId);
+    if (!calls) this.byExtension.set(extensionId, (calls = new Set()));
+    calls.add(callId);
     return dialog;
   }
 
@@ -165,8 +174,9 @@ export class ExtensionDialogs {
     }
     for (const [extensionId, d] of [...record.dialogs]) {
       if (!this.moved(d)) continue;
-      const dialogs = [...this.dialogsOf(extensionId), ...(d.state === 'terminated' ? [{ ...d }] : [])];
-      if (d.state === 'terminated') record.dialogs.delete(extensionId);
+      const ended = d.state === 'terminated' ? { ...d } : undefined;
+      if (ended) this.forget(record, ended.callId, extensionId);
+      const dialogs = () => [...this.dialogsOf(extensionId), ...(ended ? [ended] : [])];
       for (const listener of this.listeners) {
         try {
           listener({ tenantId: record.tenantId, extensionId, dialogs });
@@ -175,6 +185,13 @@ export class ExtensionDialogs {
         }
       }
     }
+  }
+
+  private forget(record: CallRecord, callId: string, extensionId: string): void {
+    record.dialogs.delete(extensionId);
+    const calls = this.byExtension.get(extensionId);
+    calls?.delete(callId);
+    if (calls?.size === 0) this.byExtension.delete(extensionId);
   }
 
   /** Whether a dialog's state differs from what was last told of it. */

@@ -265,7 +265,7 @@ describe('busy-lamp keys: the dialog event package (RFC 4235) with sipp', () => 
     // The order matters: the lamp goes out as the other member answers, not when the call ends.
     const order: string[] = [];
     const offChange = ctx.t.server.telephony.dialogs.onChange((e) => {
-      if (e.extensionId === d.id) order.push(`lamp ${e.dialogs.map((x) => x.state).join(',')}`);
+      if (e.extensionId === d.id) order.push(`lamp ${e.dialogs().map((x) => x.state).join(',')}`);
     });
     const offEnded = ctx.t.server.bus.on('call.answered', () => void order.push('call answered'));
     const uac = await caller(ctx.t, a, 2901, answered(CALLER_HANGS_UP));
