@@ -1,6 +1,7 @@
 /**
  * The PBX engine's SIP side: it runs the SIP stack and decides what each request is for. REGISTER goes to the
- * registrar, INVITE and in-dialog requests to the calls, OPTIONS is answered as a keepalive.
+ * registrar, INVITE and in-dialog requests to the calls, SUBSCRIBE to the extensions' dialog subscriptions (busy-lamp
+ * keys), OPTIONS is answered as a keepalive; other methods (MESSAGE, PUBLISH) get 405 with Allow.
  * Requests for SIP domains that no tenant owns are refused before anything touches the database, and addresses
  * that keep failing authentication are banned for a while.
  */
