@@ -2,15 +2,18 @@
 // the subscriber, the caller and the callee. A SUBSCRIBE is challenged like an INVITE (407), accepted with 200 and
 // an immediate NOTIFY; the watched extension ringing, answering and hanging up is told as early, confirmed and
 // terminated dialogs; refreshes and unsubscriptions come in the subscription's dialog; one not refreshed ends with
-// a final NOTIFY. Another tenant's subscriber, an unknown event package and a too brief expiry are refused.
+// a final NOTIFY. JsSIP subscribes over WebSocket as a browser would. Another tenant's subscriber, an unknown event
+// package, a too brief expiry and one subscription too many are refused; MESSAGE and PUBLISH stay 405.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort } from '../support/process.ts';
+import { DIALOG_INFO } from '../../src/telephony/dialog-subscriptions.ts';
 import { createUser, type TestServer, useTestServer } from '../support/server.ts';
 import { authField, runSipp, type SippRun } from '../support/sipp.ts';
+import { jssipUa } from '../support/jssip.ts';
 import { agent, answered, CALLER_HANGS_UP, callee, caller, type Ext, registerAt } from '../support/calls.ts';
 
 /** The challenge (407) answered: the same SUBSCRIBE again with Proxy-Authorization. */
@@ -277,6 +280,41 @@ describe('busy-lamp keys: the dialog event package (RFC 4235) with sipp', () => 
     const seen = watched.notifies.map((n) => n.dialogs.map((dlg) => `${dlg.direction} ${dlg.state} ${dlg.local} <- ${dlg.remote}`));
     const rung = (state: string) => [`recipient ${state} sip:${d.number}@pbx.test <- sip:${a.number}@pbx.test`];
     assert.deepEqual(seen, [[], rung('early'), rung('terminated cancelled'), []]);
+  });
+
+  it('JsSIP subscribes over WebSocket (RFC 7118): the NOTIFYs come over its connection, and the subscription ends when the connection drops', async () => {
+    const [a, b, c] = [await agent(ctx.t, ctx.token, 'Lamp WS Caller'), await agent(ctx.t, ctx.token, 'Lamp WS Callee'), await agent(ctx.t, ctx.token, 'Lamp WS Watcher')];
+    const port = await freePort();
+    const uas = callee('uas-answer.xml', port, { RING: '300', TALK: '300' });
+    await registerAt(ctx.t, b, port);
+    const { ua, socket } = jssipUa(`${ctx.t.server.url.replace('http', 'ws')}/sip`, { user: String(c.number), domain: 'pbx.test', password: c.secret, register: false });
+    let subscription: ReturnType<typeof ua.subscribe> | undefined;
+    try {
+      await new Promise((resolve) => (socket.isConnected() ? resolve(undefined) : ua.once('connected', resolve)));
+      const bodies: string[] = [];
+      const lamp = ua.subscribe(`sip:${b.number}@pbx.test`, 'dialog', DIALOG_INFO, { expires: 600, contentType: DIALOG_INFO });
+      subscription = lamp;
+      const ended = new Promise<void>((resolve) => lamp.on('notify', (_final, _request, body) => {
+        bodies.push(body ?? '');
+        if (/>terminated</.test(body ?? '')) resolve();
+      }));
+      lamp.subscribe();
+      await until(() => bodies.length > 0, ended);
+      const uac = await caller(ctx.t, a, b.number, answered(CALLER_HANGS_UP));
+      assert.equal(uac.code, 0, uac.errors || uac.output);
+      assert.equal((await uas).code, 0);
+      await ended;
+      const states = bodies.map((body) => [...body.matchAll(/<state[^>]*>([a-z]+)</g)].map((m) => m[1]).join(','));
+      assert.deepEqual(states, ['', 'early', 'confirmed', 'terminated']);
+      const [held] = ctx.t.server.telephony.subscriptions.notifier.all();
+      assert.equal(held?.flow.protocol, 'WS');
+      socket.kill();
+      await until(() => ctx.t.server.telephony.subscriptions.size === 0, new Promise(() => {}));
+    } finally {
+      // JsSIP's own refresh timer would outlive its user agent.
+      subscription?.terminate();
+      ua.stop();
+    }
   });
 
   it('a subscriber of another tenant is refused: 403 for an extension of another domain, 404 for a number its own tenant lacks; a wrong password 403', async () => {
