@@ -200,6 +200,12 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
     bus: core.bus,
     secret: core.secret,
     digestAlgorithms: config.sipDigestAlgorithms,
+    subscriptions: {
+      minExpires: config.sipSubscribeMinExpires,
+      maxExpires: Math.max(config.sipSubscribeMinExpires, config.sipSubscribeMaxExpires),
+      defaultExpires: Math.max(config.sipSubscribeMinExpires, config.sipSubscribeMaxExpires),
+      perExtension: config.sipSubscriptionsPerExtension,
+    },
     abuse: { maxFailures: config.sipAuthMaxFailures, windowMs: config.sipAuthWindowSeconds * 1000, banMs: config.sipBanSeconds * 1000 },
     serverName: `Switchboard ${packageVersion()}`,
     publicHost: config.sipPublicHost,

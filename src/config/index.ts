@@ -35,6 +35,9 @@ export interface Config {
   sipAuthWindowSeconds: number;
   sipBanSeconds: number;
   sipDigestAlgorithms: Array<'MD5' | 'SHA-256'>;
+  sipSubscribeMinExpires: number;
+  sipSubscribeMaxExpires: number;
+  sipSubscriptionsPerExtension: number;
   sipTlsPort: number;
   sipTlsCert: string | undefined;
   sipTlsKey: string | undefined;
@@ -233,6 +236,9 @@ export const settings = [
   setting({ key: 'sipAuthWindowSeconds', env: 'PBX_SIP_AUTH_WINDOW', description: 'The window, in seconds, over which failed SIP authentications are counted', defaultText: '60', parse: integer(1, 86_400), fallback: () => 60 }),
   setting({ key: 'sipBanSeconds', env: 'PBX_SIP_BAN', description: 'How long, in seconds, a banned address is refused and then ignored', defaultText: '600', parse: integer(1, 7 * 86_400), fallback: () => 600 }),
   setting({ key: 'sipDigestAlgorithms', env: 'PBX_SIP_DIGEST_ALGORITHMS', description: 'Digest algorithms offered in challenges, in order', defaultText: 'MD5', parse: digestAlgorithms, fallback: () => ['MD5'] }),
+  setting({ key: 'sipSubscribeMinExpires', env: 'PBX_SIP_SUBSCRIBE_MIN_EXPIRES', description: 'Shortest dialog subscription (busy-lamp key) accepted, in seconds; shorter is answered 423', defaultText: '60', parse: integer(1, 86_400), fallback: () => 60 }),
+  setting({ key: 'sipSubscribeMaxExpires', env: 'PBX_SIP_SUBSCRIBE_MAX_EXPIRES', description: 'Longest dialog subscription granted, in seconds; longer is shortened', defaultText: '3600', parse: integer(1, 86_400), fallback: () => 3600 }),
+  setting({ key: 'sipSubscriptionsPerExtension', env: 'PBX_SIP_SUBSCRIPTIONS_PER_EXTENSION', description: 'Dialog subscriptions one extension may hold at once', defaultText: '50', parse: integer(1, 10_000), fallback: () => 50 }),
   setting({ key: 'sipTlsPort', env: 'PBX_SIP_TLS_PORT', description: 'SIP over TLS port, used when a certificate is set (0 picks a free one)', defaultText: '5061', parse: integer(0, 65535), fallback: () => 5061 }),
   setting({ key: 'sipTlsCert', env: 'PBX_SIP_TLS_CERT', description: 'PEM certificate (chain) file for SIP over TLS; with PBX_SIP_TLS_KEY it turns TLS on', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),
   setting({ key: 'sipTlsKey', env: 'PBX_SIP_TLS_KEY', description: 'PEM private key file for SIP over TLS', defaultText: undefined, parse: optionalPath, fallback: () => undefined }),

@@ -13,4 +13,5 @@ export * from './transaction/client-transaction.ts';
 export * from './dialog/dialog.ts';
 export * from './dialog/replaces.ts';
 export * from './dialog/session-timer.ts';
+export * from './subscription/index.ts';
 export * from './stack.ts';

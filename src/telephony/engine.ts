@@ -1,6 +1,7 @@
 /**
  * The PBX engine's SIP side: it runs the SIP stack and decides what each request is for. REGISTER goes to the
- * registrar, INVITE and in-dialog requests to the calls, OPTIONS is answered as a keepalive.
+ * registrar, INVITE and in-dialog requests to the calls, SUBSCRIBE to the extensions' dialog subscriptions (busy-lamp
+ * keys), OPTIONS is answered as a keepalive; other methods (MESSAGE, PUBLISH) get 405 with Allow.
  * Requests for SIP domains that no tenant owns are refused before anything touches the database, and addresses
  * that keep failing authentication are banned for a while.
  */
@@ -14,6 +15,8 @@ import { DEFAULT_LIVENESS, type LivenessOptions } from './calls/call-watchdog.ts
 import type { CallMedia } from './calls/call.ts';
 import { AbuseGuard, type AbuseGuardOptions } from './abuse-guard.ts';
 import { DirectoryCache } from './directory-cache.ts';
+import { DEFAULT_DIALOG_SUBSCRIPTION_OPTIONS, type DialogSubscriptionOptions, DialogSubscriptions } from './dialog-subscriptions.ts';
+import { ExtensionDialogs } from './extension-dialogs.ts';
 import { LocationService } from './location-service.ts';
 import { type CredentialStore, DEFAULT_REGISTRAR_OPTIONS, type ExtensionCredentials, Registrar, type RegistrarOptions } from './registrar.ts';
 
@@ -41,6 +44,8 @@ export interface TelephonyOptions {
   digestAlgorithms?: Array<'MD5' | 'SHA-256'>;
   abuse: AbuseGuardOptions;
   registrar?: Partial<RegistrarOptions>;
+  /** Bounds of dialog subscriptions (busy-lamp keys). */
+  subscriptions?: Partial<DialogSubscriptionOptions>;
   timers?: Partial<TransactionTimers>;
   serverName?: string;
   /** Advertised in Via and Contact instead of the bound address. */
@@ -56,7 +61,7 @@ export interface TelephonyOptions {
   journal?: WriteJournal;
 }
 
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER';
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, SUBSCRIBE';
 /** Option tags a request may require of us: Path (RFC 3327), which an edge proxy may require of its registrar, and session timers (rfc4028). */
 const SUPPORTED: string[] = ['path', 'timer'];
 
@@ -64,6 +69,8 @@ export class TelephonyEngine {
   private readonly unsubscribe: Array<() => void> = [];
 
   readonly calls: CallManager;
+  readonly dialogs: ExtensionDialogs;
+  readonly subscriptions: DialogSubscriptions;
 
   private constructor(
     private domains: Set<string>,
@@ -78,6 +85,11 @@ export class TelephonyEngine {
     const onError = options.onError ?? (() => {});
     const media: CallMedia = { ...(options.media ?? { plane: new DirectMediaPlane('no media plane was given'), holdMusic: undefined, ringback: undefined }), onError };
     this.calls = new CallManager(stack, location, registrar, directory, options.bus, timers, (d) => this.domains.has(d.toLowerCase()), media, options.liveness ?? DEFAULT_LIVENESS);
+    this.dialogs = new ExtensionDialogs(options.bus, this.calls);
+    this.subscriptions = new DialogSubscriptions(stack, registrar, directory, (d) => this.domains.has(d.toLowerCase()), this.dialogs, options.bus, {
+      ...DEFAULT_DIALOG_SUBSCRIPTION_OPTIONS,
+      ...options.subscriptions,
+    });
   }
 
   static async start(options: TelephonyOptions): Promise<TelephonyEngine> {
@@ -103,6 +115,7 @@ export class TelephonyEngine {
           onAck: (ack, flow) => holder.engine?.calls.onAck(ack, flow),
           onFlowClosed: (flow) => {
             holder.engine?.calls.onFlowClosed(flow);
+            holder.engine?.subscriptions.onFlowClosed(flow);
             void location.flowClosed(flow).catch((err: unknown) => onError(err, 'location:flowClosed'));
           },
         },
@@ -183,7 +196,12 @@ export class TelephonyEngine {
           req.reply(481);
           return;
         }
-        req.reply(200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
+        req.reply(200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp'], ['Allow-Events', 'dialog']] });
+        return;
+      case 'SUBSCRIBE':
+        await this.subscriptions.onSubscribe(req, (outcome) => {
+          if (outcome === 'failed') this.abuse.fail(address);
+        });
         return;
       case 'INVITE':
         if (msg.to.params.has('tag')) {
@@ -209,6 +227,8 @@ export class TelephonyEngine {
     // Every call in flight ends cleanly: both sides hear BYE (or CANCEL), and call.ended says why.
     this.calls.closeAll('shutdown');
     this.calls.watchdog.stop();
+    this.subscriptions.close();
+    this.dialogs.close();
     await new Promise((r) => setTimeout(r, 50));
     for (const off of this.unsubscribe) off();
     await this.location.stop();

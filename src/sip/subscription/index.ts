@@ -1,0 +1,2 @@
+/** SIP-specific event notification (RFC 6665), the notifier's side. */
+export * from './notifier.ts';
