@@ -15,19 +15,16 @@
  *
  * Needs sipp (Debian's sip-tester). Everything runs on loopback; every process it starts is stopped by its pid.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, runPbx, waitForOutput } from '../test/support/process.ts';
-import { api, benchServerEnv, csv, here, rssMiB, sipp, type SippResult, stopEverything, work } from './support.ts';
+import { api, benchServerEnv, csv, here, rssMiB, sipp, type SippResult, sippAgents, stopEverything } from './support.ts';
 
 const AGENTS = 100;
 const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
 const CALL_RATE = Number(process.env.BENCH_CALL_RATE ?? 50);
 const TALK_MS = Number(process.env.BENCH_TALK_MS ?? 1000);
 const QUEUE_NUMBER = '2001';
-
-type Ext = { id: string; number: number; secret: string };
 
 async function main(): Promise<void> {
   const [httpPort, sipPort, uasPort] = [await freePort(), await freePort(), await freePort()];
@@ -42,25 +39,7 @@ async function main(): Promise<void> {
     const pid = server.child.pid as number;
     const token = (await api(base, undefined, 'POST', '/api/auth/login', { email: 'bench@example.com', password: 'bench-admin-password' })).accessToken as string;
     console.log(`# creating ${AGENTS} agents and a caller`);
-    const people: Ext[] = [];
-    for (let i = 0; i <= AGENTS; i += 20) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(20, AGENTS + 1 - i) }, (_, j) => api(base, token, 'POST', '/api/users', { name: `Bench ${i + j}`, email: `bench${i + j}@example.com`, role: 'AGENT' })),
-      );
-      for (const u of batch) people.push(u.extension as Ext);
-    }
-    const caller = people.pop() as Ext;
-    const agents = people;
-
-    // The agents: one sipp answers for all of them; each registers a Contact at its port.
-    const uas = sipp(['-sf', path.join(here, 'sipp/call-uas.xml'), '-i', '127.0.0.1', '-p', String(uasPort)], 600);
-    stopAll.push(() => uas.stop());
-    const contactScenario = path.join(work, 'register-contact.xml');
-    fs.writeFileSync(contactScenario, fs.readFileSync(path.join(here, 'sipp/register-load.xml'), 'utf8').replaceAll('[local_ip]:[local_port]>', `127.0.0.1:${uasPort}>`));
-    const agentRows = csv('agents.csv', agents.map((a) => [String(a.number), `[authentication username=${a.number} password=${a.secret}]`]));
-    const registered = await sipp([`127.0.0.1:${sipPort}`, '-sf', contactScenario, '-inf', agentRows, '-set', 'domain', 'pbx.bench', '-i', '127.0.0.1', '-p', String(await freePort()), '-m', String(AGENTS), '-r', '200'], 30);
-    if (registered.successful !== AGENTS) throw new Error(`only ${registered.successful} agents registered:\n${registered.output.slice(-2000)}`);
-    for (const a of agents) await api(base, token, 'PUT', `/api/pbx/agent-extensions/${a.id}/status`, { status: 'AVAILABLE' });
+    const { agents, caller } = await sippAgents(base, token, sipPort, uasPort, { count: AGENTS, name: 'Bench', seconds: 600, stopAll });
     const queue = await api(base, token, 'POST', '/api/pbx/queues', {
       name: 'Bench',
       number: QUEUE_NUMBER,
@@ -84,7 +63,6 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000));
     const rssAfter = rssMiB(pid);
     const metrics = await api(base, token, 'GET', `/api/pbx/manager/metrics?queueId=${queue.id as string}&startDate=${encodeURIComponent(since)}`);
-    uas.stop();
 
     const rate = (r: SippResult) => r.successful / r.seconds;
     const offered = CALLS / CALL_RATE;

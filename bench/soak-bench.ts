@@ -23,7 +23,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { startPostgres } from '../scripts/postgres-cluster.mjs';
 import { freePort, runPbx, waitForOutput } from '../test/support/process.ts';
-import { api, benchServerEnv, csv, here, loggedErrors, rssMiB, sipp, stopEverything, work } from './support.ts';
+import { api, benchServerEnv, csv, here, loggedErrors, rssMiB, sipp, sippAgents, stopEverything } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
 const RATE = Number(process.env.BENCH_SOAK_RATE ?? 10);
@@ -32,8 +32,6 @@ const KILL_RELAY = process.env.BENCH_SOAK_KILL_RELAY !== '0';
 const TALK_MS = Number(process.env.BENCH_TALK_MS ?? 3000);
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 60);
 const QUEUE_NUMBER = '2001';
-
-type Ext = { id: string; number: number; secret: string };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const stamp = () => new Date().toISOString().slice(11, 19);
@@ -84,23 +82,7 @@ async function main(): Promise<void> {
     const pid = server.child.pid as number;
     const token = (await api(base, undefined, 'POST', '/api/auth/login', { email: 'bench@example.com', password: 'bench-admin-password' })).accessToken as string;
     console.log(`# ${stamp()} creating ${AGENTS} agents and a caller`);
-    const people: Ext[] = [];
-    for (let i = 0; i <= AGENTS; i += 20) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(20, AGENTS + 1 - i) }, (_, j) => api(base, token, 'POST', '/api/users', { name: `Soak ${i + j}`, email: `soak${i + j}@example.com`, role: 'AGENT' })),
-      );
-      for (const u of batch) people.push(u.extension as Ext);
-    }
-    const caller = people.pop() as Ext;
-    const agents = people;
-    const uas = sipp(['-sf', path.join(here, 'sipp/call-uas.xml'), '-i', '127.0.0.1', '-p', String(uasPort)], SECONDS + 300);
-    stopAll.push(() => uas.stop());
-    const contactScenario = path.join(work, 'register-contact.xml');
-    fs.writeFileSync(contactScenario, fs.readFileSync(path.join(here, 'sipp/register-load.xml'), 'utf8').replaceAll('[local_ip]:[local_port]>', `127.0.0.1:${uasPort}>`));
-    const agentRows = csv('agents.csv', agents.map((a) => [String(a.number), `[authentication username=${a.number} password=${a.secret}]`]));
-    const registered = await sipp([`127.0.0.1:${sipPort}`, '-sf', contactScenario, '-inf', agentRows, '-set', 'domain', 'pbx.bench', '-i', '127.0.0.1', '-p', String(await freePort()), '-m', String(AGENTS), '-r', '200'], 30);
-    if (registered.successful !== AGENTS) throw new Error(`only ${registered.successful} agents registered:\n${registered.output.slice(-2000)}`);
-    for (const a of agents) await api(base, token, 'PUT', `/api/pbx/agent-extensions/${a.id}/status`, { status: 'AVAILABLE' });
+    const { agents, caller } = await sippAgents(base, token, sipPort, uasPort, { count: AGENTS, name: 'Soak', seconds: SECONDS + 300, stopAll });
     await api(base, token, 'POST', '/api/pbx/queues', { name: 'Soak', number: QUEUE_NUMBER, strategy: 'leastrecent', wrapUpTime: 0, retryDelay: 0, members: agents.map((a) => ({ extensionId: a.id })) });
     const rssStart = rssMiB(pid);
     const sessionsBefore = Number((await db.query<{ n: string }>('select count(*) as n from call_sessions')).rows[0]!.n);

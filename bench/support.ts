@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/support/process.ts';
 
 export const here = path.dirname(fileURLToPath(import.meta.url));
 export const work = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-'));
@@ -108,4 +109,38 @@ export function benchServerEnv(httpPort: number, sipPort: number): Record<string
     PBX_ADMIN_PASSWORD: 'bench-admin-password',
     PBX_LOG_LEVEL: 'warn',
   };
+}
+
+export type BenchExt = { id: string; number: number; secret: string };
+
+/**
+ * Agents answered by one sipp (at `uasPort`, for `seconds`), each registered with a Contact at that port and made
+ * AVAILABLE, and one more extension to call from: created through the API as `name N` / `prefixN@example.com`.
+ */
+export async function sippAgents(
+  base: string,
+  token: string,
+  sipPort: number,
+  uasPort: number,
+  options: { count: number; name: string; seconds: number; stopAll: Array<() => unknown> },
+): Promise<{ agents: BenchExt[]; caller: BenchExt }> {
+  const { count, name } = options;
+  const prefix = name.toLowerCase().replace(/\W/g, '');
+  const people: BenchExt[] = [];
+  for (let i = 0; i <= count; i += 20) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(20, count + 1 - i) }, (_, j) => api(base, token, 'POST', '/api/users', { name: `${name} ${i + j}`, email: `${prefix}${i + j}@example.com`, role: 'AGENT' })),
+    );
+    for (const u of batch) people.push(u.extension as BenchExt);
+  }
+  const caller = people.pop() as BenchExt;
+  const uas = sipp(['-sf', path.join(here, 'sipp/call-uas.xml'), '-i', '127.0.0.1', '-p', String(uasPort)], options.seconds);
+  options.stopAll.push(() => uas.stop());
+  const contactScenario = path.join(work, 'register-contact.xml');
+  fs.writeFileSync(contactScenario, fs.readFileSync(path.join(here, 'sipp/register-load.xml'), 'utf8').replaceAll('[local_ip]:[local_port]>', `127.0.0.1:${uasPort}>`));
+  const rows = csv('agents.csv', people.map((a) => [String(a.number), `[authentication username=${a.number} password=${a.secret}]`]));
+  const registered = await sipp([`127.0.0.1:${sipPort}`, '-sf', contactScenario, '-inf', rows, '-set', 'domain', 'pbx.bench', '-i', '127.0.0.1', '-p', String(await freePort()), '-m', String(count), '-r', '200'], 30);
+  if (registered.successful !== count) throw new Error(`only ${registered.successful} agents registered:\n${registered.output.slice(-2000)}`);
+  for (const a of people) await api(base, token, 'PUT', `/api/pbx/agent-extensions/${a.id}/status`, { status: 'AVAILABLE' });
+  return { agents: people, caller };
 }
