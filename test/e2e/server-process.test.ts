@@ -7,7 +7,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createPostgresDatabase } from '../support/databases.ts';
-import { WriteJournal } from '../../src/db/write-journal.ts';
 import { freePort, runPbx, runPbxToEnd, waitForOutput } from '../support/process.ts';
 
 // SIP on a free loopback port, so that servers of parallel tests never contend for 5060.
@@ -214,19 +213,5 @@ describe('the pbx command', () => {
     for (const word of ['start', 'migrate', 'admin create', 'doctor', '--http-port', '--database-url', 'PBX_EXTENSION_RANGE']) {
       assert.ok(r.output.includes(word), word);
     }
-  });
-
-  it('pbx dead-letters lists the changes the database rejected, and --replay hands them to the next start', async () => {
-    const dataDir = tempDir();
-    const journal = new WriteJournal(path.join(dataDir, 'write-journal'));
-    journal.deadLetter('sessions', { key: 'row-1', item: { id: 'row-1', notes: 'a\u0000b' } }, Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' }));
-    const list = await runPbxToEnd(['dead-letters'], { PBX_DATA_DIR: dataDir });
-    assert.equal(list.code, 0, list.output);
-    assert.match(list.output, /sessions: 1 in .*sessions\.dead\.jsonl/);
-    assert.match(list.output, /22021 invalid byte sequence .* \(key row-1\)/);
-    const replay = await runPbxToEnd(['dead-letters', '--replay'], { PBX_DATA_DIR: dataDir });
-    assert.match(replay.output, /1 changes will be written again at the next start/);
-    assert.deepEqual(journal.takeSpilled('sessions').map((e) => e.key), ['row-1']);
-    assert.match((await runPbxToEnd(['dead-letters'], { PBX_DATA_DIR: dataDir })).output, /No dead letters/);
   });
 });
