@@ -92,7 +92,6 @@ export class AgentService {
    * latest status (one row per extension) and the activity log (every change, in order) are written together.
    */
   private readonly writer: WriteBehind<StatusChange>;
-  private logged = 0;
 
   constructor(
     private readonly db: Db,
@@ -129,6 +128,8 @@ export class AgentService {
 
   /** Loads every extension's agent, puts right what a stop left behind, and follows registrations and calls. */
   async start(): Promise<void> {
+    // What an earlier run journaled is written before the state it left behind is read.
+    await this.writer.flush();
     const rows = await this.db.select().from(extensions);
     for (const row of rows) {
       const agent = this.add(row);
@@ -463,7 +464,8 @@ export class AgentService {
       callId,
       at,
     });
-    this.writer.put(String(++this.logged), { tenantId: agent.tenantId, extensionId: agent.extensionId, userId: agent.userId, from, to, reason, callId, at });
+    // Keyed by a new id, not a counter: a key must stay unique across restarts for changes the journal keeps.
+    this.writer.put(crypto.randomUUID(), { tenantId: agent.tenantId, extensionId: agent.extensionId, userId: agent.userId, from, to, reason, callId, at });
     agent.written = this.writer.flushSoon();
   }
 }

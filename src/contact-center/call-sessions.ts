@@ -83,6 +83,8 @@ export class CallSessionService {
   }
 
   async start(): Promise<void> {
+    // What an earlier run journaled (sessions it could not write before it stopped) lands before open ones are closed.
+    await this.writer.flush();
     const now = new Date();
     await this.db
       .update(callSessions)

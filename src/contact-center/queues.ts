@@ -108,9 +108,8 @@ export class QueueService {
   private readonly unsubscribe: Array<() => void> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
-  /** Queue events are written behind, one statement per batch; `eventCount` keys them in the order they happened. */
+  /** Queue events are written behind, one statement per batch, each keyed by its own row id. */
   private readonly events: WriteBehind<typeof queueEvents.$inferInsert>;
-  private eventCount = 0;
 
   constructor(
     private readonly db: Db,
@@ -123,7 +122,8 @@ export class QueueService {
   ) {
     this.events = new WriteBehind({
       name: 'queue-events',
-      write: (rows) => inSlices(rows, 500, (slice) => this.db.insert(queueEvents).values(slice)),
+      // One transaction, so a batch tried again after a failure cannot insert an event twice.
+      write: (rows) => this.db.transaction((tx) => inSlices(rows, 500, (slice) => tx.insert(queueEvents).values(slice))),
       onError: this.onError,
       journal,
     });
@@ -344,7 +344,8 @@ export class QueueService {
 
   private event(queue: Queue, callId: string | null, extensionId: string | null, event: string, data: Record<string, unknown>): void {
     this.bus.emit('queue.event', { tenantId: queue.tenantId, queueId: queue.id, callId, extensionId, event, data });
-    this.events.put(String(++this.eventCount), { tenantId: queue.tenantId, queueId: queue.id, callId, extensionId, event, data, createdAt: new Date() });
+    const id = crypto.randomUUID();
+    this.events.put(id, { id, tenantId: queue.tenantId, queueId: queue.id, callId, extensionId, event, data, createdAt: new Date() });
     void this.events.flushSoon();
   }
 

@@ -42,7 +42,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // A server that cannot be reached is given 10 s to answer a connection, not the system's TCP timeout of minutes:
+  // writes behind it then wait in their queue, and lookups fall back on what the engine remembers.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 10_000 });
   // An idle client's error (the server restarted) must not crash the process; the pool replaces the client.
   pool.on('error', () => {});
   // So must a checked-out client's (a transaction's, when the server goes away between two of its statements):

@@ -42,6 +42,8 @@ export interface WriteBehindStatus {
   lastError: string | null;
   /** Changes set aside as invalid since the start. */
   deadLetters: number;
+  /** Writes fail, or spilled changes are still to be written: the database is not caught up. */
+  behind: boolean;
 }
 
 const DEFAULT_MAX_BACKLOG = 100_000;
@@ -59,6 +61,8 @@ export class WriteBehind<T> {
   private retryTimer: NodeJS.Timeout | undefined;
   /** Keys spilled to the journal and not changed since: only their spilled change is still to be written. */
   private readonly spilled = new Set<string>();
+  /** Keys spilled and changed since: their spilled changes are stale and are not read back. */
+  private readonly superseded = new Set<string>();
   /** Whether this process spilled changes the journal still holds. */
   private spilledHere = false;
   private deadLetters = 0;
@@ -68,14 +72,27 @@ export class WriteBehind<T> {
     this.name = options.name;
     this.retryDelay = options.retryDelayMs ?? 250;
     options.journal?.register(this);
-    // Changes a stop during an outage spilled: older than anything this process will write, so all are taken.
-    for (const entry of options.journal?.takeSpilled(this.name) ?? []) this.pending.set(entry.key, entry.item as T);
+    // Changes a stop during an outage spilled: older than anything this process will write, so all are taken (the
+    // last of each key, which is the newest).
+    for (const entry of options.journal?.takeSpilled(this.name) ?? []) {
+      this.pending.delete(entry.key);
+      this.pending.set(entry.key, entry.item as T);
+    }
     if (this.pending.size > 0) void this.flushSoon();
   }
 
   /** Records a change; it is written by the next flush. */
   put(key: string, item: T): void {
-    this.spilled.delete(key);
+    if (this.closed) {
+      // A change after the stop (a request still in flight): kept for the next start rather than dropped.
+      try {
+        this.options.journal?.spill(this.name, [{ key, item }]);
+      } catch (err) {
+        this.options.onError(err, `${this.name}:write: a change after the stop could not be kept (key ${key})`);
+      }
+      return;
+    }
+    if (this.spilled.delete(key)) this.superseded.add(key);
     this.pending.set(key, item);
     if (this.failingSince) this.spillOverflow();
   }
@@ -90,6 +107,11 @@ export class WriteBehind<T> {
     return this.failingSince !== undefined;
   }
 
+  /** True while writes fail, or changes spilled during a failure still wait to be read back and written. */
+  get behind(): boolean {
+    return this.failingSince !== undefined || this.spilledHere;
+  }
+
   status(): WriteBehindStatus {
     return {
       name: this.name,
@@ -97,6 +119,7 @@ export class WriteBehind<T> {
       failingSince: this.failingSince ?? null,
       lastError: this.lastError ?? null,
       deadLetters: this.deadLetters,
+      behind: this.behind,
     };
   }
 
@@ -124,7 +147,9 @@ export class WriteBehind<T> {
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    await this.flush();
+    // A database that failed a moment ago is not waited for again (an unreachable host can take minutes to say so):
+    // what is pending goes to the journal at once.
+    if (!this.failingSince) await this.flush();
     if (this.pending.size > 0 && this.options.journal) {
       const left = this.pending.size;
       this.options.journal.spill(this.name, [...this.pending].map(([key, item]) => ({ key, item })));
@@ -208,10 +233,21 @@ export class WriteBehind<T> {
     // What spilled while the database was away comes back, unless a newer change of the same key was written since.
     const journal = this.options.journal;
     if (journal && this.spilledHere) {
+      // The spilled changes are older than what is pending: they go first, the newest of each key, and a key changed
+      // since it spilled keeps its newer change alone. Lines this process did not spill (dead letters an operator
+      // replayed) are taken too.
+      const back = new Map<string, T>();
       for (const entry of journal.takeSpilled(this.name)) {
-        if (this.spilled.has(entry.key) && !this.pending.has(entry.key)) this.pending.set(entry.key, entry.item as T);
+        if (this.superseded.has(entry.key) || this.pending.has(entry.key)) continue;
+        back.delete(entry.key);
+        back.set(entry.key, entry.item as T);
       }
+      const newer = new Map(this.pending);
+      this.pending.clear();
+      for (const [key, item] of back) this.pending.set(key, item);
+      for (const [key, item] of newer) this.pending.set(key, item);
       this.spilled.clear();
+      this.superseded.clear();
       this.spilledHere = false;
     }
     if (this.pending.size > 0) void this.flushSoon();
@@ -235,11 +271,19 @@ export class WriteBehind<T> {
       if (out.length >= count) break;
       out.push({ key, item });
     }
+    try {
+      journal.spill(this.name, out);
+    } catch (err) {
+      // The journal cannot be written (a full disk): the changes stay in memory, over the bound, rather than go.
+      this.options.onError(err, `${this.name}:write: the journal could not take the backlog; ${this.pending.size} changes stay in memory`);
+      return;
+    }
     for (const { key } of out) {
       this.pending.delete(key);
       this.spilled.add(key);
+      // Its newest change is now the last of its lines in the journal: those are read back (the last one wins).
+      this.superseded.delete(key);
     }
-    journal.spill(this.name, out);
     this.spilledHere = true;
     this.options.onError(new Error(`backlog over ${max} changes`), `${this.name}:write: ${out.length} oldest changes spilled to ${journal.spillFile(this.name)}`);
   }

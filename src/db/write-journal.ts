@@ -105,9 +105,14 @@ export class WriteJournal {
   /** Moves every dead letter to its writer's spilled changes, written by the next start; answers how many moved. */
   replayDeadLetters(): number {
     let moved = 0;
-    for (const [name, letters] of this.deadLetters()) {
+    for (const name of this.deadLetters().keys()) {
+      // Renamed before it is read: a letter a running server adds meanwhile starts a new file instead of being lost.
+      const file = this.deadLetterFile(name);
+      const replaying = `${file}.replaying`;
+      fs.renameSync(file, replaying);
+      const letters = readLines<DeadLetter>(replaying);
       this.spill(name, letters.map(({ key, item }) => ({ key, item })));
-      fs.rmSync(this.deadLetterFile(name), { force: true });
+      fs.rmSync(replaying, { force: true });
       moved += letters.length;
     }
     return moved;

@@ -71,6 +71,8 @@ export class LocationService {
    * through a Path), drops the rest, and starts expiring bindings on time.
    */
   async start(): Promise<void> {
+    // Bindings an earlier run journaled are written before the table is read back.
+    await this.writer.flush();
     const now = new Date();
     await this.db.delete(registrations).where(lte(registrations.expiresAt, now));
     const rows = await this.db.select().from(registrations);
@@ -198,7 +200,8 @@ export class LocationService {
       before.transport !== binding.transport ||
       before.path.join(',') !== binding.path.join(',');
     if (moved || Date.now() - (this.persistedAt.get(key) ?? 0) > 30_000) {
-      this.writer.put(key, { key, binding });
+      // A copy without its live connection: what is written (or journaled) is the row, not the socket.
+      this.writer.put(key, { key, binding: { ...binding, flow: undefined } });
       this.persistedAt.set(key, Date.now());
     }
     // A new or moved binding is written at once (with whatever else is pending), not at the next tick: a phone

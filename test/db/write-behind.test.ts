@@ -156,6 +156,43 @@ describe('write-behind', () => {
     }
   });
 
+  it('a key spilled twice is read back at its newest, after older changes and before newer ones; replayed dead letters are taken too', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-journal-'));
+    try {
+      let up = false;
+      const batches: string[][] = [];
+      const journal = new WriteJournal(dir);
+      const writer = new WriteBehind<string>({
+        name: 'test',
+        write: async (items) => {
+          if (!up) throw new Error('Connection terminated unexpectedly');
+          batches.push(items);
+        },
+        onError: () => {},
+        journal,
+        maxBacklog: 2,
+        retryDelayMs: 10,
+        maxRetryDelayMs: 20,
+      });
+      writer.put('a', 'a1');
+      await writer.flush();
+      writer.put('b', 'b1');
+      writer.put('c', 'c1'); // over the bound: the oldest (a1, b1) spill
+      writer.put('a', 'a2'); // a changes after it spilled
+      writer.put('d', 'd1'); // over the bound again: c1 and a2 spill, so a's newest is in the journal too
+      assert.equal(writer.behind, true);
+      journal.spill('test', [{ key: 'x', item: 'x-replayed' }]); // what `pbx dead-letters --replay` adds meanwhile
+      up = true;
+      while (writer.status().pending > 0 || writer.behind) await new Promise((resolve) => setTimeout(resolve, 10));
+      const written = batches.flat();
+      assert.ok(written.includes('a2') && !written.includes('a1'), `a at its newest: ${written.join(',')}`);
+      assert.ok(written.includes('x-replayed'), 'a replayed dead letter is written');
+      assert.deepEqual([...written].sort(), ['a2', 'b1', 'c1', 'd1', 'x-replayed']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('what a stop could not write waits in the journal, and the next start writes it first', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-journal-'));
     try {

@@ -42,9 +42,12 @@ export function healthRoutes(app: FastifyInstance, deps: { database: Database; j
     const writers = deps.journal?.status() ?? [];
     const pendingWrites = writers.reduce((n, w) => n + w.pending, 0);
     const deadLetters = writers.reduce((n, w) => n + w.deadLetters, 0);
-    const failing = writers.filter((w) => w.failingSince);
-    const since = failing.map((w) => w.failingSince!.getTime()).sort((a, b) => a - b)[0];
-    const writes = failing.length === 0 ? 'ok' : `${pendingWrites} changes wait for the database since ${new Date(since!).toISOString()} (${failing.map((w) => w.name).join(', ')})`;
+    const behind = writers.filter((w) => w.behind);
+    const since = behind.flatMap((w) => (w.failingSince ? [w.failingSince.getTime()] : [])).sort((a, b) => a - b)[0];
+    const writes =
+      behind.length === 0
+        ? 'ok'
+        : `${pendingWrites} changes wait for the database${since === undefined ? '' : ` since ${new Date(since).toISOString()}`} (${behind.map((w) => w.name).join(', ')})`;
     let database = 'ok';
     try {
       await deps.database.ping();
@@ -53,7 +56,7 @@ export function healthRoutes(app: FastifyInstance, deps: { database: Database; j
       database = 'unreachable';
     }
     const checks = { database, writes, pendingWrites, deadLetters };
-    if (database !== 'ok' || failing.length > 0) return reply.status(503).send({ status: 'unavailable' as const, checks });
+    if (database !== 'ok' || behind.length > 0) return reply.status(503).send({ status: 'unavailable' as const, checks });
     return { status: 'ready' as const, checks };
   });
 }
