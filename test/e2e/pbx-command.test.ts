@@ -1,0 +1,98 @@
+// The `pbx` command as people run it: migrate, admin create and doctor, help; a bad setting stops the start. (The
+// server's own start and stop are in server-process.test.ts: each file has the runner's time limit to itself.)
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort, runPbx, runPbxToEnd, waitForOutput } from '../support/process.ts';
+
+// SIP on a free loopback port, so that servers of parallel tests never contend for 5060.
+const SIP = { PBX_SIP_HOST: '127.0.0.1', PBX_SIP_PORT: '0' };
+
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
+  tempDirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function json(url: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, init);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function loginOverHttp(base: string, email: string, password: string): Promise<string> {
+  const res = await json(`${base}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.accessToken as string;
+}
+
+describe('the pbx command', () => {
+  it('a bad setting stops the start with a message naming the variable (exit 2)', async () => {
+    const r = await runPbxToEnd(['start'], { PBX_HTTP_PORT: 'eighty', PBX_DATA_DIR: tempDir() });
+    assert.equal(r.code, 2);
+    assert.match(r.output, /PBX_HTTP_PORT: must be a whole number/);
+    const flag = await runPbxToEnd(['start', '--extension-range', '9-1'], { PBX_DATA_DIR: tempDir() });
+    assert.equal(flag.code, 2);
+    assert.match(flag.output, /PBX_EXTENSION_RANGE/);
+    const tls = await runPbxToEnd(['start'], { PBX_DATA_DIR: tempDir(), ...SIP, PBX_HTTP_PORT: '0', PBX_SIP_TLS_CERT: '/nonexistent/cert.pem', PBX_SIP_TLS_KEY: '/nonexistent/key.pem' });
+    assert.equal(tls.code, 1);
+    assert.match(tls.output, /PBX_SIP_TLS_CERT: cannot read \/nonexistent\/cert\.pem \(ENOENT\)/);
+  });
+
+  it('pbx migrate, then pbx admin create, then that administrator logs in to the started server', async () => {
+    const dataDir = tempDir();
+    const env = { PBX_DATA_DIR: dataDir, PBX_LOG_LEVEL: 'warn', PBX_HTTP_HOST: '127.0.0.1', ...SIP };
+    const migrated = await runPbxToEnd(['migrate'], env);
+    assert.equal(migrated.code, 0, migrated.output);
+    assert.match(migrated.output, /Migrations applied \(pglite/);
+    const created = await runPbxToEnd(['admin', 'create', '--email', 'ops@example.com', '--password', 'ops-password-1'], env);
+    assert.equal(created.code, 0, created.output);
+    assert.match(created.output, /Administrator ops@example\.com created/);
+    const again = await runPbxToEnd(['admin', 'create', '--email', 'ops@example.com', '--password', 'ops-password-1'], env);
+    assert.equal(again.code, 2);
+    assert.match(again.output, /already in use/);
+    const missing = await runPbxToEnd(['admin', 'create', '--email', 'x@example.com'], env);
+    assert.equal(missing.code, 2);
+
+    const port = await freePort();
+    const p = runPbx(['start', '--http-port', String(port)], env);
+    try {
+      const out = await waitForOutput(p, 'listening on');
+      assert.doesNotMatch(out, /First administrator/, 'an administrator exists already');
+      await loginOverHttp(`http://127.0.0.1:${port}`, 'ops@example.com', 'ops-password-1');
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('pbx doctor prints the database, the HTTP port and which media a start would use', async () => {
+    const r = await runPbxToEnd(['doctor', '--http-port', String(await freePort())], { PBX_DATA_DIR: tempDir(), PBX_HTTP_HOST: '127.0.0.1' });
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /^OK +database +embedded PGlite at /m);
+    assert.match(r.output, /^OK +HTTP port +127\.0\.0\.1:\d+ is free/m);
+    assert.match(r.output, /^(OK|WARN) +media +/m);
+    const off = await runPbxToEnd(['doctor', '--http-port', String(await freePort())], { PBX_DATA_DIR: tempDir(), PBX_HTTP_HOST: '127.0.0.1', PBX_RTPENGINE: 'off' });
+    assert.match(off.output, /^INFO +media +PBX_RTPENGINE=off: calls will use direct media/m);
+    const port = await freePort();
+    const absent = await runPbxToEnd(['doctor', '--http-port', String(await freePort())], { PBX_DATA_DIR: tempDir(), PBX_HTTP_HOST: '127.0.0.1', PBX_RTPENGINE: `127.0.0.1:${port}` });
+    assert.equal(absent.code, 1, absent.output);
+    assert.match(absent.output, new RegExp(`^FAIL +media +rtpengine at 127\\.0\\.0\\.1:${port} does not answer ping`, 'm'));
+  });
+
+  it('pbx help lists the commands and every flag', async () => {
+    const r = await runPbxToEnd(['help'], {});
+    assert.equal(r.code, 0);
+    for (const word of ['start', 'migrate', 'admin create', 'doctor', '--http-port', '--database-url', 'PBX_EXTENSION_RANGE']) {
+      assert.ok(r.output.includes(word), word);
+    }
+  });
+});
