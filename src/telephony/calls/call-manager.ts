@@ -12,7 +12,7 @@ import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
 import { CallWatchdog, DEFAULT_LIVENESS, type LivenessOptions } from './call-watchdog.ts';
 import { fromDialogPeer } from './dialog-peer.ts';
-import { answerRefer, Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type OutboundLeg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
+import { answerRefer, Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type Leg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
 
 /**
  * Where to send to a contact registered over UDP. A phone behind NAT registers a Contact with its private address;
@@ -288,11 +288,11 @@ export class CallManager implements CallObserver {
     return this.watchdog.answerHeaders(call, dialog, request);
   }
 
-  onRinging(call: Call, leg: OutboundLeg): void {
+  onRinging(call: Call, leg: Leg): void {
     this.bus.emit('leg.ringing', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: leg.party.extensionId, contact: leg.binding.contact });
   }
 
-  onAnswered(call: Call, leg: OutboundLeg): void {
+  onAnswered(call: Call, leg: Leg): void {
     this.bus.emit('leg.answered', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: leg.party.extensionId, contact: leg.binding.contact });
     this.bus.emit('call.answered', {
       tenantId: call.tenantId,
@@ -440,7 +440,7 @@ export class CallManager implements CallObserver {
     this.bus.emit('call.consulting', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, from: from.number, toExtensionId: target.extensionId, to: target.number });
   }
 
-  onConsulted(call: Call, from: CallParty, leg: OutboundLeg): void {
+  onConsulted(call: Call, from: CallParty, leg: Leg): void {
     this.bus.emit('leg.answered', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: leg.party.extensionId, contact: leg.binding.contact });
     this.bus.emit('call.consulted', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, toExtensionId: leg.party.extensionId, to: leg.party.number });
   }
@@ -449,7 +449,7 @@ export class CallManager implements CallObserver {
     this.bus.emit('call.consultation.ended', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, toExtensionId: target.extensionId, to: target.number, outcome });
   }
 
-  onTransferred(call: Call, from: CallParty, leg: OutboundLeg): void {
+  onTransferred(call: Call, from: CallParty, leg: Leg): void {
     this.bus.emit('leg.answered', { tenantId: call.tenantId, callId: call.id, legId: leg.id, extensionId: leg.party.extensionId, contact: leg.binding.contact });
     this.bus.emit('call.transferred', { tenantId: call.tenantId, callId: call.id, fromExtensionId: from.extensionId, toExtensionId: leg.party.extensionId, to: leg.party.number });
   }

@@ -1,0 +1,176 @@
+/**
+ * A leg: the B2BUA's side of one SIP dialog it places toward a party's contact, from its INVITE to its end. A call
+ * has the inbound caller's dialog and one leg per contact it rings; a fork rings several legs at once.
+ *
+ *   Trying --18x--> Ringing --2xx--> Answered --call over--> Ended
+ *   Trying/Ringing --3xx-6xx, timeout--> Failed --call over--> Ended
+ *   Trying/Ringing --we cancel (another answered, ring timeout, caller gone)--> Cancelled --call over--> Ended
+ *
+ * Only Trying and Ringing are live. A move the table does not allow throws InvalidStateError.
+ */
+import {
+  type ClientTransactionUser,
+  Dialog,
+  type Flow,
+  type InviteClientTransaction,
+  NO_USER,
+  type SipRequest,
+  type SipResponse,
+  type SipStack,
+  StateMachine,
+} from '../../sip/index.ts';
+import type { StoredSdp } from '../../media/index.ts';
+import type { Binding } from '../location-service.ts';
+import type { CallParty } from './call-types.ts';
+
+export enum LegState {
+  Trying = 'trying',
+  Ringing = 'ringing',
+  Answered = 'answered',
+  Failed = 'failed',
+  Cancelled = 'cancelled',
+  Ended = 'ended',
+}
+
+const LEG_MOVES: Record<LegState, readonly LegState[]> = {
+  [LegState.Trying]: [LegState.Ringing, LegState.Answered, LegState.Failed, LegState.Cancelled, LegState.Ended],
+  [LegState.Ringing]: [LegState.Answered, LegState.Failed, LegState.Cancelled, LegState.Ended],
+  [LegState.Answered]: [LegState.Ended],
+  [LegState.Failed]: [LegState.Ended],
+  [LegState.Cancelled]: [LegState.Ended],
+  [LegState.Ended]: [],
+};
+
+export class Leg extends StateMachine<LegState> {
+  tx: InviteClientTransaction | undefined;
+  dialog: Dialog | undefined;
+  /** The final failure the leg was answered with, or 408 when it timed out. */
+  finalStatus: number | undefined;
+  /** A CANCEL waits for the first provisional response (rfc3261#section-9.1). */
+  private cancelWhenProvisional = false;
+  /**
+   * A late offer (rfc3261#section-13.2.1): the leg offered in its 2xx, and its ACK waits for the caller's answer;
+   * once known, the answer goes in every ACK of that 2xx.
+   */
+  ackHeld = false;
+  ackAnswer: StoredSdp | undefined;
+
+  constructor(
+    readonly binding: Binding,
+    readonly invite: SipRequest,
+    readonly flow: Flow,
+    /** The leg's media tag and branch. */
+    readonly id: string,
+    /** Whom the leg rings. */
+    readonly party: CallParty,
+  ) {
+    super(LegState.Trying, LEG_MOVES, LegState.Ended, 'leg');
+  }
+
+  /** Still waiting for its final answer. */
+  get live(): boolean {
+    return this.state === LegState.Trying || this.state === LegState.Ringing;
+  }
+
+  /** Sends the leg's INVITE; its responses go to `user`. */
+  send(stack: SipStack, user: ClientTransactionUser): void {
+    this.tx = stack.sendRequest(this.invite, this.flow, user) as InviteClientTransaction;
+  }
+
+  /** A provisional answer: true the first time, when the leg starts ringing. */
+  ringing(): boolean {
+    if (this.state !== LegState.Trying) return false;
+    this.moveTo(LegState.Ringing);
+    return true;
+  }
+
+  /** The leg's 2xx: its dialog is made from the first one. True for the first. */
+  answer(response: SipResponse): boolean {
+    if (this.dialog) return false;
+    this.dialog = Dialog.asUac(this.invite, response, this.flow, this.invite.headers.get('Contact') as string);
+    return true;
+  }
+
+  /** The leg is the one its fork took. */
+  taken(): void {
+    if (this.state !== LegState.Answered) this.moveTo(LegState.Answered);
+  }
+
+  /** A 2xx nobody wants any more (another leg won, or the call is over): it will be hung up. */
+  refused(): void {
+    if (this.live) this.moveTo(LegState.Cancelled);
+  }
+
+  /** A final failure: false if the leg was not waiting for one (cancelled already, or answered). */
+  fail(status: number): boolean {
+    if (!this.live) return false;
+    this.moveTo(LegState.Failed);
+    this.finalStatus = status;
+    return true;
+  }
+
+  /** Gives up on the leg: CANCEL now, or after its first provisional response (rfc3261#section-9.1). */
+  cancel(stack: SipStack): void {
+    if (!this.live || !this.tx) return;
+    const wasTrying = this.state === LegState.Trying;
+    this.moveTo(LegState.Cancelled);
+    if (wasTrying) this.cancelWhenProvisional = true;
+    else this.sendCancel(stack);
+  }
+
+  private sendCancel(stack: SipStack): void {
+    const cancel = this.tx?.createCancel();
+    if (cancel) stack.sendRequest(cancel, this.flow, NO_USER, { keepVia: true });
+  }
+
+  /** A provisional response that needs nothing more: 100, or the first one after a CANCEL held back, sent now. */
+  consumedProvisional(stack: SipStack, status: number): boolean {
+    if (status === 100) return true;
+    if (!this.cancelWhenProvisional) return false;
+    this.cancelWhenProvisional = false;
+    this.sendCancel(stack);
+    return true;
+  }
+
+  /**
+   * The ACK for the leg's 2xx, ours to send end to end (rfc3261#section-13.2.2.4), again for each retransmission. A
+   * late offer's ACK carries the caller's answer: none before it is known, the same one after.
+   */
+  ack(stack: SipStack): void {
+    if (!this.dialog || this.ackHeld) return;
+    const answer = this.ackAnswer;
+    stack.sendStateless(this.dialog.createRequest('ACK', { cseq: this.invite.cseq.seq, body: answer?.body, contentType: answer?.type }), this.flow);
+  }
+
+  /**
+   * The call is over. The INVITE transaction outlives it by up to 32 s (Timers B, D and M): one with its final
+   * answer needs nothing more; one still waiting for it (a phone that never answered, not even 100) is looked after
+   * without the call: a provisional answer lets the held-back CANCEL go, a 2xx is acknowledged and hung up.
+   */
+  release(stack: SipStack): void {
+    const tx = this.tx;
+    if (tx) {
+      if (tx.state === 'accepted' || tx.state === 'completed' || tx.state === 'terminated') tx.release();
+      else tx.release(this.lateAnswers(stack));
+    }
+    this.terminate();
+  }
+
+  private lateAnswers(stack: SipStack): ClientTransactionUser {
+    return {
+      onResponse: (response) => {
+        if (response.status < 200) {
+          if (response.status > 100) this.consumedProvisional(stack, response.status);
+          return;
+        }
+        if (response.status >= 300) return;
+        const first = this.answer(response);
+        this.ackHeld = false;
+        this.ack(stack);
+        const dialog = this.dialog as Dialog;
+        if (first) stack.sendRequest(dialog.createRequest('BYE'), dialog.flow, NO_USER);
+      },
+      onTimeout() {},
+    };
+  }
+}
