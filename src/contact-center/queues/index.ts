@@ -9,4 +9,5 @@
  * another queue, an extension, or a hang-up. Everything that happens is a queue event in app_queue's words, stored
  * and published, and the metrics are computed from those and the call sessions.
  */
-export { callerPriority, type Queue, type QueueMember, QueueService, type QueueSettings, type QueueTelephony } from './queue-service.ts';
+export { callerPriority, QueueService, type QueueTelephony } from './queue-service.ts';
+export type { Queue, QueueMember, QueueSettings } from './queue-store.ts';

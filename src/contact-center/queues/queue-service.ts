@@ -1,45 +1,11 @@
 /** The queues' service: what the rest of the contact center, the API and the engine's router call. */
-import { and, asc, eq } from 'drizzle-orm';
-import type { Db, QueueFallback, QueueStrategy } from '../../db/index.ts';
-import { extensions, inSlices, isUniqueViolation, queueEvents, queueMembers, queues, WriteBehind, type WriteJournal } from '../../db/index.ts';
-import { PbxError } from '../../errors/index.ts';
+import type { Db } from '../../db/index.ts';
+import { inSlices, queueEvents, WriteBehind, type WriteJournal } from '../../db/index.ts';
 import type { PbxEventBus } from '../../events/index.ts';
 import { type Call, type CallParty, CallState, type EndCause, type RingTarget } from '../../telephony/index.ts';
 import type { AgentService } from '../agents.ts';
 import { type Candidate, orderCandidates, type Random } from '../strategies.ts';
-
-export interface QueueSettings {
-  name: string;
-  number: number;
-  strategy: QueueStrategy;
-  ringTimeout: number;
-  retryDelay: number;
-  wrapUpTime: number;
-  maxWait: number;
-  maxCallers: number;
-  fallback: QueueFallback;
-  joinWhenEmpty: 'yes' | 'loggedin' | 'available';
-  serviceLevel: number;
-  autoPauseAfter: number;
-}
-
-export interface QueueMember {
-  extensionId: string;
-  number: number;
-  penalty: number;
-  paused: boolean;
-  pauseReason: string | null;
-  /** Milliseconds since epoch the member was added: its place in `linear` and `rrordered`. */
-  addedAt: number;
-}
-
-export interface Queue extends QueueSettings {
-  id: string;
-  tenantId: string;
-  members: QueueMember[];
-  createdAt: Date;
-  updatedAt: Date;
-}
+import { type Queue, type QueueMember, type QueueSettings, QueueStore } from './queue-store.ts';
 
 /** What the ACD needs of the engine: where an extension rings, and the extension a number names. */
 export interface QueueTelephony {
@@ -93,7 +59,7 @@ export function callerPriority(header: string | undefined): number {
 const MAX_HOPS = 5;
 
 export class QueueService {
-  private readonly queues = new Map<string, Queue>();
+  private readonly store: QueueStore;
   private readonly runtime = new Map<string, Runtime>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -110,6 +76,7 @@ export class QueueService {
     private readonly random: Random = Math.random,
     journal?: WriteJournal,
   ) {
+    this.store = new QueueStore(db);
     this.events = new WriteBehind({
       name: 'queue-events',
       // One transaction, so a batch tried again after a failure cannot insert an event twice.
@@ -120,16 +87,10 @@ export class QueueService {
   }
 
   async start(): Promise<void> {
-    for (const row of await this.db.select().from(queues)) this.queues.set(row.id, { ...row, members: [] });
-    const members = await this.db
-      .select({ m: queueMembers, number: extensions.number })
-      .from(queueMembers)
-      .innerJoin(extensions, eq(extensions.id, queueMembers.extensionId))
-      .orderBy(asc(queueMembers.createdAt));
-    for (const { m, number } of members) this.queues.get(m.queueId)?.members.push(memberOf(m, number));
+    await this.store.load();
     this.unsubscribe.push(
       this.bus.on('agent.status.changed', (e) => {
-        for (const q of this.queues.values()) {
+        for (const q of this.store.all()) {
           if (!q.members.some((m) => m.extensionId === e.extensionId)) continue;
           this.publish(q);
           if (e.to === 'AVAILABLE') this.dispatch(q);
@@ -138,7 +99,7 @@ export class QueueService {
       this.bus.on('call.ended', (e) => this.onCallEnded(e.callId, e.cause)),
       this.bus.on('call.transferring', (e) => this.onTransfer(e.callId, e.to)),
       this.bus.on('extension.deleted', (e) => {
-        for (const q of this.queues.values()) q.members = q.members.filter((m) => m.extensionId !== e.extensionId);
+        this.store.forgetExtension(e.extensionId);
       }),
     );
   }
@@ -164,61 +125,37 @@ export class QueueService {
   // ---- settings and members -------------------------------------------------------------------------------------
 
   list(tenantId: string): Queue[] {
-    return [...this.queues.values()].filter((q) => q.tenantId === tenantId).sort((a, b) => a.number - b.number);
+    return this.store.list(tenantId);
   }
 
   get(tenantId: string, id: string): Queue {
-    const q = this.queues.get(id);
-    if (!q || q.tenantId !== tenantId) throw new PbxError('PBX_ERR_QUEUE_NOT_FOUND');
-    return q;
+    return this.store.get(tenantId, id);
   }
 
   /** A queue's service-level threshold in seconds (app_queue's `servicelevel`; 20 for a queue deleted since). */
   thresholdOf(queueId: string): number {
-    return this.queues.get(queueId)?.serviceLevel ?? 20;
+    return this.store.thresholdOf(queueId);
   }
 
   findByNumber(tenantId: string, number: number): Queue | undefined {
-    for (const q of this.queues.values()) if (q.tenantId === tenantId && q.number === number) return q;
-    return undefined;
-  }
-
-  private async assertNumberFree(tenantId: string, number: number, self?: string): Promise<void> {
-    const other = this.findByNumber(tenantId, number);
-    const [ext] = await this.db.select({ id: extensions.id }).from(extensions).where(and(eq(extensions.tenantId, tenantId), eq(extensions.number, number)));
-    if (ext || (other && other.id !== self)) throw new PbxError('PBX_ERR_NUMBER_TAKEN');
+    return this.store.findByNumber(tenantId, number);
   }
 
   async create(tenantId: string, settings: QueueSettings, members: Array<{ extensionId: string; penalty?: number }> = []): Promise<Queue> {
-    await this.assertNumberFree(tenantId, settings.number);
-    let row;
-    try {
-      [row] = await this.db.insert(queues).values({ tenantId, ...settings }).returning();
-    } catch (err) {
-      if (isUniqueViolation(err)) throw new PbxError('PBX_ERR_NUMBER_TAKEN');
-      throw err;
-    }
-    const queue: Queue = { ...row!, members: [] };
-    this.queues.set(queue.id, queue);
+    const queue = await this.store.create(tenantId, settings);
     for (const m of members) await this.addMember(tenantId, queue.id, m.extensionId, m.penalty ?? 0);
     return queue;
   }
 
   async update(tenantId: string, id: string, patch: Partial<QueueSettings>): Promise<Queue> {
-    const queue = this.get(tenantId, id);
-    if (patch.number !== undefined && patch.number !== queue.number) await this.assertNumberFree(tenantId, patch.number, id);
-    const [row] = await this.db.update(queues).set({ ...patch, updatedAt: new Date() }).where(and(eq(queues.tenantId, tenantId), eq(queues.id, id))).returning();
-    if (!row) throw new PbxError('PBX_ERR_QUEUE_NOT_FOUND');
-    Object.assign(queue, row);
+    const queue = await this.store.update(tenantId, id, patch);
     this.dispatch(queue);
     return queue;
   }
 
   /** Deletes the queue; its waiting callers go to its fallback (a hang-up if that is the queue itself). */
   async delete(tenantId: string, id: string): Promise<Queue> {
-    const queue = this.get(tenantId, id);
-    await this.db.delete(queues).where(and(eq(queues.tenantId, tenantId), eq(queues.id, id)));
-    this.queues.delete(id);
+    const queue = await this.store.delete(tenantId, id);
     const rt = this.runtime.get(id);
     for (const w of [...(rt?.waiting ?? [])]) {
       this.leave(queue, w);
@@ -230,18 +167,7 @@ export class QueueService {
 
   /** QueueAdd: the extension becomes a member (or changes its penalty). */
   async addMember(tenantId: string, queueId: string, extensionId: string, penalty = 0): Promise<QueueMember> {
-    const queue = this.get(tenantId, queueId);
-    const [ext] = await this.db.select({ number: extensions.number }).from(extensions).where(and(eq(extensions.tenantId, tenantId), eq(extensions.id, extensionId)));
-    if (!ext) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND');
-    const [row] = await this.db
-      .insert(queueMembers)
-      .values({ tenantId, queueId, extensionId, penalty })
-      .onConflictDoUpdate({ target: [queueMembers.queueId, queueMembers.extensionId], set: { penalty } })
-      .returning();
-    const member = memberOf(row!, ext.number);
-    const existing = queue.members.findIndex((m) => m.extensionId === extensionId);
-    if (existing >= 0) queue.members[existing] = member;
-    else queue.members.push(member);
+    const { queue, member } = await this.store.addMember(tenantId, queueId, extensionId, penalty);
     this.event(queue, null, extensionId, 'ADDMEMBER', { penalty });
     this.publish(queue);
     this.dispatch(queue);
@@ -250,25 +176,14 @@ export class QueueService {
 
   /** QueueRemove. */
   async removeMember(tenantId: string, queueId: string, extensionId: string): Promise<void> {
-    const queue = this.get(tenantId, queueId);
-    if (!queue.members.some((m) => m.extensionId === extensionId)) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND', 'Not a member of this queue');
-    await this.db.delete(queueMembers).where(and(eq(queueMembers.queueId, queueId), eq(queueMembers.extensionId, extensionId)));
-    queue.members = queue.members.filter((m) => m.extensionId !== extensionId);
+    const queue = await this.store.removeMember(tenantId, queueId, extensionId);
     this.event(queue, null, extensionId, 'REMOVEMEMBER', {});
     this.publish(queue);
   }
 
   /** QueuePause: paused in this queue only (the agent's own state is AWAY for all queues). */
   async pauseMember(tenantId: string, queueId: string, extensionId: string, paused: boolean, reason: string | null): Promise<QueueMember> {
-    const queue = this.get(tenantId, queueId);
-    const member = queue.members.find((m) => m.extensionId === extensionId);
-    if (!member) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND', 'Not a member of this queue');
-    await this.db
-      .update(queueMembers)
-      .set({ paused, pauseReason: paused ? reason : null })
-      .where(and(eq(queueMembers.queueId, queueId), eq(queueMembers.extensionId, extensionId)));
-    member.paused = paused;
-    member.pauseReason = paused ? reason : null;
+    const { queue, member } = await this.store.pauseMember(tenantId, queueId, extensionId, paused, reason);
     this.event(queue, null, extensionId, paused ? 'PAUSE' : 'UNPAUSE', { reason });
     this.publish(queue);
     if (!paused) this.dispatch(queue);
@@ -449,7 +364,7 @@ export class QueueService {
 
   /** Offers waiting callers to idle members, best caller first, as long as both are left. */
   dispatch(queue: Queue): void {
-    if (this.stopped || !this.queues.has(queue.id)) return;
+    if (this.stopped || !this.store.has(queue.id)) return;
     const rt = this.rt(queue.id);
     const now = Date.now();
     let later = Infinity;
@@ -546,7 +461,7 @@ export class QueueService {
 
   /** app_queue's TRANSFER: the agent passed the caller on; it counts as the agent's call ending, not as COMPLETE. */
   private onTransfer(callId: string, target: number): void {
-    for (const queue of this.queues.values()) {
+    for (const queue of this.store.all()) {
       const rt = this.runtime.get(queue.id);
       const c = rt?.connected.get(callId);
       if (!rt || !c) continue;
@@ -558,7 +473,7 @@ export class QueueService {
   }
 
   private onCallEnded(callId: string, cause: string): void {
-    for (const queue of this.queues.values()) {
+    for (const queue of this.store.all()) {
       const rt = this.runtime.get(queue.id);
       if (!rt) continue;
       const w = rt.waiting.find((x) => x.call.id === callId);
@@ -580,15 +495,4 @@ export class QueueService {
 
 function waited(w: Waiting): number {
   return Math.round((Date.now() - w.enteredAt) / 1000);
-}
-
-function memberOf(row: typeof queueMembers.$inferSelect, number: number): QueueMember {
-  return {
-    extensionId: row.extensionId,
-    number,
-    penalty: row.penalty,
-    paused: row.paused,
-    pauseReason: row.pauseReason,
-    addedAt: row.createdAt.getTime(),
-  };
 }
