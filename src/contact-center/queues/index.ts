@@ -1,13 +1,15 @@
 /**
- * Queues: their settings and members (stored), and the ACD that runs them (in memory). A caller who dials a
- * queue's number waits (hearing ringback) while the ACD offers the call to idle members by the queue's strategy,
- * one offer at a time (all of the best tier at once for `ringall`), each for the ring timeout; an offer nobody
- * answers is followed, after the retry delay, by the next choice. Callers of higher priority (the INVITE's
- * RFC 3261 Priority header) wait in front; several callers are offered at once when several members are idle.
+ * Queues (seed 000's queues, in the words of Asterisk's app_queue): this folder's public surface.
  *
- * Too long a wait, a full queue or (by the join rule) nobody to answer sends the caller to the queue's fallback:
- * another queue, an extension, or a hang-up. Everything that happens is a queue event in app_queue's words, stored
- * and published, and the metrics are computed from those and the call sessions.
+ * - `queue-store.ts`: queues and their members, checked, kept in memory and written to the database;
+ * - `acd.ts`: callers waiting, offers to members by the queue's strategy (`../strategies.ts`), timeouts, fallbacks;
+ * - `queue-runtime.ts`: what the ACD keeps in memory of each queue (waiting callers, members' calls taken);
+ * - `queue-figures.ts`: the live figures, for wallboards and the API (`queue.updated`);
+ * - `queue-log.ts`: everything that happens is a queue event in app_queue's words, stored and published, and the
+ *   metrics are computed from those and the call sessions;
+ * - `queue-service.ts`: `QueueService` wires them; it is what the rest of the server calls.
  */
-export { callerPriority, QueueService, type QueueTelephony } from './queue-service.ts';
+export type { QueueTelephony } from './acd.ts';
+export { callerPriority } from './queue-runtime.ts';
+export { QueueService } from './queue-service.ts';
 export type { Queue, QueueMember, QueueSettings } from './queue-store.ts';
