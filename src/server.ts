@@ -2,7 +2,6 @@
  * The process: opens and migrates the database, makes sure the system tenant and a first administrator exist,
  * wires the directory and the HTTP adapter, and closes everything once, in order, on shutdown.
  */
-import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,9 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApi } from './api/index.ts';
 import type { Config } from './config/index.ts';
-import { type Database, openDatabase, WriteJournal } from './db/index.ts';
-import { createDirectory, type Directory, type ExtensionCredentials, generateSecret, type Tenant } from './directory/index.ts';
-import { EventBus, type PbxEventBus } from './events/index.ts';
+import type { Database } from './db/index.ts';
+import type { Directory, ExtensionCredentials } from './directory/index.ts';
 import { freeUdpPort } from './net/ports.ts';
 import { ensureHoldMusic, ensureRingback, RecordingVault, startMedia, type StartedMedia } from './media/index.ts';
 import { firstExternalIPv4 } from './sip/index.ts';
@@ -20,6 +18,9 @@ import { TelephonyEngine } from './telephony/index.ts';
 import { RecordingService } from './telephony/recordings.ts';
 import { type ContactCenter, startContactCenter } from './contact-center/index.ts';
 import { RealtimeGateway } from './realtime/index.ts';
+import { type Core, ensureFirstAdmin, loadOrCreateRecordingKey, openCore, readHttpsTls, readSipTls } from './process/index.ts';
+
+export { type Core, openCore } from './process/index.ts';
 
 export const SERVICE_NAME = 'Switchboard';
 
@@ -35,118 +36,6 @@ export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
     redact: { paths: ['req.headers.authorization', '*.password', '*.secret', '*.sipPassword'], censor: '[redacted]' },
   });
 }
-
-/** The storage and domain services, without any network door: what the CLI's commands need. */
-export interface Core {
-  config: Config;
-  logger: Logger;
-  database: Database;
-  bus: PbxEventBus;
-  directory: Directory;
-  systemTenant: Tenant;
-  /** The server's signing secret (PBX_JWT_SECRET or the generated one); other secrets are derived from it. */
-  secret: string;
-  /** Where writes the database could not take wait, and what it rejected goes (`PBX_DATA_DIR/write-journal`). */
-  journal: WriteJournal;
-  close(): Promise<void>;
-}
-
-export async function openCore(config: Config, logger: Logger, database?: Database): Promise<Core> {
-  const db = database ?? (config.databaseUrl ? await openDatabase({ url: config.databaseUrl }) : await openDatabase({ dataDir: config.dataDir }));
-  try {
-    await db.migrate();
-    const bus: PbxEventBus = new EventBus((err, event) => logger.error({ err, event: String(event) }, 'events:listener failed'));
-    const secret = config.jwtSecret ?? loadOrCreateJwtSecret(config.dataDir);
-    const directory = createDirectory(db.db, bus, { ...config, jwtSecret: secret });
-    const systemTenant = await directory.tenants.ensureSystemTenant({
-      name: 'Default',
-      domain: config.domain,
-      extensionRange: config.extensionRange,
-    });
-    let closed = false;
-    return {
-      config,
-      logger,
-      database: db,
-      bus,
-      directory,
-      systemTenant,
-      secret,
-      journal: new WriteJournal(path.join(config.dataDir, 'write-journal')),
-      async close() {
-        if (closed) return;
-        closed = true;
-        bus.removeAllListeners();
-        await db.close();
-      },
-    };
-  } catch (err) {
-    await db.close();
-    throw err;
-  }
-}
-
-/** The recording key kept in the data directory when PBX_RECORDING_KEY is not set, made on first use. */
-export function loadOrCreateRecordingKey(dataDir: string): Buffer {
-  const file = path.join(dataDir, 'recording-key');
-  try {
-    const existing = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'hex');
-    if (existing.length === 32) return existing;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  fs.mkdirSync(dataDir, { recursive: true });
-  const key = randomBytes(32);
-  fs.writeFileSync(file, key.toString('hex') + '\n', { mode: 0o600 });
-  return key;
-}
-
-/** The signing secret kept in the data directory, made on first use (readable by its owner only). */
-export function loadOrCreateJwtSecret(dataDir: string): string {
-  const file = path.join(dataDir, 'jwt-secret');
-  try {
-    const existing = fs.readFileSync(file, 'utf8').trim();
-    if (existing.length >= 32) return existing;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  fs.mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(48).toString('base64url');
-  fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
-  return secret;
-}
-
-/**
- * On a first start the system tenant gets an administrator: the configured one, or `admin@<domain>` with a
- * generated password that is printed once. Later starts change nothing, even if the variables change.
- */
-export async function ensureFirstAdmin(core: Core, print: (line: string) => void): Promise<void> {
-  const { directory, systemTenant, config } = core;
-  if ((await directory.users.countAdmins(systemTenant.id)) > 0) return;
-  const email = config.adminEmail ?? `admin@${systemTenant.domain}`;
-  const password = config.adminPassword ?? generateSecret(20);
-  await directory.users.create(systemTenant, { name: 'Administrator', email, password, role: 'ADMIN', withExtension: false });
-  core.logger.info({ email }, 'server:first administrator created');
-  if (!config.adminPassword) {
-    print(`First administrator created: ${email}`);
-    print(`Password (shown once, change it after logging in): ${password}`);
-  }
-}
-
-/** A TLS certificate and key, when both are configured; an unreadable file stops the start, naming its variable. */
-function readTlsPair(cert: string | undefined, key: string | undefined, variables: [string, string]): { cert: Buffer; key: Buffer } | undefined {
-  if (!cert || !key) return undefined;
-  const read = (file: string, variable: string) => {
-    try {
-      return fs.readFileSync(file);
-    } catch (err) {
-      throw new Error(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-  };
-  return { cert: read(cert, variables[0]), key: read(key, variables[1]) };
-}
-
-const readTlsFiles = (config: Config) => readTlsPair(config.sipTlsCert, config.sipTlsKey, ['PBX_SIP_TLS_CERT', 'PBX_SIP_TLS_KEY']);
 
 /**
  * The media plane (PBX_RTPENGINE). A relay the server runs listens on the SIP address (the first external IPv4 when
@@ -223,7 +112,7 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
     onError: (err: unknown, context: string) => logger.error({ err }, context),
     journal: core.journal,
   };
-  const tls = readTlsFiles(config);
+  const tls = readSipTls(config);
   let lastError: unknown;
   // With port 0 the number UDP drew may be taken on TCP: draw again a few times.
   for (let attempt = 0; attempt < (config.sipPort === 0 ? 5 : 1); attempt++) {
@@ -264,7 +153,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
   // Read first: a missing certificate stops the start before anything is opened.
-  const https = readTlsPair(config.httpTlsCert, config.httpTlsKey, ['PBX_HTTP_TLS_CERT', 'PBX_HTTP_TLS_KEY']);
+  const https = readHttpsTls(config);
   const core = await openCore(config, logger, options.database);
   let app: FastifyInstance | undefined;
   let telephony: TelephonyEngine | undefined;
