@@ -1,6 +1,8 @@
 /**
- * The process: opens and migrates the database, makes sure the system tenant and a first administrator exist,
- * wires the directory and the HTTP adapter, and closes everything once, in order, on shutdown.
+ * The process: opens the core (database, directory, system tenant) and makes sure a first administrator exists,
+ * then starts the media relay, the engine, the recordings, the contact center, the HTTP adapter and the live
+ * gateway, wired together; everything it opens closes once, in one order (`process/closers.ts`), on a stop as when
+ * a start fails half way.
  */
 import net from 'node:net';
 import fs from 'node:fs';
@@ -18,7 +20,7 @@ import { TelephonyEngine } from './telephony/index.ts';
 import { RecordingService } from './telephony/recordings.ts';
 import { type ContactCenter, startContactCenter } from './contact-center/index.ts';
 import { RealtimeGateway } from './realtime/index.ts';
-import { type Core, ensureFirstAdmin, loadOrCreateRecordingKey, openCore, readHttpsTls, readSipTls } from './process/index.ts';
+import { Closers, type Core, ensureFirstAdmin, loadOrCreateRecordingKey, openCore, readHttpsTls, readSipTls } from './process/index.ts';
 
 export { type Core, openCore } from './process/index.ts';
 
@@ -154,31 +156,36 @@ export async function startServer(
   const logger = options.logger ?? createLogger(config);
   // Read first: a missing certificate stops the start before anything is opened.
   const https = readHttpsTls(config);
-  const core = await openCore(config, logger, options.database);
-  let app: FastifyInstance | undefined;
-  let telephony: TelephonyEngine | undefined;
-  let media: StartedMedia | undefined;
-  let recordings: RecordingService | undefined;
-  let contactCenter: ContactCenter | undefined;
-  let gateway: RealtimeGateway | undefined;
+  // Each part is added as it starts: a start that fails half way closes what it opened as a stop does.
+  const closers = new Closers(logger);
   try {
+    const core = await openCore(config, logger, options.database);
+    closers.add('core', () => core.close());
     await ensureFirstAdmin(core, options.print ?? ((line) => console.log(line)));
-    media = await startMediaPlane(config, logger);
-    telephony = await startTelephony(core, media);
+    const media = await startMediaPlane(config, logger);
+    closers.add('media relay', () => media.close());
+    const telephony = await startTelephony(core, media);
+    // Closing the engine ends every call in flight: both sides hear BYE, and the relay lets go of their media.
+    closers.add('engine', () => telephony.close());
     const vault = new RecordingVault(config.recordingKey ?? loadOrCreateRecordingKey(config.dataDir), config.recordingOldKeys);
-    recordings = new RecordingService(core.database.db, core.bus, media.plane, telephony.calls, vault, path.resolve(config.dataDir), (err, context) => logger.error({ err }, context));
+    const recordings = new RecordingService(core.database.db, core.bus, media.plane, telephony.calls, vault, path.resolve(config.dataDir), (err, context) => logger.error({ err }, context));
+    // The relay finishes the recordings of the calls just ended as it closes; they are filed after it, before the
+    // database closes.
+    closers.add('recordings', () => recordings.close(), { after: 'media relay' });
     await recordings.start();
-    const engineForCc = telephony;
-    contactCenter = await startContactCenter({
+    const contactCenter = await startContactCenter({
       db: core.database.db,
       bus: core.bus,
-      location: engineForCc.location,
-      calls: engineForCc.calls,
+      location: telephony.location,
+      calls: telephony.calls,
       findExtension: extensionLookup(core.directory),
       onError: (err, context) => logger.error({ err }, context),
       journal: core.journal,
     });
-    app = await buildApi({
+    // The calls the engine's close ends close their sessions and free their agents: written after it, before the
+    // database closes.
+    closers.add('contact center', () => contactCenter.stop(), { after: 'engine' });
+    const app = await buildApi({
       config,
       database: core.database,
       journal: core.journal,
@@ -189,68 +196,51 @@ export async function startServer(
       contactCenter,
       https,
     });
+    // The HTTP server closes after the parts its routes call, last before the database; the engine's WebSocket
+    // flows on it (below) close with the engine first, or they would hold its close up.
+    closers.add('http', () => app.close(), { after: 'recordings' });
     await app.listen({ port: config.httpPort, host: config.httpHost });
     // SIP over WebSocket shares the HTTP port, so a browser needs one origin for everything (WSS under HTTPS).
     telephony.stack.attachWebSocket(app.server, '/sip', { secure: !!https });
-    gateway = RealtimeGateway.attach(app.server, {
+    const gateway = RealtimeGateway.attach(app.server, {
       directory: core.directory,
       bus: core.bus,
       contactCenter,
       onError: (err, context) => logger.error({ err }, context),
     });
+    // Live sockets close first: they hold the HTTP server open, and hear nothing more of the calls ending then.
+    closers.add('live gateway', () => gateway.close());
+
+    const sipPort = telephony.stack.transports[0]?.port ?? config.sipPort;
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.httpPort;
+    const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? '127.0.0.1' : config.httpHost;
+    const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    logger.info({ url, sipPort, database: core.database.kind, location: core.database.location }, 'server:listening');
+    let closing: Promise<void> | undefined;
+    return {
+      ...core,
+      app,
+      telephony,
+      media,
+      recordings,
+      contactCenter,
+      gateway,
+      sipPort,
+      url,
+      port,
+      close() {
+        closing ??= closers.close().then((failures) => {
+          // Each failure is logged with its part already; the stop still says it failed.
+          if (failures.length === 1) throw failures[0];
+          if (failures.length > 1) throw new AggregateError(failures, `${failures.length} parts of the server failed to close`);
+          logger.info('server:stopped');
+        });
+        return closing;
+      },
+    };
   } catch (err) {
-    await gateway?.close();
-    await app?.close();
-    await telephony?.close();
-    await contactCenter?.stop();
-    await media?.close();
-    await recordings?.close();
-    await core.close();
+    await closers.close();
     throw err;
   }
-  const engine = telephony;
-  const mediaPlane = media;
-  const recorder = recordings;
-  const cc = contactCenter;
-  const live = gateway;
-  const sipPort = engine.stack.transports[0]?.port ?? config.sipPort;
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.httpPort;
-  const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? '127.0.0.1' : config.httpHost;
-  const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url, sipPort, database: core.database.kind, location: core.database.location }, 'server:listening');
-  const started = app;
-  let closing: Promise<void> | undefined;
-  return {
-    ...core,
-    app: started,
-    telephony: engine,
-    media: mediaPlane,
-    recordings: recorder,
-    contactCenter: cc,
-    gateway: live,
-    sipPort,
-    url,
-    port,
-    close() {
-      closing ??= (async () => {
-        try {
-          // Live sockets go first: they hold the HTTP server open, and hear nothing more of the calls ending now.
-          await live.close();
-          // The engine next: its WebSocket flows live on the HTTP server and would hold its close up.
-          await engine.close();
-          // The calls just ended close their sessions and free their agents: written before the database closes.
-          await cc.stop();
-          // The relay finishes the recordings of the calls just ended; they are filed before the database closes.
-          await mediaPlane.close();
-          await recorder.close();
-          await started.close();
-        } finally {
-          await core.close();
-        }
-        logger.info('server:stopped');
-      })();
-      return closing;
-    },
-  };
 }
