@@ -7,21 +7,22 @@
  *      chosen agent, and is bridged when it answers. Every call is a session and every step a queue event.
  *
  * A call is lost if sipp counts it failed, or if the contact center counts it abandoned or missed. Each call talks
- * BENCH_TALK_MS (1,000 by default) and hangs up. Direct media (the agents are sipp, which plays none), so a 200 to
- * the caller means an agent answered.
+ * BENCH_TALK_MS (1,000 by default), a fixed pause written into the caller's scenario (sipp 3.6.1 ignored a `-set`
+ * hold), and hangs up; the mean talk time the sessions measured is printed, to show the calls lasted. Direct media
+ * (the agents are sipp, which plays none), so a 200 to the caller means an agent answered.
  *
- *   npx tsx bench/queue-bench.ts                       # 3,000 calls at 50 per second, twice
+ *   npx tsx bench/queue-bench.ts                       # 3,000 calls at 50 per second, twice (about two and a half minutes)
+ *   BENCH_SHORT=1 npx tsx bench/queue-bench.ts         # a check that it works: 300 calls at 50 per second, twice
  *   BENCH_CALLS=6000 BENCH_CALL_RATE=100 npx tsx bench/queue-bench.ts
  *
  * Needs sipp (Debian's sip-tester). Everything runs on loopback; every process it starts is stopped by its pid.
  */
 import os from 'node:os';
-import path from 'node:path';
 import { freePort, runPbx, waitForOutput } from '../test/support/process.ts';
-import { api, benchServerEnv, csv, here, rssMiB, sipp, type SippResult, sippAgents, stopEverything } from './support.ts';
+import { api, benchServerEnv, csv, heldCallerScenario, rssMiB, SHORT, sipp, type SippResult, sippAgents, stopEverything } from './support.ts';
 
 const AGENTS = 100;
-const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
+const CALLS = Number(process.env.BENCH_CALLS ?? (SHORT ? 300 : 3000));
 const CALL_RATE = Number(process.env.BENCH_CALL_RATE ?? 50);
 const TALK_MS = Number(process.env.BENCH_TALK_MS ?? 1000);
 const QUEUE_NUMBER = '2001';
@@ -51,11 +52,13 @@ async function main(): Promise<void> {
     const rssBefore = rssMiB(pid);
 
     const auth = `[authentication username=${caller.number} password=${caller.secret}]`;
+    const scenario = heldCallerScenario(TALK_MS);
     const load = async (name: string, dialed: string[]): Promise<SippResult> => {
       const rows = csv(`${name}.csv`, dialed.map((d) => [String(caller.number), auth, d]));
       console.log(`# ${CALLS} calls at ${CALL_RATE} per second, ${name}`);
-      return sipp([`127.0.0.1:${sipPort}`, '-sf', path.join(here, 'sipp/call-uac.xml'), '-inf', rows, '-set', 'domain', 'pbx.bench', '-set', 'hold', String(TALK_MS), '-i', '127.0.0.1', '-p', String(await freePort()), '-m', String(CALLS), '-r', String(CALL_RATE), '-l', '1000'], Math.ceil(CALLS / CALL_RATE) + 60);
+      return sipp([`127.0.0.1:${sipPort}`, '-sf', scenario, '-inf', rows, '-set', 'domain', 'pbx.bench', '-i', '127.0.0.1', '-p', String(await freePort()), '-m', String(CALLS), '-r', String(CALL_RATE), '-l', '1000'], Math.ceil(CALLS / CALL_RATE) + 60);
     };
+    const started = new Date().toISOString();
     const direct = await load('straight to the extensions', agents.map((a) => String(a.number)));
     const since = new Date().toISOString();
     const queued = await load(`into the queue ${QUEUE_NUMBER}`, [QUEUE_NUMBER]);
@@ -63,6 +66,9 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000));
     const rssAfter = rssMiB(pid);
     const metrics = await api(base, token, 'GET', `/api/pbx/manager/metrics?queueId=${queue.id as string}&startDate=${encodeURIComponent(since)}`);
+    const directMetrics = await api(base, token, 'GET', `/api/pbx/manager/metrics?startDate=${encodeURIComponent(started)}&endDate=${encodeURIComponent(since)}`);
+    // Talk time of the answered calls, answer to hang-up, as the sessions measured it (the API gives hundredths of a second).
+    const talkMs = (m: Record<string, unknown>) => Math.round((m.avgCallDuration as number) * 1000);
 
     const rate = (r: SippResult) => r.successful / r.seconds;
     const offered = CALLS / CALL_RATE;
@@ -75,7 +81,11 @@ async function main(): Promise<void> {
     console.log(`| queue: answered / abandoned / missed (sessions) | | ${metrics.answeredCalls as number} / ${metrics.abandonedCalls as number} / ${metrics.missedCalls as number} | |`);
     const asa = metrics.avgWaitTime as number;
     console.log(`| queue: mean wait (ASA; the API gives hundredths of a second) | | ${asa === 0 ? 'under 10' : Math.round(asa * 1000)} ms | |`);
+    console.log(`| mean talk time of the answered calls (sessions; the scenario holds ${TALK_MS} ms) | ${talkMs(directMetrics)} ms (${directMetrics.answeredCalls as number} answered) | ${talkMs(metrics)} ms | |`);
     console.log(`| RSS before / after | ${rssBefore} / ${rssAfter} MiB | | |`);
+    for (const [name, m] of [['straight to the extensions', directMetrics], ['into the queue', metrics]] as const) {
+      if (talkMs(m) < 0.9 * TALK_MS) console.log(`\nWARNING: the calls ${name} talked ${talkMs(m)} ms on average, not the ${TALK_MS} ms the scenario holds them: the figures are not of calls that lasted.`);
+    }
   } finally {
     await stopEverything(stopAll);
   }

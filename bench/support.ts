@@ -44,6 +44,35 @@ export function sipp(args: string[], timeoutSeconds: number): Promise<SippResult
   return done;
 }
 
+/** `BENCH_SHORT=1`: a bench's smaller defaults, for a check that it works (a variable set explicitly still wins). */
+export const SHORT = process.env.BENCH_SHORT === '1';
+
+/** The caller that holds each call after the answer for a fixed pause (sipp 3.6.1 ignored a `-set` hold). */
+export const heldCaller = path.join(here, 'sipp/call-uac-held.xml');
+
+/** The fixed pause of a scenario, in milliseconds: what each of its calls is held. */
+export function fixedPauseOf(scenario: string): number {
+  const pauses = [...fs.readFileSync(scenario, 'utf8').matchAll(/<pause milliseconds="(\d+)"/g)];
+  if (pauses.length !== 1) throw new Error(`${scenario}: expected one fixed <pause milliseconds>, found ${pauses.length}`);
+  return Number(pauses[0]?.[1]);
+}
+
+/** A copy of the held caller, in the scratch directory, whose fixed pause is `holdMs` instead. */
+export function heldCallerScenario(holdMs: number): string {
+  const text = fs.readFileSync(heldCaller, 'utf8');
+  const pause = `<pause milliseconds="${fixedPauseOf(heldCaller)}" />`;
+  if (!text.includes(pause)) throw new Error(`${heldCaller}: no ${pause}`);
+  const file = path.join(work, `call-uac-held-${holdMs}.xml`);
+  fs.writeFileSync(file, text.replace(pause, `<pause milliseconds="${Math.round(holdMs)}" />`));
+  return file;
+}
+
+/** Calls in progress on the server now, from its sessions: all of them, and those answered (established). */
+export async function liveCalls(base: string, token: string): Promise<{ active: number; connected: number }> {
+  const calls = (await api(base, token, 'GET', '/api/pbx/reporting/realtime')).calls as { active: number; connected: number };
+  return { active: calls.active, connected: calls.connected };
+}
+
 export function csv(name: string, rows: string[][]): string {
   const file = path.join(work, name);
   fs.writeFileSync(file, ['SEQUENTIAL', ...rows.map((r) => r.join(';'))].join('\n') + '\n');

@@ -1,8 +1,9 @@
 /**
- * The process: opens and migrates the database, makes sure the system tenant and a first administrator exist,
- * wires the directory and the HTTP adapter, and closes everything once, in order, on shutdown.
+ * The process: opens the core (database, directory, system tenant) and makes sure a first administrator exists,
+ * then starts the media relay, the engine, the recordings, the contact center, the HTTP adapter and the live
+ * gateway, wired together; everything it opens closes once, in one order (`process/closers.ts`), on a stop as when
+ * a start fails half way.
  */
-import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,9 +11,8 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApi } from './api/index.ts';
 import type { Config } from './config/index.ts';
-import { type Database, openDatabase, WriteJournal } from './db/index.ts';
-import { createDirectory, type Directory, type ExtensionCredentials, generateSecret, type Tenant } from './directory/index.ts';
-import { EventBus, type PbxEventBus } from './events/index.ts';
+import type { Database } from './db/index.ts';
+import type { Directory, ExtensionCredentials } from './directory/index.ts';
 import { freeUdpPort } from './net/ports.ts';
 import { ensureHoldMusic, ensureRingback, RecordingVault, startMedia, type StartedMedia } from './media/index.ts';
 import { firstExternalIPv4 } from './sip/index.ts';
@@ -20,6 +20,9 @@ import { TelephonyEngine } from './telephony/index.ts';
 import { RecordingService } from './telephony/recordings.ts';
 import { type ContactCenter, startContactCenter } from './contact-center/index.ts';
 import { RealtimeGateway } from './realtime/index.ts';
+import { Closers, type Core, ensureFirstAdmin, loadOrCreateRecordingKey, openCore, readHttpsTls, readSipTls } from './process/index.ts';
+
+export { type Core, openCore } from './process/index.ts';
 
 export const SERVICE_NAME = 'Switchboard';
 
@@ -35,118 +38,6 @@ export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
     redact: { paths: ['req.headers.authorization', '*.password', '*.secret', '*.sipPassword'], censor: '[redacted]' },
   });
 }
-
-/** The storage and domain services, without any network door: what the CLI's commands need. */
-export interface Core {
-  config: Config;
-  logger: Logger;
-  database: Database;
-  bus: PbxEventBus;
-  directory: Directory;
-  systemTenant: Tenant;
-  /** The server's signing secret (PBX_JWT_SECRET or the generated one); other secrets are derived from it. */
-  secret: string;
-  /** Where writes the database could not take wait, and what it rejected goes (`PBX_DATA_DIR/write-journal`). */
-  journal: WriteJournal;
-  close(): Promise<void>;
-}
-
-export async function openCore(config: Config, logger: Logger, database?: Database): Promise<Core> {
-  const db = database ?? (config.databaseUrl ? await openDatabase({ url: config.databaseUrl }) : await openDatabase({ dataDir: config.dataDir }));
-  try {
-    await db.migrate();
-    const bus: PbxEventBus = new EventBus((err, event) => logger.error({ err, event: String(event) }, 'events:listener failed'));
-    const secret = config.jwtSecret ?? loadOrCreateJwtSecret(config.dataDir);
-    const directory = createDirectory(db.db, bus, { ...config, jwtSecret: secret });
-    const systemTenant = await directory.tenants.ensureSystemTenant({
-      name: 'Default',
-      domain: config.domain,
-      extensionRange: config.extensionRange,
-    });
-    let closed = false;
-    return {
-      config,
-      logger,
-      database: db,
-      bus,
-      directory,
-      systemTenant,
-      secret,
-      journal: new WriteJournal(path.join(config.dataDir, 'write-journal')),
-      async close() {
-        if (closed) return;
-        closed = true;
-        bus.removeAllListeners();
-        await db.close();
-      },
-    };
-  } catch (err) {
-    await db.close();
-    throw err;
-  }
-}
-
-/** The recording key kept in the data directory when PBX_RECORDING_KEY is not set, made on first use. */
-export function loadOrCreateRecordingKey(dataDir: string): Buffer {
-  const file = path.join(dataDir, 'recording-key');
-  try {
-    const existing = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'hex');
-    if (existing.length === 32) return existing;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  fs.mkdirSync(dataDir, { recursive: true });
-  const key = randomBytes(32);
-  fs.writeFileSync(file, key.toString('hex') + '\n', { mode: 0o600 });
-  return key;
-}
-
-/** The signing secret kept in the data directory, made on first use (readable by its owner only). */
-export function loadOrCreateJwtSecret(dataDir: string): string {
-  const file = path.join(dataDir, 'jwt-secret');
-  try {
-    const existing = fs.readFileSync(file, 'utf8').trim();
-    if (existing.length >= 32) return existing;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  fs.mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(48).toString('base64url');
-  fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
-  return secret;
-}
-
-/**
- * On a first start the system tenant gets an administrator: the configured one, or `admin@<domain>` with a
- * generated password that is printed once. Later starts change nothing, even if the variables change.
- */
-export async function ensureFirstAdmin(core: Core, print: (line: string) => void): Promise<void> {
-  const { directory, systemTenant, config } = core;
-  if ((await directory.users.countAdmins(systemTenant.id)) > 0) return;
-  const email = config.adminEmail ?? `admin@${systemTenant.domain}`;
-  const password = config.adminPassword ?? generateSecret(20);
-  await directory.users.create(systemTenant, { name: 'Administrator', email, password, role: 'ADMIN', withExtension: false });
-  core.logger.info({ email }, 'server:first administrator created');
-  if (!config.adminPassword) {
-    print(`First administrator created: ${email}`);
-    print(`Password (shown once, change it after logging in): ${password}`);
-  }
-}
-
-/** A TLS certificate and key, when both are configured; an unreadable file stops the start, naming its variable. */
-function readTlsPair(cert: string | undefined, key: string | undefined, variables: [string, string]): { cert: Buffer; key: Buffer } | undefined {
-  if (!cert || !key) return undefined;
-  const read = (file: string, variable: string) => {
-    try {
-      return fs.readFileSync(file);
-    } catch (err) {
-      throw new Error(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-  };
-  return { cert: read(cert, variables[0]), key: read(key, variables[1]) };
-}
-
-const readTlsFiles = (config: Config) => readTlsPair(config.sipTlsCert, config.sipTlsKey, ['PBX_SIP_TLS_CERT', 'PBX_SIP_TLS_KEY']);
 
 /**
  * The media plane (PBX_RTPENGINE). A relay the server runs listens on the SIP address (the first external IPv4 when
@@ -223,7 +114,7 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
     onError: (err: unknown, context: string) => logger.error({ err }, context),
     journal: core.journal,
   };
-  const tls = readTlsFiles(config);
+  const tls = readSipTls(config);
   let lastError: unknown;
   // With port 0 the number UDP drew may be taken on TCP: draw again a few times.
   for (let attempt = 0; attempt < (config.sipPort === 0 ? 5 : 1); attempt++) {
@@ -264,32 +155,37 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
   // Read first: a missing certificate stops the start before anything is opened.
-  const https = readTlsPair(config.httpTlsCert, config.httpTlsKey, ['PBX_HTTP_TLS_CERT', 'PBX_HTTP_TLS_KEY']);
-  const core = await openCore(config, logger, options.database);
-  let app: FastifyInstance | undefined;
-  let telephony: TelephonyEngine | undefined;
-  let media: StartedMedia | undefined;
-  let recordings: RecordingService | undefined;
-  let contactCenter: ContactCenter | undefined;
-  let gateway: RealtimeGateway | undefined;
+  const https = readHttpsTls(config);
+  // Each part is added as it starts: a start that fails half way closes what it opened as a stop does.
+  const closers = new Closers(logger);
   try {
+    const core = await openCore(config, logger, options.database);
+    closers.add('core', () => core.close());
     await ensureFirstAdmin(core, options.print ?? ((line) => console.log(line)));
-    media = await startMediaPlane(config, logger);
-    telephony = await startTelephony(core, media);
+    const media = await startMediaPlane(config, logger);
+    closers.add('media relay', () => media.close());
+    const telephony = await startTelephony(core, media);
+    // Closing the engine ends every call in flight: both sides hear BYE, and the relay lets go of their media.
+    closers.add('engine', () => telephony.close());
     const vault = new RecordingVault(config.recordingKey ?? loadOrCreateRecordingKey(config.dataDir), config.recordingOldKeys);
-    recordings = new RecordingService(core.database.db, core.bus, media.plane, telephony.calls, vault, path.resolve(config.dataDir), (err, context) => logger.error({ err }, context));
+    const recordings = new RecordingService(core.database.db, core.bus, media.plane, telephony.calls, vault, path.resolve(config.dataDir), (err, context) => logger.error({ err }, context));
+    // The relay finishes the recordings of the calls just ended as it closes; they are filed after it, before the
+    // database closes.
+    closers.add('recordings', () => recordings.close(), { after: 'media relay' });
     await recordings.start();
-    const engineForCc = telephony;
-    contactCenter = await startContactCenter({
+    const contactCenter = await startContactCenter({
       db: core.database.db,
       bus: core.bus,
-      location: engineForCc.location,
-      calls: engineForCc.calls,
+      location: telephony.location,
+      calls: telephony.calls,
       findExtension: extensionLookup(core.directory),
       onError: (err, context) => logger.error({ err }, context),
       journal: core.journal,
     });
-    app = await buildApi({
+    // The calls the engine's close ends close their sessions and free their agents: written after it, before the
+    // database closes.
+    closers.add('contact center', () => contactCenter.stop(), { after: 'engine' });
+    const app = await buildApi({
       config,
       database: core.database,
       journal: core.journal,
@@ -300,68 +196,51 @@ export async function startServer(
       contactCenter,
       https,
     });
+    // The HTTP server closes after the parts its routes call, last before the database; the engine's WebSocket
+    // flows on it (below) close with the engine first, or they would hold its close up.
+    closers.add('http', () => app.close(), { after: 'recordings' });
     await app.listen({ port: config.httpPort, host: config.httpHost });
     // SIP over WebSocket shares the HTTP port, so a browser needs one origin for everything (WSS under HTTPS).
     telephony.stack.attachWebSocket(app.server, '/sip', { secure: !!https });
-    gateway = RealtimeGateway.attach(app.server, {
+    const gateway = RealtimeGateway.attach(app.server, {
       directory: core.directory,
       bus: core.bus,
       contactCenter,
       onError: (err, context) => logger.error({ err }, context),
     });
+    // Live sockets close first: they hold the HTTP server open, and hear nothing more of the calls ending then.
+    closers.add('live gateway', () => gateway.close());
+
+    const sipPort = telephony.stack.transports[0]?.port ?? config.sipPort;
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.httpPort;
+    const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? '127.0.0.1' : config.httpHost;
+    const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    logger.info({ url, sipPort, database: core.database.kind, location: core.database.location }, 'server:listening');
+    let closing: Promise<void> | undefined;
+    return {
+      ...core,
+      app,
+      telephony,
+      media,
+      recordings,
+      contactCenter,
+      gateway,
+      sipPort,
+      url,
+      port,
+      close() {
+        closing ??= closers.close().then((failures) => {
+          // Each failure is logged with its part already; the stop still says it failed.
+          if (failures.length === 1) throw failures[0];
+          if (failures.length > 1) throw new AggregateError(failures, `${failures.length} parts of the server failed to close`);
+          logger.info('server:stopped');
+        });
+        return closing;
+      },
+    };
   } catch (err) {
-    await gateway?.close();
-    await app?.close();
-    await telephony?.close();
-    await contactCenter?.stop();
-    await media?.close();
-    await recordings?.close();
-    await core.close();
+    await closers.close();
     throw err;
   }
-  const engine = telephony;
-  const mediaPlane = media;
-  const recorder = recordings;
-  const cc = contactCenter;
-  const live = gateway;
-  const sipPort = engine.stack.transports[0]?.port ?? config.sipPort;
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.httpPort;
-  const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? '127.0.0.1' : config.httpHost;
-  const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url, sipPort, database: core.database.kind, location: core.database.location }, 'server:listening');
-  const started = app;
-  let closing: Promise<void> | undefined;
-  return {
-    ...core,
-    app: started,
-    telephony: engine,
-    media: mediaPlane,
-    recordings: recorder,
-    contactCenter: cc,
-    gateway: live,
-    sipPort,
-    url,
-    port,
-    close() {
-      closing ??= (async () => {
-        try {
-          // Live sockets go first: they hold the HTTP server open, and hear nothing more of the calls ending now.
-          await live.close();
-          // The engine next: its WebSocket flows live on the HTTP server and would hold its close up.
-          await engine.close();
-          // The calls just ended close their sessions and free their agents: written before the database closes.
-          await cc.stop();
-          // The relay finishes the recordings of the calls just ended; they are filed before the database closes.
-          await mediaPlane.close();
-          await recorder.close();
-          await started.close();
-        } finally {
-          await core.close();
-        }
-        logger.info('server:stopped');
-      })();
-      return closing;
-    },
-  };
 }

@@ -9,14 +9,14 @@ import { AgentService } from './agents.ts';
 import { CallControl } from './call-control.ts';
 import { CallSessionService } from './call-sessions.ts';
 import { MetricsService } from './metrics.ts';
-import { QueueService, type QueueTelephony } from './queues.ts';
+import { QueueService, type QueueTelephony } from './queues/index.ts';
 
 export { AGENT_TRANSITIONS, AgentState, AgentStateError, canMove, SETTABLE_STATES, type SettableState } from './agent-state.ts';
 export { AgentService, type AgentSnapshot, AUTO_PAUSE_REASON } from './agents.ts';
 export { type CallActor, CallControl, type CallControlState, type Softphones } from './call-control.ts';
 export { CallSessionService, type CallSession, finalStatus } from './call-sessions.ts';
 export { type AgentFigures, agentFigures, type CallMetrics, callMetrics, MetricsService, type Period, type SessionFigures, timeInStates } from './metrics.ts';
-export { callerPriority, type Queue, type QueueMember, QueueService, type QueueSettings } from './queues.ts';
+export { callerPriority, type Queue, type QueueMember, QueueService, type QueueSettings } from './queues/index.ts';
 export { type Candidate, orderCandidates } from './strategies.ts';
 
 export interface ContactCenter {

@@ -15,6 +15,7 @@
  * - A backlog longer than `maxBacklog` moves its oldest changes into the journal's spill file, read back when the
  *   database takes writes again (or at the next start, after a stop during an outage).
  */
+import type { WriteBehindStatus } from './write-behind-status.ts';
 import { WriteJournal, type WriteJournalEntry } from './write-journal.ts';
 
 export interface WriteBehindOptions<T> {
@@ -31,19 +32,6 @@ export interface WriteBehindOptions<T> {
   /** The first delay before a failed batch is tried again, in ms; it doubles up to `maxRetryDelayMs`. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
-}
-
-export interface WriteBehindStatus {
-  name: string;
-  /** Changes not yet written, in memory and spilled. */
-  pending: number;
-  /** Since when writes fail, if they do. */
-  failingSince: Date | null;
-  lastError: string | null;
-  /** Changes set aside as invalid since the start. */
-  deadLetters: number;
-  /** Writes fail, or spilled changes are still to be written: the database is not caught up. */
-  behind: boolean;
 }
 
 const DEFAULT_MAX_BACKLOG = 100_000;

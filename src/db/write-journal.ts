@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pgErrorOf } from './database.ts';
-import type { WriteBehindStatus } from './write-behind.ts';
+import type { WriteBehindStatus } from './write-behind-status.ts';
 
 export interface WriteJournalEntry {
   key: string;

@@ -10,7 +10,7 @@
  * outage does not refuse calls to numbers known before it (a queue's number is a remembered miss).
  */
 import type { DigestAlgorithm } from '../sip/index.ts';
-import type { TelephonyDirectory } from './engine.ts';
+import type { TelephonyDirectory } from './directory.ts';
 import type { ExtensionCredentials } from './registrar.ts';
 
 export type DialedExtension = NonNullable<Awaited<ReturnType<TelephonyDirectory['findExtension']>>>;

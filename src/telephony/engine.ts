@@ -15,23 +15,11 @@ import { DEFAULT_LIVENESS, type LivenessOptions } from './calls/call-watchdog.ts
 import type { CallMedia } from './calls/call.ts';
 import { AbuseGuard, type AbuseGuardOptions } from './abuse-guard.ts';
 import { DirectoryCache } from './directory-cache.ts';
+import type { TelephonyDirectory } from './directory.ts';
 import { DEFAULT_DIALOG_SUBSCRIPTION_OPTIONS, type DialogSubscriptionOptions, DialogSubscriptions } from './dialog-subscriptions.ts';
 import { ExtensionDialogs } from './extension-dialogs.ts';
 import { LocationService } from './location-service.ts';
-import { type CredentialStore, DEFAULT_REGISTRAR_OPTIONS, type ExtensionCredentials, Registrar, type RegistrarOptions } from './registrar.ts';
-
-export interface TelephonyDirectory extends CredentialStore {
-  /** Every tenant's SIP domain. */
-  listDomains(): Promise<string[]>;
-  /** One tenant's SIP domain. */
-  domainOf(tenantId: string): Promise<string | undefined>;
-  /** The extension a number dials in a tenant. */
-  findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
-  /** The longest a call of the tenant may last, in seconds (0: no limit). */
-  maxCallSecondsOf?(tenantId: string): Promise<number>;
-  /** Every extension's (or one's) credentials and ring timeout, with its tenant's domain: what the engine keeps in memory. */
-  lookups(extensionId?: string): Promise<Array<ExtensionCredentials & { domain: string; ringTimeout: number }>>;
-}
+import { DEFAULT_REGISTRAR_OPTIONS, Registrar, type RegistrarOptions } from './registrar.ts';
 
 export interface TelephonyOptions {
   listen: ListenSpec[];
