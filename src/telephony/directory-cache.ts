@@ -7,7 +7,7 @@
  * Entries still expire (after ten minutes by default) and are then read again, which bounds how long a change made
  * outside this process could go unseen. A miss is remembered briefly, so a scanner guessing numbers in a real
  * domain cannot hammer the database. An entry that expired is still used while the database cannot be read, so an
- * outage does not refuse calls to numbers known before it (a queue's number is a remembered miss).
+ * outage does not refuse calls to numbers known before it (a routed number is a remembered miss).
  */
 import type { DigestAlgorithm } from '../sip/index.ts';
 import type { TelephonyDirectory } from './directory.ts';

@@ -1,6 +1,6 @@
 // The layers' rules (ARCHITECTURE.md, "Layers and their rooms") checked on the source itself: no import cycle in
 // src/, the live gateway imports neither the engine nor the media plane, and the engine speaks SIP and PBX words
-// only. A rule the code is still being brought to is marked todo: it prints what breaks it without failing the run.
+// only.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,13 +28,9 @@ function checkCycles(dir: string): { status: number | null; cycles: Cycle[] } {
 const lines = (found: string[]) => found.map((f) => `  ${f}\n`).join('');
 
 describe('import cycles', () => {
-  // src/telephony/calls is being split by another change; a cycle wholly inside it is reported, not failed.
-  const CALLS = 'src/telephony/calls/';
   const src = checkCycles('src');
-  const outsideCalls = src.cycles.filter((c) => !c.files.every((f) => f.startsWith(CALLS)));
-  const todo = src.cycles.length > 0 && outsideCalls.length === 0 ? 'src/telephony/calls is being split' : false;
 
-  it('no import cycle in src/', { todo }, () => {
+  it('no import cycle in src/', () => {
     const found = src.cycles.map((c) => c.path.join(' -> '));
     assert.equal(src.status, found.length > 0 ? 1 : 0, 'the check exits 1 exactly when it finds a cycle');
     assert.equal(found.length, 0, `import cycles in src/:\n${lines(found)}`);
@@ -79,14 +75,14 @@ describe('import cycles', () => {
 });
 
 describe('layers', () => {
-  it('no file under src/realtime/ imports from src/telephony/ or src/media/', { todo: 'src/realtime is being moved off the engine' }, () => {
+  it('no file under src/realtime/ imports from src/telephony/ or src/media/', () => {
     const found = [...importGraph('src')]
       .filter(([file]) => file.startsWith('src/realtime/'))
       .flatMap(([file, targets]) => targets.filter((to) => /^src\/(telephony|media)\//.test(to)).map((to) => `${file} imports ${to}`));
     assert.equal(found.length, 0, `the live gateway listens to contact-center events only:\n${lines(found)}`);
   });
 
-  it('src/telephony/ never says agent or queue', { todo: 'src/telephony is being cleared of contact-center words' }, () => {
+  it('src/telephony/ never says agent or queue', () => {
     // SIP's own user agent (the User-Agent header, a user agent client) is the engine's word, not the contact center's.
     const words = /(?<!user[- ])\bagents?\b|\bqueues?\b/i;
     const found: string[] = [];

@@ -38,7 +38,7 @@ export interface CallDirectory {
 }
 
 /**
- * Takes calls to numbers that are no extension (the contact center's queues). `claim` answers whether it takes the
+ * Takes calls to numbers that are no extension (numbers a router answers for, such as the contact center's). `claim` answers whether it takes the
  * number; if so, the call is created routed (its caller hears ringback) and handed to `take`, which rings parties
  * round after round with {@link Call.ring} and lets the caller go with {@link Call.giveUp}.
  */
@@ -149,7 +149,7 @@ export class CallManager implements CallObserver {
   /**
    * Click-to-call: every device of `caller` rings first (for `callerRingTimeout` seconds); once one answers, it hears
    * ringback while `dialed` rings (`callee`, an extension's devices), or music while the router takes the call
-   * (`callee` is `'router'`: a queue's number), and the two are bridged. The call is answered at once and goes on by itself: its progress is
+   * (`callee` is `'router'`: a number the router takes), and the two are bridged. The call is answered at once and goes on by itself: its progress is
    * told by events. Needs the relay (the PBX is the caller's first party, see {@link Call.callBack}).
    */
   async originate(
@@ -318,8 +318,8 @@ export class CallManager implements CallObserver {
 
   /**
    * A transfer asked by a phone (REFER, rfc3515). Blind, from the party who answered: the Refer-To names an extension
-   * of the call's tenant, which is rung for the caller, or a number the router takes (a queue), where the caller waits
-   * again; an unknown number is 404, an extension with no device 480, a queue without the relay 503, and the phone
+   * of the call's tenant, which is rung for the caller, or a number the router takes, where the caller waits
+   * again; an unknown number is 404, an extension with no device 480, a routed number without the relay 503, and the phone
    * keeps its call then. Attended, from either party (the Refer-To carries Replaces, rfc5589#section-7): the phone's
    * two calls are joined, see {@link join}.
    */
@@ -361,7 +361,7 @@ export class CallManager implements CallObserver {
     if (!ext || !ext.isActive) {
       const take = await this.router?.claim(call.tenantId, Number(user));
       if (!take) req.reply(404, { reason: 'Not Found (no such number)' });
-      else if (!this.canHoldCallers()) req.reply(503, { reason: 'Service Unavailable (a transfer to a queue needs the media relay)' });
+      else if (!this.canHoldCallers()) req.reply(503, { reason: 'Service Unavailable (a transfer to a routed number needs the media relay)' });
       else call.acceptRefer(req, { router: { extensionId: undefined, number: Number(user) }, take });
       return;
     }
@@ -428,7 +428,7 @@ export class CallManager implements CallObserver {
     return this.media.plane.unavailableReason === undefined && this.media.holdMusic !== undefined;
   }
 
-  /** Sends the caller of `call`, answered, to the router's `number` (a queue), where it waits again with music. */
+  /** Sends the caller of `call`, answered, to the router's `number`, where it waits again with music. */
   async transferToRouter(call: Call, number: number): Promise<boolean> {
     const take = await this.router?.claim(call.tenantId, number);
     if (!take) return false;

@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { contactHeader, type Dialog, type Flow, type IncomingRequest, InviteServerTransaction, NO_USER, parseUri, randomToken, SipHeaders, SipRequest, type SipResponse, type SipStack, StateMachine } from '../../sip/index.ts';
 import { CALL_ID_PREFIX, MediaUnavailableError } from '../../media/index.ts';
 import type { CallContext, CallNotices, CallTask, LegRequest, Round } from './call-context.ts';
+import { type CallObserverOf, noticesOf } from './call-observer.ts';
 import { CALL_HEADER, type CallMedia, type CallParty, type CallSide, CallState, CallStateError, type EndCause, DIALOG_ALLOW, type RingOutcome, type RingTarget, type TransferTarget } from './call-types.ts';
 import { Fork, type ForkHandler } from './fork.ts';
 import { InDialog } from './in-dialog.ts';
@@ -40,7 +41,7 @@ export { infoDigit } from './in-dialog.ts';
 /** Where a REFER sends the caller: parties to ring, or a router that takes it. */
 export type ReferTarget = { ring: RingTarget; ringTimeoutSeconds: number } | { router: TransferTarget; take: (call: Call) => void };
 
-const CALL_MOVES: Record<CallState, readonly CallState[]> = {
+export const CALL_MOVES: Record<CallState, readonly CallState[]> = {
   [CallState.Routing]: [CallState.Ringing, CallState.Answered, CallState.Ended],
   [CallState.Ringing]: [CallState.Answered, CallState.Ended],
   // Back to routing: the party who answered sent the caller to a router, where it waits again.
@@ -48,25 +49,8 @@ const CALL_MOVES: Record<CallState, readonly CallState[]> = {
   [CallState.Ended]: [],
 };
 
-/** What the call tells its owner: the dialogs to route to it, and its life. */
-export interface CallObserver {
-  onDialog(call: Call, dialog: Dialog): void;
-  onRinging(call: Call, leg: Leg): void;
-  onAnswered(call: Call, leg: Leg): void;
-  onEnded(call: Call, cause: EndCause): void;
-  onHold(call: Call, side: CallSide, held: boolean): void;
-  onDtmf(call: Call, side: CallSide, digit: string, via: 'rfc4733' | 'info'): void;
-  onTransferring(call: Call, from: CallParty, target: TransferTarget, attended: boolean): void;
-  onRefer(call: Call, req: IncomingRequest, side: CallSide, dialog: Dialog): void;
-  onConsulting(call: Call, from: CallParty, target: CallParty): void;
-  onConsulted(call: Call, from: CallParty, leg: Leg): void;
-  onConsultationEnded(call: Call, from: CallParty, target: CallParty, outcome: 'cancelled' | 'failed'): void;
-  onTransferred(call: Call, from: CallParty, leg: Leg): void;
-  /** Header fields for an INVITE the call sends to a party (a session timer asked for, RFC 4028). */
-  offerHeaders(call: Call): Array<[string, string]>;
-  /** Header fields for a 2xx the call sends in `dialog` to `request`, an INVITE or UPDATE (the session timer granted). */
-  answerHeaders(call: Call, dialog: Dialog, request: SipRequest): Array<[string, string]>;
-}
+/** What a call tells its owner (a CallManager): the dialogs to route to it, and its life. */
+export type CallObserver = CallObserverOf<Call>;
 
 export class Call extends StateMachine<CallState> implements CallContext {
   readonly id = randomUUID();
@@ -485,23 +469,4 @@ export class Call extends StateMachine<CallState> implements CallContext {
   override terminate(): void {
     this.close('shutdown');
   }
-}
-
-/** The observer's callbacks, said from inside the call. */
-function noticesOf(call: Call, o: CallObserver): CallNotices {
-  return {
-    dialog: (dialog) => o.onDialog(call, dialog),
-    ringing: (leg) => o.onRinging(call, leg),
-    answered: (leg) => o.onAnswered(call, leg),
-    hold: (side, held) => o.onHold(call, side, held),
-    dtmf: (side, digit, via) => o.onDtmf(call, side, digit, via),
-    transferring: (from, target, attended) => o.onTransferring(call, from, target, attended),
-    refer: (req, side, dialog) => o.onRefer(call, req, side, dialog),
-    consulting: (from, target) => o.onConsulting(call, from, target),
-    consulted: (from, leg) => o.onConsulted(call, from, leg),
-    consultationEnded: (from, target, outcome) => o.onConsultationEnded(call, from, target, outcome),
-    transferred: (from, leg) => o.onTransferred(call, from, leg),
-    offerHeaders: () => o.offerHeaders(call),
-    answerHeaders: (dialog, request) => o.answerHeaders(call, dialog, request),
-  };
 }

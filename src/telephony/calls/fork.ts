@@ -41,8 +41,11 @@ export function bestFailure(statuses: readonly number[], fallback = 480): number
 
 /** What a fork's owner makes of its legs' answers. */
 export interface ForkHandler {
-  /** A provisional answer on a leg of the fork still ringing (not 100, nor a reliable one seen before). */
-  onProvisional(leg: Leg, response: SipResponse): void;
+  /**
+   * A provisional answer on a leg of the fork still ringing (not 100, nor a reliable one seen before); `first` when it
+   * is the leg's first, which made it ringing.
+   */
+  onProvisional(leg: Leg, response: SipResponse, first: boolean): void;
   /**
    * The fork's first 2xx: true to take `leg` (it is acknowledged, unless its ACK is held, and the other legs are
    * cancelled), false to hang it up.
@@ -118,7 +121,8 @@ export class Fork {
       if (leg.consumedProvisional(stack, status)) return;
       // A reliable 183 we did not ask for comes again until a PRACK: it is heard once.
       if (repeatedReliable(leg, response)) return;
-      if (this.ringing && leg.live) this.handler.onProvisional(leg, response);
+      if (!this.ringing || !leg.live) return;
+      this.handler.onProvisional(leg, response, leg.ringing());
       return;
     }
     if (status >= 300) {

@@ -32,7 +32,7 @@ export enum LegState {
   Ended = 'ended',
 }
 
-const LEG_MOVES: Record<LegState, readonly LegState[]> = {
+export const LEG_MOVES: Record<LegState, readonly LegState[]> = {
   [LegState.Trying]: [LegState.Ringing, LegState.Answered, LegState.Failed, LegState.Cancelled, LegState.Ended],
   [LegState.Ringing]: [LegState.Answered, LegState.Failed, LegState.Cancelled, LegState.Ended],
   [LegState.Answered]: [LegState.Ended],

@@ -91,8 +91,8 @@ export class BlindTransfer implements CallTask, ForkHandler {
     this.fork.ringFor(ringTimeoutSeconds);
   }
 
-  onProvisional(leg: Leg): void {
-    if (leg.ringing()) this.call.notices.ringing(leg);
+  onProvisional(leg: Leg, _response: SipResponse, first: boolean): void {
+    if (first) this.call.notices.ringing(leg);
   }
 
   onAnswer(leg: Leg, response: SipResponse): boolean {

@@ -74,7 +74,6 @@ export class RingRound implements Round, ForkHandler {
   onProvisional(leg: Leg, response: SipResponse): void {
     const { call } = this;
     if (call.state === CallState.Ended || call.answered) return;
-    leg.ringing();
     call.markRinging();
     call.notices.ringing(leg);
     const inbound = call.inbound;
