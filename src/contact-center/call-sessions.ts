@@ -2,7 +2,7 @@
  * Call sessions: every call (internal, queue, outbound) as the contact center sees it, one row each, kept up to date
  * from the engine's and the queues' events as they happen: created, queued, offered, connected, held, ended, and
  * the agent's wrap-up after it. Writes of one session go in order. A session still open when the server starts
- * (a crash) is closed as FAILED with the cause `restart`.
+ * (a crash) is closed as FAILED with the cause `restart`. A session's status moves as `call-session-state.ts` allows.
  */
 import { and, desc, eq, getTableColumns, gte, inArray, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
 import { callSessions, type CallSessionStatus, type Db, recordings } from '../db/index.ts';
@@ -10,6 +10,7 @@ import { inSlices, WriteBehind } from '../db/write-behind.ts';
 import type { WriteJournal } from '../db/write-journal.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
+import { assertSessionMove } from './call-session-state.ts';
 
 export type CallSession = typeof callSessions.$inferSelect & { recordingId: string | null };
 
@@ -227,6 +228,7 @@ export class CallSessionService {
   private change(callId: string, patch: Partial<CallSession>): void {
     const live = this.live.get(callId);
     if (!live) return;
+    if (patch.status !== undefined) assertSessionMove(live.row.status, patch.status);
     Object.assign(live.row, patch, { updatedAt: new Date() });
     this.save(live);
     this.bus.emit('session.updated', {
