@@ -15,6 +15,7 @@ export { AGENT_TRANSITIONS, AgentState, AgentStateError, canMove, SETTABLE_STATE
 export { AgentService, type AgentSnapshot, AUTO_PAUSE_REASON } from './agents.ts';
 export { type CallActor, CallControl, type CallControlState, type Softphones } from './call-control.ts';
 export { CallSessionService, type CallSession, finalStatus } from './call-sessions.ts';
+export { actorOf, CallId, ControlState, controlStateBody, DialCommand, HoldFields, isStaff, Muted, STAFF_ROLES, StatusChangeCommand, TransferFields } from './commands.ts';
 export { assertSessionMove, CallSessionStateError, canMoveSession, FINAL_SESSION_STATES, SESSION_TRANSITIONS, SessionState } from './call-session-state.ts';
 export { type AgentFigures, agentFigures, type CallMetrics, callMetrics, MetricsService, type Period, type SessionFigures, timeInStates } from './metrics.ts';
 export { callerPriority, type Queue, type QueueMember, QueueService, type QueueSettings } from './queues.ts';
