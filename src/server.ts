@@ -288,6 +288,7 @@ export async function startServer(
       findExtension: extensionLookup(core.directory),
       onError: (err, context) => logger.error({ err }, context),
       journal: core.journal,
+      softphones: { requestAnswer: (request) => gateway?.requestAnswer(request) ?? false },
     });
     app = await buildApi({
       config,
