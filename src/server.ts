@@ -181,6 +181,7 @@ export async function startServer(
       findExtension: extensionLookup(core.directory),
       onError: (err, context) => logger.error({ err }, context),
       journal: core.journal,
+      softphones: { requestAnswer: (request) => gateway?.requestAnswer(request) ?? false },
     });
     // The calls the engine's close ends close their sessions and free their agents: written after it, before the
     // database closes.

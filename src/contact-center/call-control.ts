@@ -20,11 +20,11 @@ export interface CallActor {
 }
 
 /**
- * The agent's softphones, as the realtime gateway reaches them: asks them to answer a call, and answers whether
- * any was there to ask.
+ * The agent's browser softphones, as a door that reaches them (the live API) asks them to answer a call ringing
+ * them: answers whether any was there to ask. Given to the contact center when the server is wired.
  */
-export interface Softphones {
-  requestAnswer(tenantId: string, extensionId: string, callId: string): boolean;
+export interface SoftphoneAnswerer {
+  requestAnswer(request: { tenantId: string; extensionId: string; callId: string; callSessionId: string | null }): boolean;
 }
 
 export interface CallControlState {
@@ -40,8 +40,6 @@ export interface CallControlState {
 }
 
 export class CallControl {
-  private softphones: Softphones | undefined;
-
   constructor(
     private readonly calls: Pick<CallManager, 'find' | 'contactsOf' | 'originate' | 'activeCalls' | 'transferToRouter'>,
     private readonly sessions: CallSessionService,
@@ -49,12 +47,9 @@ export class CallControl {
     private readonly bus: PbxEventBus,
     private readonly findExtension: QueueTelephony['findExtension'],
     private readonly isQueueNumber: (tenantId: string, number: number) => boolean,
+    /** Without one, no call can be answered from afar. */
+    private readonly softphones?: SoftphoneAnswerer,
   ) {}
-
-  /** Set by the realtime gateway once it runs. */
-  setSoftphones(softphones: Softphones | undefined): void {
-    this.softphones = softphones;
-  }
 
   /**
    * The call in progress named by `id` (call or session id), and the side `actor` acts for. A call that ended is
@@ -213,7 +208,8 @@ export class CallControl {
     }
     const browser = legs.some((l) => l.flow.protocol === 'WS' || l.flow.protocol === 'WSS');
     if (!browser) throw new PbxError('PBX_ERR_NOT_REMOTELY_ANSWERABLE', 'The call rings a SIP phone, which cannot be answered remotely: answer it on the phone');
-    if (!this.softphones?.requestAnswer(actor.tenantId, actor.extensionId, call.id)) {
+    const callSessionId = this.sessions.ofCall(call.id)?.id ?? null;
+    if (!this.softphones?.requestAnswer({ tenantId: actor.tenantId, extensionId: actor.extensionId, callId: call.id, callSessionId })) {
       throw new PbxError('PBX_ERR_NOT_REMOTELY_ANSWERABLE', 'No softphone of yours is connected to the live API to answer it');
     }
     return this.state(call, 'callee');

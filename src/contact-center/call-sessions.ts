@@ -2,7 +2,8 @@
  * Call sessions: every call (internal, queue, outbound) as the contact center sees it, one row each, kept up to date
  * from the engine's and the queues' events as they happen: created, queued, offered, connected, held, ended, and
  * the agent's wrap-up after it. Writes of one session go in order. A session still open when the server starts
- * (a crash) is closed as FAILED with the cause `restart`.
+ * (a crash) is closed as FAILED with the cause `restart`. A call in progress keeps its session in the contact
+ * center's live view ({@link LiveCalls}); its status moves as `call-session-state.ts` allows.
  */
 import { and, desc, eq, getTableColumns, gte, inArray, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
 import { callSessions, type CallSessionStatus, type Db, recordings } from '../db/index.ts';
@@ -10,15 +11,10 @@ import { inSlices, WriteBehind } from '../db/write-behind.ts';
 import type { WriteJournal } from '../db/write-journal.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
+import { assertSessionMove } from './call-session-state.ts';
+import type { LiveCall, LiveCalls } from './live-calls.ts';
 
 export type CallSession = typeof callSessions.$inferSelect & { recordingId: string | null };
-
-interface Live {
-  row: CallSession;
-  holdStartedAt: number | undefined;
-  /** Settles when the row's last change is written. */
-  written: Promise<void>;
-}
 
 /** Every column but the id takes the new row's value when the row exists already. */
 const UPSERT_SET = Object.fromEntries(
@@ -49,10 +45,8 @@ export function finalStatus(row: Pick<CallSession, 'answeredAt' | 'queueId'>, ca
 }
 
 export class CallSessionService {
-  /** Sessions of calls in progress, by call id. */
-  private readonly live = new Map<string, Live>();
   /** Sessions of calls that ended, by call id, until their last change is written. */
-  private readonly ended = new Map<string, Live>();
+  private readonly ended = new Map<string, LiveCall>();
   /**
    * A row changes four or five times in a short call: the changes of every session are written behind, one
    * statement per batch, instead of one statement per change.
@@ -65,6 +59,8 @@ export class CallSessionService {
   constructor(
     private readonly db: Db,
     private readonly bus: PbxEventBus,
+    /** The calls in progress: their sessions live there. */
+    private readonly calls: LiveCalls,
     private readonly onError: (err: unknown, context: string) => void,
     journal?: WriteJournal,
   ) {
@@ -121,39 +117,37 @@ export class CallSessionService {
           createdAt: at,
           updatedAt: at,
         };
-        const live: Live = { row, holdStartedAt: undefined, written: Promise.resolve() };
-        this.live.set(e.callId, live);
-        this.save(live);
+        this.save(this.calls.open(e, row));
       }),
       bus.on('queue.entered', (e) => this.change(e.callId, { status: 'QUEUED', queueId: e.queueId, queuedAt: new Date() })),
       bus.on('queue.offered', (e) => this.change(e.callId, { status: 'RINGING', offeredAt: new Date(), extensionId: e.extensionIds[0] ?? null })),
       // An offer nobody answered: the caller waits in the queue again.
       bus.on('queue.event', (e) => {
-        if (e.event === 'RINGNOANSWER' && e.callId && this.live.get(e.callId)?.row.status === 'RINGING') this.change(e.callId, { status: 'QUEUED' });
+        if (e.event === 'RINGNOANSWER' && e.callId && this.calls.get(e.callId)?.session.status === 'RINGING') this.change(e.callId, { status: 'QUEUED' });
       }),
       bus.on('leg.ringing', (e) => {
-        const live = this.live.get(e.callId);
-        if (live && !live.row.queueId && live.row.status === 'INITIATED') this.change(e.callId, { status: 'RINGING', offeredAt: new Date() });
+        const live = this.calls.get(e.callId);
+        if (live && !live.session.queueId && live.session.status === 'INITIATED') this.change(e.callId, { status: 'RINGING', offeredAt: new Date() });
       }),
       bus.on('call.answered', (e) => {
-        const live = this.live.get(e.callId);
+        const live = this.calls.get(e.callId);
         if (!live) return;
         const at = new Date();
-        const waitFrom = live.row.queuedAt ?? live.row.createdAt;
+        const waitFrom = live.session.queuedAt ?? live.session.createdAt;
         // A caller an agent sent to a queue keeps its first answer, and its waits add up.
-        const waitMs = (live.row.answeredAt ? live.row.waitMs : 0) + at.getTime() - waitFrom.getTime();
-        this.change(e.callId, { status: 'CONNECTED', answeredAt: live.row.answeredAt ?? at, extensionId: e.calleeExtensionId, waitMs });
+        const waitMs = (live.session.answeredAt ? live.session.waitMs : 0) + at.getTime() - waitFrom.getTime();
+        this.change(e.callId, { status: 'CONNECTED', answeredAt: live.session.answeredAt ?? at, extensionId: e.calleeExtensionId, waitMs });
       }),
       bus.on('call.transferring', (e) => this.change(e.callId, { status: 'TRANSFERRING' })),
       bus.on('call.consulting', (e) => this.change(e.callId, { status: 'TRANSFERRING' })),
       // A consultation that ended without a transfer: the caller is back with the agent (its hold ends next).
       bus.on('call.consultation.ended', (e) => {
-        const live = this.live.get(e.callId);
-        if (live?.row.status === 'TRANSFERRING') this.change(e.callId, { status: live.holdStartedAt === undefined ? 'CONNECTED' : 'ON_HOLD' });
+        const live = this.calls.get(e.callId);
+        if (live?.session.status === 'TRANSFERRING') this.change(e.callId, { status: live.holdStartedAt === undefined ? 'CONNECTED' : 'ON_HOLD' });
       }),
       bus.on('call.transferred', (e) => this.change(e.callId, { status: 'CONNECTED', extensionId: e.toExtensionId })),
       bus.on('call.hold', (e) => {
-        const live = this.live.get(e.callId);
+        const live = this.calls.get(e.callId);
         if (!live) return;
         if (e.held && live.holdStartedAt === undefined) {
           live.holdStartedAt = Date.now();
@@ -161,27 +155,27 @@ export class CallSessionService {
         } else if (!e.held && live.holdStartedAt !== undefined) {
           const held = Date.now() - live.holdStartedAt;
           live.holdStartedAt = undefined;
-          this.change(e.callId, { status: 'CONNECTED', holdMs: live.row.holdMs + held });
+          this.change(e.callId, { status: 'CONNECTED', holdMs: live.session.holdMs + held });
         }
       }),
       bus.on('call.ended', (e) => {
-        const live = this.live.get(e.callId);
+        const live = this.calls.get(e.callId);
         if (!live) return;
         const at = new Date();
-        const holdMs = live.row.holdMs + (live.holdStartedAt === undefined ? 0 : at.getTime() - live.holdStartedAt);
-        const waitingAgain = live.row.status === 'QUEUED' || live.row.status === 'RINGING';
-        const waitFrom = live.row.queuedAt ?? live.row.createdAt;
+        const holdMs = live.session.holdMs + (live.holdStartedAt === undefined ? 0 : at.getTime() - live.holdStartedAt);
+        const waitingAgain = live.session.status === 'QUEUED' || live.session.status === 'RINGING';
+        const waitFrom = live.session.queuedAt ?? live.session.createdAt;
         this.change(e.callId, {
-          status: finalStatus(live.row, e.cause),
+          status: finalStatus(live.session, e.cause),
           endedAt: at,
           endCause: e.cause,
           talkMs: e.durations.talk,
           holdMs,
           // A caller sent to a queue after its answer, still waiting there, adds that wait to the ones before.
-          waitMs: (live.row.answeredAt ? live.row.waitMs : 0) + (!live.row.answeredAt || waitingAgain ? at.getTime() - waitFrom.getTime() : 0),
+          waitMs: (live.session.answeredAt ? live.session.waitMs : 0) + (!live.session.answeredAt || waitingAgain ? at.getTime() - waitFrom.getTime() : 0),
         });
-        // The row stays in memory until it is written, for those who read it as the call ends.
-        this.live.delete(e.callId);
+        // The row stays in memory until it is written, for those who read it as the call ends; the live view lets
+        // the call go once it has told of its end.
         this.ended.set(e.callId, live);
         this.forgetWhenWritten(live);
       }),
@@ -204,19 +198,17 @@ export class CallSessionService {
 
   /** The live session of a call in progress, if any. */
   ofCall(callId: string): CallSession | undefined {
-    return this.live.get(callId)?.row;
+    return this.calls.get(callId)?.session;
   }
 
   /** The sessions of a tenant's calls in progress. */
   liveSessions(tenantId: string): CallSession[] {
-    return [...this.live.values()].map((l) => l.row).filter((r) => r.tenantId === tenantId);
+    return this.calls.list(tenantId).map((c) => c.session);
   }
 
   /** The live session of a call in progress, by the call's id or the session's. */
   liveSession(tenantId: string, idOrCallId: string): CallSession | undefined {
-    const byCall = this.live.get(idOrCallId)?.row;
-    const row = byCall ?? [...this.live.values()].find((l) => l.row.id === idOrCallId)?.row;
-    return row?.tenantId === tenantId ? row : undefined;
+    return this.calls.find(tenantId, idOrCallId)?.session;
   }
 
   /** Names the contact (a CRM record) a live call is about, as a click-to-call gives it. */
@@ -225,47 +217,48 @@ export class CallSessionService {
   }
 
   private change(callId: string, patch: Partial<CallSession>): void {
-    const live = this.live.get(callId);
+    const live = this.calls.get(callId);
     if (!live) return;
-    Object.assign(live.row, patch, { updatedAt: new Date() });
+    if (patch.status !== undefined) assertSessionMove(live.session.status, patch.status);
+    Object.assign(live.session, patch, { updatedAt: new Date() });
     this.save(live);
     this.bus.emit('session.updated', {
-      tenantId: live.row.tenantId,
-      sessionId: live.row.id,
+      tenantId: live.session.tenantId,
+      sessionId: live.session.id,
       callId,
-      status: live.row.status,
-      extensionId: live.row.extensionId,
-      queueId: live.row.queueId,
+      status: live.session.status,
+      extensionId: live.session.extensionId,
+      queueId: live.session.queueId,
     });
   }
 
   /** Queues the row's current state for writing. */
-  private save(live: Live): Promise<void> {
-    this.writer.put(live.row.id, live.row);
+  private save(live: LiveCall): Promise<void> {
+    this.writer.put(live.session.id, live.session);
     live.written = this.writer.flushSoon();
     return live.written;
   }
 
   /** Changes a session still in memory, and settles when the change is written. */
-  private patchKept(kept: Live, patch: Partial<CallSession>): Promise<void> {
-    Object.assign(kept.row, patch, { updatedAt: new Date() });
+  private patchKept(kept: LiveCall, patch: Partial<CallSession>): Promise<void> {
+    Object.assign(kept.session, patch, { updatedAt: new Date() });
     return this.save(kept);
   }
 
-  private forgetWhenWritten(live: Live): void {
+  private forgetWhenWritten(live: LiveCall): void {
     const last = live.written;
     void last.then(() => {
       if (live.written !== last) this.forgetWhenWritten(live);
       // While the database is away the row waits in the writer's backlog: kept here too, so a late change (the
       // wrap-up's length, notes) joins it instead of going to a database that cannot take it.
       else if (this.writer.failing) setTimeout(() => this.forgetWhenWritten(live), 1000).unref();
-      else if (this.ended.get(live.row.callId) === live) this.ended.delete(live.row.callId);
+      else if (this.ended.get(live.session.callId) === live) this.ended.delete(live.session.callId);
     });
   }
 
   /** A change of a session after its call: in memory while the row is still there, else in the database. */
   private async patchByCall(callId: string, patch: Partial<CallSession>): Promise<void> {
-    const kept = this.live.get(callId) ?? this.ended.get(callId);
+    const kept = this.calls.get(callId) ?? this.ended.get(callId);
     if (kept) {
       await this.patchKept(kept, patch);
       return;
@@ -279,8 +272,8 @@ export class CallSessionService {
   }
 
   async get(tenantId: string, idOrCallId: string): Promise<CallSession> {
-    const kept = this.live.get(idOrCallId) ?? this.ended.get(idOrCallId);
-    if (kept && kept.row.tenantId === tenantId) return kept.row;
+    const kept = this.calls.get(idOrCallId) ?? this.ended.get(idOrCallId);
+    if (kept && kept.session.tenantId === tenantId) return kept.session;
     const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrCallId);
     const where = isUuid ? sql`(${callSessions.id} = ${idOrCallId} or ${callSessions.callId} = ${idOrCallId})` : eq(callSessions.callId, idOrCallId);
     const [row] = await this.select(and(eq(callSessions.tenantId, tenantId), where) as SQL, 1, 0);
@@ -317,16 +310,16 @@ export class CallSessionService {
   async setNotes(tenantId: string, idOrCallId: string, notes: string, disposition: string | undefined): Promise<CallSession> {
     const session = await this.get(tenantId, idOrCallId);
     const patch = { notes, ...(disposition === undefined ? {} : { disposition }) };
-    const live = this.live.get(session.callId);
+    const live = this.calls.get(session.callId);
     if (live) {
       this.change(session.callId, patch);
       await live.written;
-      return live.row;
+      return live.session;
     }
     const ended = this.ended.get(session.callId);
     if (ended) {
       await this.patchKept(ended, patch);
-      return ended.row;
+      return ended.session;
     }
     await this.writer.flush();
     await this.db.update(callSessions).set({ ...patch, updatedAt: new Date() }).where(eq(callSessions.id, session.id));

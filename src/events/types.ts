@@ -17,6 +17,20 @@ export interface RegistrationEvent {
   expiresAt: Date;
 }
 
+/** A call in progress as the contact center shows it: its session as it stands. */
+export interface CallView {
+  callId: string;
+  sessionId: string;
+  /** The session's status (INITIATED, RINGING, QUEUED, CONNECTED, ON_HOLD, TRANSFERRING, or how it ended). */
+  status: string;
+  direction: string;
+  from: string;
+  to: string;
+  queueId: string | null;
+  /** The agent's extension: who answered, or who was offered the call first. */
+  agentId: string | null;
+}
+
 export interface DomainEvents {
   'tenant.created': TenantEvent & { name: string; domain: string };
   /** The tenant's call limits changed: the engine reads them again. */
@@ -92,4 +106,39 @@ export interface DomainEvents {
   'queue.event': TenantEvent & { queueId: string; callId: string | null; extensionId: string | null; event: string; data: Record<string, unknown> };
   /** A call session row changed (created, queued, offered, connected, held, ended, notes). */
   'session.updated': TenantEvent & { sessionId: string; callId: string; status: string; extensionId: string | null; queueId: string | null };
+  /*
+   * The contact center's live view of calls in progress (src/contact-center/live-calls.ts). Each names the
+   * extensions concerned, so a door tells them without keeping calls of its own or listening to the engine.
+   */
+  /**
+   * A call rings these agents: a direct call's callee (once per call), a queue's offer (every round), a transfer's
+   * or a consultation's target. `from` and `to` are what the agent's screen shows: for a consultation, the
+   * consulting agent's number and the target's, with the caller it is about in `consultation.caller`.
+   */
+  'cc.call.offered': TenantEvent & {
+    callId: string;
+    sessionId: string;
+    extensionIds: string[];
+    from: string;
+    to: string;
+    queueId: string | null;
+    /** The contact (a CRM record) a click-to-call is about. */
+    contactId: string | null;
+    consultation: { caller: string } | null;
+  };
+  /**
+   * A call's session changed (status, queue, agent), or a side was muted from the API (`muted`). `extensionIds`:
+   * the call's parties and the session's agent.
+   */
+  'cc.call.changed': TenantEvent & CallView & { extensionIds: string[]; muted?: { side: 'caller' | 'callee'; muted: boolean } };
+  /** A call ended: its session's final status, its talk time, the disposition if one is set already. */
+  'cc.call.ended': TenantEvent & {
+    callId: string;
+    sessionId: string;
+    status: string;
+    cause: string;
+    talkSeconds: number;
+    disposition: string | null;
+    extensionIds: string[];
+  };
 }

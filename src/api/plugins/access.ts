@@ -5,6 +5,7 @@
  * action, and the row is written before the answer leaves, with the outcome the answer carries.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isStaff, STAFF_ROLES } from '../../contact-center/index.ts';
 import type { UserRole } from '../../db/index.ts';
 import type { Directory, Principal } from '../../directory/index.ts';
 import { PbxError } from '../../errors/index.ts';
@@ -33,12 +34,10 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
-/** Roles that see and act on the whole tenant's contact center. */
-export const STAFF = ['ADMIN', 'MANAGER', 'SUPERVISOR'] as const;
+/** Roles that see and act on the whole tenant's contact center (the contact center's own list). */
+export const STAFF = STAFF_ROLES;
 
-export function isStaff(p: Principal): boolean {
-  return (STAFF as readonly string[]).includes(p.role);
-}
+export { isStaff };
 
 /** Allows the user itself, or one of the given roles. */
 export function requireSelfOr(p: Principal, userId: string, roles: readonly UserRole[]): void {

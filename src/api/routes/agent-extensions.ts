@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import type { AgentService } from '../../contact-center/index.ts';
+import { type AgentService, StatusChangeCommand } from '../../contact-center/index.ts';
 import type { Directory, Extension, Principal } from '../../directory/index.ts';
 import { PbxError } from '../../errors/index.ts';
 import { isStaff, principalOf, requireSelfOr } from '../plugins/access.ts';
@@ -33,12 +33,8 @@ const UpdateAgentExtension = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-// Seed 001 lists BUSY among the states a client sends; it follows calls, so asking for it is refused with 409.
-const SettableStatus = Type.Union(['AVAILABLE', 'AWAY', 'BUSY', 'OFFLINE'].map((s) => Type.Literal(s as 'AVAILABLE' | 'AWAY' | 'BUSY' | 'OFFLINE')));
-const StatusChange = Type.Object(
-  { status: SettableStatus, reason: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Why, for AWAY (Break, Lunch...)' })) },
-  { additionalProperties: false },
-);
+// The same schema the live API's `agent:status:change` is checked with.
+const StatusChange = StatusChangeCommand;
 
 type IdParamsT = Static<typeof IdParams>;
 

@@ -6,33 +6,27 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import type { CallActor, ContactCenter } from '../../contact-center/index.ts';
+import {
+  actorOf as actorOfPrincipal,
+  CallId,
+  type CallActor,
+  type ContactCenter,
+  ControlState,
+  controlStateBody,
+  DialCommand,
+  HoldFields,
+  Muted,
+  TransferFields,
+} from '../../contact-center/index.ts';
 import type { Principal } from '../../directory/index.ts';
-import { isStaff, principalOf } from '../plugins/access.ts';
-import { errors, Nullable, Uuid } from '../schemas.ts';
+import { principalOf } from '../plugins/access.ts';
+import { errors } from '../schemas.ts';
 
-const CallParams = Type.Object({ callId: Type.String({ minLength: 1, maxLength: 100 }) });
+const CallParams = Type.Object({ callId: CallId });
 const CallIdField = Type.Optional(Type.String({ maxLength: 100, description: 'Seed 001 repeats it in the body; the path wins' }));
 
-const ControlState = Type.Object({
-  callId: Type.String(),
-  callSessionId: Nullable(Uuid),
-  state: Type.String({ description: 'The call: routing, ringing, answered or ended' }),
-  side: Type.Union([Type.Literal('caller'), Type.Literal('callee')], { description: 'The side acted for' }),
-  held: Type.Boolean(),
-  muted: Type.Boolean(),
-  /** An attended transfer's consultation in progress. */
-  consultation: Nullable(
-    Type.Object({ target: Type.Integer({ description: "The target's extension number" }), answered: Type.Boolean({ description: 'The target answered and talks with the agent' }) }),
-  ),
-});
-
-export function actorOf(p: Principal, cc: ContactCenter): CallActor {
-  return { tenantId: p.tenantId, extensionId: cc.agents.ofUser(p.tenantId, p.userId)?.extensionId, staff: isStaff(p) };
-}
-
-export function controlStateBody(s: Awaited<ReturnType<ContactCenter['control']['hangup']>>): Static<typeof ControlState> {
-  return { callId: s.callId, callSessionId: s.sessionId ?? null, state: s.state, side: s.side, held: s.held, muted: s.muted, consultation: s.consultation };
+function actorOf(p: Principal, cc: ContactCenter): CallActor {
+  return actorOfPrincipal(p, cc.agents);
 }
 
 /** Seed 001's clients send `{ callId }`, others nothing at all: an absent body is an empty one. */
@@ -45,13 +39,7 @@ export function callControlRoutes(app: FastifyInstance, cc: ContactCenter): void
   const tags = ['calls'];
   const response = { 200: ControlState, ...errors(404, 409, 503) };
 
-  const DialBody = Type.Object(
-    {
-      phoneNumber: Type.String({ minLength: 1, maxLength: 32, description: "The number to call: an extension, or a queue's number" }),
-      contactId: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'The contact (a CRM record) the call is about: kept on the session' })),
-    },
-    { additionalProperties: false },
-  );
+  const DialBody = DialCommand;
   app.post<{ Body: Static<typeof DialBody> }>('/api/pbx/calls/dial', {
     config: { audit: 'call.dial' },
     schema: {
@@ -94,7 +82,7 @@ export function callControlRoutes(app: FastifyInstance, cc: ContactCenter): void
     return controlStateBody(state);
   });
 
-  const HoldBody = Type.Object({ callId: CallIdField, hold: Type.Optional(Type.Boolean({ description: 'true holds, false resumes; absent toggles' })) }, { additionalProperties: false });
+  const HoldBody = Type.Object({ callId: CallIdField, ...HoldFields }, { additionalProperties: false });
   app.post<{ Params: Static<typeof CallParams>; Body: Static<typeof HoldBody> }>('/api/pbx/calls/:callId/hold', {
     config: { audit: 'call.hold' },
     preValidation: emptyBodyIfAbsent,
@@ -105,18 +93,7 @@ export function callControlRoutes(app: FastifyInstance, cc: ContactCenter): void
     return controlStateBody(state);
   });
 
-  const TransferBody = Type.Object(
-    {
-      callId: CallIdField,
-      target: Type.String({ minLength: 1, maxLength: 32, description: "The extension number to put the caller through to, or a queue's number (blind only: the caller waits in the queue again)" }),
-      type: Type.Optional(
-        Type.Union([Type.Literal('blind'), Type.Literal('attended')], {
-          description: 'blind (the default): the agent is let go at once; attended: the caller holds while the target is consulted, then complete or cancel',
-        }),
-      ),
-    },
-    { additionalProperties: false },
-  );
+  const TransferBody = Type.Object({ callId: CallIdField, ...TransferFields }, { additionalProperties: false });
   app.post<{ Params: Static<typeof CallParams>; Body: Static<typeof TransferBody> }>('/api/pbx/calls/:callId/transfer', {
     config: { audit: 'call.transfer' },
     schema: {
@@ -149,7 +126,7 @@ export function callControlRoutes(app: FastifyInstance, cc: ContactCenter): void
     });
   }
 
-  const MuteBody = Type.Object({ callId: CallIdField, muted: Type.Boolean({ description: 'true: the other party stops hearing the agent' }) }, { additionalProperties: false });
+  const MuteBody = Type.Object({ callId: CallIdField, muted: Muted }, { additionalProperties: false });
   app.post<{ Params: Static<typeof CallParams>; Body: Static<typeof MuteBody> }>('/api/pbx/calls/:callId/mute', {
     config: { audit: 'call.mute' },
     schema: { tags, summary: 'Mute or unmute the agent: the other party stops hearing it, the agent still hears', security, params: CallParams, body: MuteBody, response },
