@@ -79,8 +79,8 @@ export class CallControl {
       sessionId: this.sessions.ofCall(call.id)?.id,
       state: call.state,
       side,
-      held: call.holding.has(side),
-      muted: call.muted.has(side),
+      held: call.isHolding(side),
+      muted: call.isMuted(side),
       consultation: call.consulting ? { target: call.consulting.target.number, answered: call.consulting.answered } : null,
     };
   }
@@ -94,7 +94,7 @@ export class CallControl {
   async dial(actor: CallActor, phoneNumber: string, contactId: string | undefined): Promise<CallControlState> {
     const agentId = actor.extensionId;
     if (agentId === undefined) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND');
-    const onCall = this.calls.activeCalls.some((c) => c.sideOf(agentId) !== undefined || c.legs.some((l) => l.live && l.party.extensionId === agentId));
+    const onCall = this.calls.activeCalls.some((c) => c.involves(agentId));
     if (onCall) throw new PbxError('PBX_ERR_AGENT_ON_CALL');
     const number = phoneNumber.trim();
     if (!/^\d{1,9}$/.test(number)) throw new PbxError('PBX_ERR_VALIDATION', 'phoneNumber must be a number of 1 to 9 digits');
@@ -133,14 +133,14 @@ export class CallControl {
   /** Puts the other party on hold (it hears music, the hold time counts), or resumes; without `held`, toggles. */
   async hold(actor: CallActor, id: string, held: boolean | undefined): Promise<CallControlState> {
     const { call, side } = await this.resolve(actor, id);
-    await this.engine(() => call.holdFrom(side, held ?? !call.holding.has(side)));
+    await this.engine(() => call.holdFrom(side, held ?? !call.isHolding(side)));
     return this.state(call, side);
   }
 
   /** The other party stops hearing the agent (who still hears it), or hears it again. */
   async mute(actor: CallActor, id: string, muted: boolean): Promise<CallControlState> {
     const { call, side } = await this.resolve(actor, id);
-    const before = call.muted.has(side);
+    const before = call.isMuted(side);
     await this.engine(() => call.mute(side, muted));
     if (before !== muted) this.bus.emit('call.muted', { tenantId: call.tenantId, callId: call.id, side, muted });
     return this.state(call, side);
@@ -201,13 +201,12 @@ export class CallControl {
     const callId = this.sessions.liveSession(actor.tenantId, id)?.callId ?? id;
     const call = this.calls.find(callId);
     if (!call || call.tenantId !== actor.tenantId || actor.extensionId === undefined) throw new PbxError('PBX_ERR_CALL_NOT_FOUND');
-    const legs = call.legs.filter((l) => l.live && l.party.extensionId === actor.extensionId);
-    if (legs.length === 0) {
+    const devices = call.ringingDevices(actor.extensionId);
+    if (devices.browsers + devices.phones === 0) {
       if (call.sideOf(actor.extensionId)) throw new PbxError('PBX_ERR_CALL_STATE', 'The call is not ringing you');
       throw new PbxError('PBX_ERR_CALL_NOT_FOUND');
     }
-    const browser = legs.some((l) => l.flow.protocol === 'WS' || l.flow.protocol === 'WSS');
-    if (!browser) throw new PbxError('PBX_ERR_NOT_REMOTELY_ANSWERABLE', 'The call rings a SIP phone, which cannot be answered remotely: answer it on the phone');
+    if (devices.browsers === 0) throw new PbxError('PBX_ERR_NOT_REMOTELY_ANSWERABLE', 'The call rings a SIP phone, which cannot be answered remotely: answer it on the phone');
     const callSessionId = this.sessions.ofCall(call.id)?.id ?? null;
     if (!this.softphones?.requestAnswer({ tenantId: actor.tenantId, extensionId: actor.extensionId, callId: call.id, callSessionId })) {
       throw new PbxError('PBX_ERR_NOT_REMOTELY_ANSWERABLE', 'No softphone of yours is connected to the live API to answer it');

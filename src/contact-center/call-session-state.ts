@@ -14,7 +14,10 @@
  *
  * A final status is never left. A change that keeps the status (a new agent, notes, a contact) is not a move.
  */
-import type { CallSessionStatus } from '../db/index.ts';
+import type { callSessions, CallSessionStatus } from '../db/index.ts';
+
+/** One call as the contact center records it (a `call_sessions` row, with its recording). */
+export type CallSession = typeof callSessions.$inferSelect & { recordingId: string | null };
 
 export const SessionState = {
   Initiated: 'INITIATED',

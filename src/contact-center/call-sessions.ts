@@ -11,10 +11,10 @@ import { inSlices, WriteBehind } from '../db/write-behind.ts';
 import type { WriteJournal } from '../db/write-journal.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
-import { assertSessionMove } from './call-session-state.ts';
+import { assertSessionMove, type CallSession } from './call-session-state.ts';
 import type { LiveCall, LiveCalls } from './live-calls.ts';
 
-export type CallSession = typeof callSessions.$inferSelect & { recordingId: string | null };
+export type { CallSession } from './call-session-state.ts';
 
 /** Every column but the id takes the new row's value when the row exists already. */
 const UPSERT_SET = Object.fromEntries(

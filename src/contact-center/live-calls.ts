@@ -17,7 +17,7 @@
  */
 import type { PbxEventBus } from '../events/index.ts';
 import type { CallView } from '../events/types.ts';
-import type { CallSession } from './call-sessions.ts';
+import type { CallSession } from './call-session-state.ts';
 
 export type { CallView };
 

@@ -16,7 +16,7 @@
  */
 import { and, desc, eq, gte, inArray, lt, lte, type SQL } from 'drizzle-orm';
 import { agentActivityLog, type AgentStatus, agentStatuses, callSessions, type Db } from '../db/index.ts';
-import type { CallSession } from './call-sessions.ts';
+import type { CallSession } from './call-session-state.ts';
 
 export type SessionFigures = Pick<CallSession, 'status' | 'queueId' | 'extensionId' | 'answeredAt' | 'waitMs' | 'talkMs' | 'holdMs' | 'wrapUpMs' | 'disposition'> & { createdAt?: Date };
 

@@ -54,7 +54,7 @@ export class Acd {
   async claim(tenantId: string, number: number): Promise<((call: Call) => void) | undefined> {
     const queue = this.store.findByNumber(tenantId, number);
     if (!queue || this.stopped) return undefined;
-    return (call) => this.enter(queue, call, callerPriority(call.inbound?.message.headers.get('Priority')), 0);
+    return (call) => this.enter(queue, call, callerPriority(call.callerHeader('Priority')), 0);
   }
 
   /** An agent's state changed: the figures of its queues change, and an agent free again may take a caller. */

@@ -4,8 +4,9 @@
  * `calls/` uses it.
  */
 import type { Dialog, Flow, IncomingRequest, SipRequest, SipResponse, SipStack } from '../../sip/index.ts';
-import type { Binding } from '../location-service.ts';
-import type { CallParty, CallSide, CallState, EndCause, RingOutcome, TransferTarget } from './call-types.ts';
+import type { CallParty, CallSide, CallState, EndCause, LegRequest, RingOutcome, TransferTarget } from './call-types.ts';
+
+export type { LegRequest } from './call-types.ts';
 import type { Fork, ForkHandler } from './fork.ts';
 import type { Leg } from './leg.ts';
 import type { MediaBridge } from './media-bridge.ts';
@@ -54,21 +55,6 @@ export interface Round {
   readonly fork: Fork;
   /** Says how the round ended, once; the call's round slot is free again. */
   settle(outcome: RingOutcome): void;
-}
-
-/** The INVITE of a new leg: whom it rings, on which contact, with what. */
-export interface LegRequest {
-  binding: Binding;
-  flow: Flow;
-  party: CallParty;
-  /** The leg's media tag and branch. */
-  branch: string;
-  maxForwards: number;
-  display: string | undefined;
-  body: Buffer | undefined;
-  contentType: string | undefined;
-  /** The From party, when it is not the call's caller. */
-  from?: CallParty;
 }
 
 export interface CallContext {

@@ -12,7 +12,8 @@ import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
 import { CallWatchdog, DEFAULT_LIVENESS, type LivenessOptions } from './call-watchdog.ts';
 import { fromDialogPeer } from './dialog-peer.ts';
-import { answerRefer, Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type Leg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
+import { Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type Leg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
+import { answerRefer } from './tasks/refer.ts';
 
 /**
  * Where to send to a contact registered over UDP. A phone behind NAT registers a Contact with its private address;

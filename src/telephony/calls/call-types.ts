@@ -73,6 +73,21 @@ export interface RingTarget {
   contacts: Array<{ binding: Binding; flow: Flow }>;
 }
 
+/** The INVITE of a new leg: whom it rings, on which contact, with what. */
+export interface LegRequest {
+  binding: Binding;
+  flow: Flow;
+  party: CallParty;
+  /** The leg's media tag and branch. */
+  branch: string;
+  maxForwards: number;
+  display: string | undefined;
+  body: Buffer | undefined;
+  contentType: string | undefined;
+  /** The From party, when it is not the call's caller. */
+  from?: CallParty;
+}
+
 /** Where a transfer sends the caller: an extension, or a number whose router takes it (no extension). */
 export type TransferTarget = { extensionId: string | undefined; number: number };
 

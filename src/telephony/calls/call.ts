@@ -16,14 +16,14 @@
  * the task is killed, every leg's transaction is released, and the media session is deleted.
  */
 import { randomUUID } from 'node:crypto';
-import { contactHeader, type Dialog, type Flow, type IncomingRequest, InviteServerTransaction, NO_USER, parseUri, randomToken, SipHeaders, SipRequest, type SipResponse, type SipStack, StateMachine } from '../../sip/index.ts';
+import { contactHeader, type Dialog, type Flow, type IncomingRequest, InviteServerTransaction, NO_USER, type SipRequest, type SipResponse, type SipStack, StateMachine } from '../../sip/index.ts';
 import { CALL_ID_PREFIX, MediaUnavailableError } from '../../media/index.ts';
 import type { CallContext, CallNotices, CallTask, LegRequest, Round } from './call-context.ts';
 import { type CallObserverOf, noticesOf } from './call-observer.ts';
 import { CALL_HEADER, type CallMedia, type CallParty, type CallSide, CallState, CallStateError, type EndCause, DIALOG_ALLOW, type RingOutcome, type RingTarget, type TransferTarget } from './call-types.ts';
 import { Fork, type ForkHandler } from './fork.ts';
 import { InDialog } from './in-dialog.ts';
-import { Leg } from './leg.ts';
+import { inviteFor, Leg } from './leg.ts';
 import { MediaBridge } from './media-bridge.ts';
 import { Consultation } from './tasks/attended-transfer.ts';
 import { BlindTransfer } from './tasks/blind-transfer.ts';
@@ -35,8 +35,6 @@ import { answerWaitingCaller, waitAgain } from './tasks/wait-with-music.ts';
 
 export * from './call-types.ts';
 export { Leg, LegState } from './leg.ts';
-export { answerRefer } from './tasks/refer.ts';
-export { infoDigit } from './in-dialog.ts';
 
 /** Where a REFER sends the caller: parties to ring, or a router that takes it. */
 export type ReferTarget = { ring: RingTarget; ringTimeoutSeconds: number } | { router: TransferTarget; take: (call: Call) => void };
@@ -137,23 +135,10 @@ export class Call extends StateMachine<CallState> implements CallContext {
   }
 
   newLeg(request: LegRequest): Leg {
-    const { binding, flow, party, maxForwards, display, body, contentType } = request;
     const from = request.from ?? this.caller;
-    const headers = new SipHeaders()
-      .add('Max-Forwards', String(maxForwards))
-      .add('From', `${display === undefined ? '' : `"${display.replace(/(["\\])/g, '\\$1')}" `}<sip:${from.number}@${this.domain}>;tag=${randomToken()}`)
-      .add('To', `<sip:${party.number}@${this.domain}>`)
-      .add('Call-ID', `${randomToken(12)}@switchboard`)
-      .add('CSeq', '1 INVITE')
-      .add('Contact', this.contactFor(flow, String(from.number)))
-      .add('Allow', DIALOG_ALLOW)
-      .add(...this.callHeader);
-    // A contact registered through an edge: its Path is the pre-loaded Route set (RFC 3327 section 5.3).
-    for (const route of binding.path) headers.add('Route', route);
-    for (const [name, value] of this.notices.offerHeaders()) headers.add(name, value);
-    if (body && contentType) headers.add('Content-Type', contentType);
-    const invite = new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
-    const leg = new Leg(binding, invite, flow, request.branch, party);
+    const extra: Array<[string, string]> = [['Allow', DIALOG_ALLOW], this.callHeader, ...this.notices.offerHeaders()];
+    const invite = inviteFor(request, from, this.domain, this.contactFor(request.flow, String(from.number)), extra);
+    const leg = new Leg(request.binding, invite, request.flow, request.branch, request.party);
     this.legs.push(leg);
     return leg;
   }
@@ -303,6 +288,35 @@ export class Call extends StateMachine<CallState> implements CallContext {
   /** Which sides the API muted: the other side does not hear them. */
   get muted(): Set<CallSide> {
     return this.bridge.muted;
+  }
+
+  /** Whether `side` holds the other. */
+  isHolding(side: CallSide): boolean {
+    return this.bridge.holding.has(side);
+  }
+
+  /** Whether `side` is muted. */
+  isMuted(side: CallSide): boolean {
+    return this.bridge.muted.has(side);
+  }
+
+  /** The devices of `extensionId` the call rings now: browsers (over WebSocket) and other phones. */
+  ringingDevices(extensionId: string): { browsers: number; phones: number } {
+    const legs = this.legs.filter((l) => l.live && l.party.extensionId === extensionId);
+    const browsers = legs.filter((l) => l.flow.protocol === 'WS' || l.flow.protocol === 'WSS').length;
+    return { browsers, phones: legs.length - browsers };
+  }
+
+  /** Whether `extensionId` is a party to the call, or one of its devices rings for it. */
+  involves(extensionId: string): boolean {
+    if (this.sideOf(extensionId) !== undefined) return true;
+    const { browsers, phones } = this.ringingDevices(extensionId);
+    return browsers + phones > 0;
+  }
+
+  /** A header field of the caller's INVITE, if the caller called in. */
+  callerHeader(name: string): string | undefined {
+    return this.inbound?.message.headers.get(name);
   }
 
   /** Which side of the call an extension is on, if it is a party to it. */

@@ -14,14 +14,17 @@ import {
   type Flow,
   type InviteClientTransaction,
   NO_USER,
-  type SipRequest,
+  parseUri,
+  randomToken,
+  SipHeaders,
+  SipRequest,
   type SipResponse,
   type SipStack,
   StateMachine,
 } from '../../sip/index.ts';
 import type { StoredSdp } from '../../media/index.ts';
 import type { Binding } from '../location-service.ts';
-import type { CallParty } from './call-types.ts';
+import type { CallParty, LegRequest } from './call-types.ts';
 
 export enum LegState {
   Trying = 'trying',
@@ -40,6 +43,23 @@ export const LEG_MOVES: Record<LegState, readonly LegState[]> = {
   [LegState.Cancelled]: [LegState.Ended],
   [LegState.Ended]: [],
 };
+
+/** The INVITE of a new leg to `request.party`'s contact, from `from` (the caller, usually), with `extra` header fields. */
+export function inviteFor(request: LegRequest, from: CallParty, domain: string, contact: string, extra: Array<[string, string]>): SipRequest {
+  const { binding, party, maxForwards, display, body, contentType } = request;
+  const headers = new SipHeaders()
+    .add('Max-Forwards', String(maxForwards))
+    .add('From', `${display === undefined ? '' : `"${display.replace(/(["\\])/g, '\\$1')}" `}<sip:${from.number}@${domain}>;tag=${randomToken()}`)
+    .add('To', `<sip:${party.number}@${domain}>`)
+    .add('Call-ID', `${randomToken(12)}@switchboard`)
+    .add('CSeq', '1 INVITE')
+    .add('Contact', contact);
+  for (const [name, value] of extra) headers.add(name, value);
+  // A contact registered through an edge: its Path is the pre-loaded Route set (RFC 3327 section 5.3).
+  for (const route of binding.path) headers.add('Route', route);
+  if (body && contentType) headers.add('Content-Type', contentType);
+  return new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
+}
 
 export class Leg extends StateMachine<LegState> {
   tx: InviteClientTransaction | undefined;
