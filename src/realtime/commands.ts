@@ -9,7 +9,7 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { actorOf, CallId, type ContactCenter, controlStateBody, DialCommand, HoldFields, Muted, StatusChangeCommand, TransferFields } from '../contact-center/index.ts';
 import type { Directory, Principal } from '../directory/index.ts';
 import { PbxError } from '../errors/index.ts';
-import { makeAjv, nulError } from '../api/plugins/validation.ts';
+import { makeAjv, nulError } from '../validation/index.ts';
 import { agentBody, type PbxSocket } from './wire.ts';
 
 type Ack = (answer: { ok: true; data: unknown } | { ok: false; error: { code: string; message: string; details?: unknown } }) => void;

@@ -185,7 +185,7 @@ export class CallManager implements CallObserver {
   /**
    * Where an extension can be rung now: its registered contacts that are reachable. A contact registered through an
    * edge proxy is reached through it (RFC 3327 section 5.3): the request goes to the first Path URI, and the Path
-   * values become its Route set (see Call.placeLeg), never straight to a Contact the phone may not be reachable at.
+   * values become its Route set (see inviteFor in leg.ts), never straight to a Contact the phone may not be reachable at.
    */
   async contactsOf(extensionId: string): Promise<Array<{ binding: Binding; flow: Flow }>> {
     const targets: Array<{ binding: Binding; flow: Flow }> = [];

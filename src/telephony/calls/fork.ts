@@ -16,6 +16,7 @@
  *   Ringing --ring timeout, stop()--> Over
  */
 import type { Dialog, SipResponse, SipStack } from '../../sip/index.ts';
+import type { LegRequest } from './call-types.ts';
 import type { Leg } from './leg.ts';
 import { repeatedReliable } from './reliable-provisional.ts';
 
@@ -57,9 +58,10 @@ export interface ForkHandler {
   onTimeout(): void;
 }
 
-/** What a fork needs of its call: the stack, its timers, and hanging up a dialog once. */
+/** What a fork needs of its call: the stack, its timers, new legs, and hanging up a dialog once. */
 export interface ForkHost {
   readonly stack: SipStack;
+  newLeg(request: LegRequest): Leg;
   after(ms: number, fire: () => void): void;
   bye(dialog: Dialog): void;
 }
@@ -87,6 +89,12 @@ export class Fork {
       onResponse: (response) => this.onResponse(leg, response),
       onTimeout: () => this.onFailure(leg, 408),
     });
+  }
+
+  /** Places a leg to each contact, its INVITE built from `common` and the contact's own branch and body, and rings them for `seconds`. */
+  ring(contacts: ReadonlyArray<Pick<LegRequest, 'binding' | 'flow' | 'party' | 'branch' | 'body'>>, common: Omit<LegRequest, 'binding' | 'flow' | 'party' | 'branch' | 'body'>, seconds: number): void {
+    for (const contact of contacts) this.add(this.host.newLeg({ ...common, ...contact }));
+    this.ringFor(seconds);
   }
 
   /** Gives up after `seconds` unless someone answered first. A fork with no leg at all fails at once with 480. */

@@ -80,11 +80,8 @@ export class Consultation implements CallTask, ForkHandler {
     // The target gets its own side in the relay, named up front (see BlindTransfer).
     const bodies = await Promise.all(target.contacts.map(({ flow }, i) => call.bridge.body('offer', offer, this.transferor.id, branches[i], flow, branches[i])));
     if (!this.current) return;
-    for (const [i, { binding, flow }] of target.contacts.entries()) {
-      const request = { binding, flow, party: target.party, branch: branches[i] as string, maxForwards: 70, display: undefined, body: bodies[i], contentType: sdp.type, from: this.transferor.party };
-      this.fork.add(call.newLeg(request));
-    }
-    this.fork.ringFor(ringTimeoutSeconds);
+    const legs = target.contacts.map((c, i) => ({ ...c, party: target.party, branch: branches[i] as string, body: bodies[i] }));
+    this.fork.ring(legs, { maxForwards: 70, display: undefined, contentType: sdp.type, from: this.transferor.party }, ringTimeoutSeconds);
   }
 
   onProvisional(leg: Leg, _response: SipResponse, first: boolean): void {

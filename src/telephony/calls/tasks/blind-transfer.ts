@@ -85,10 +85,8 @@ export class BlindTransfer implements CallTask, ForkHandler {
       return;
     }
     if (call.state === CallState.Ended) return;
-    for (const [i, { binding, flow }] of target.contacts.entries()) {
-      this.fork.add(call.newLeg({ binding, flow, party: target.party, branch: branches[i] as string, maxForwards: 69, display: undefined, body: bodies[i], contentType: sdp.type }));
-    }
-    this.fork.ringFor(ringTimeoutSeconds);
+    const legs = target.contacts.map((c, i) => ({ ...c, party: target.party, branch: branches[i] as string, body: bodies[i] }));
+    this.fork.ring(legs, { maxForwards: 69, display: undefined, contentType: sdp.type }, ringTimeoutSeconds);
   }
 
   onProvisional(leg: Leg, _response: SipResponse, first: boolean): void {

@@ -51,11 +51,8 @@ export class CallBack implements Round, ForkHandler {
     if (call.state === CallState.Ended || !this.fork.ringing) return;
     // The caller's phone shows the number it is about to call.
     const from = { extensionId: '', number: call.dialed };
-    for (const [i, { binding, flow }] of target.contacts.entries()) {
-      const request = { binding, flow, party: target.party, branch: branches[i] as string, maxForwards: 70, display: undefined, body: Buffer.from(bodies[i] as string, 'utf8'), contentType: 'application/sdp', from };
-      this.fork.add(call.newLeg(request));
-    }
-    this.fork.ringFor(ringTimeoutSeconds);
+    const legs = target.contacts.map((c, i) => ({ ...c, party: target.party, branch: branches[i] as string, body: Buffer.from(bodies[i] as string, 'utf8') }));
+    this.fork.ring(legs, { maxForwards: 70, display: undefined, contentType: 'application/sdp', from }, ringTimeoutSeconds);
   }
 
   onProvisional(leg: Leg, _response: SipResponse, first: boolean): void {

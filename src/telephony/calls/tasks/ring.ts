@@ -63,11 +63,8 @@ export class RingRound implements Round, ForkHandler {
     }
     // The caller may have gone, or the router stopped the round, while the media plane answered.
     if (call.state === CallState.Ended || !round.fork.ringing) return outcome;
-    for (const [i, { binding, flow, party }] of contacts.entries()) {
-      const request = { binding, flow, party, branch: branches[i] as string, maxForwards, display, body: bodies[i], contentType: offer.headers.get('Content-Type') };
-      round.fork.add(call.newLeg(request));
-    }
-    round.fork.ringFor(ringTimeoutSeconds);
+    const legs = contacts.map((c, i) => ({ ...c, branch: branches[i] as string, body: bodies[i] }));
+    round.fork.ring(legs, { maxForwards, display, contentType: offer.headers.get('Content-Type') }, ringTimeoutSeconds);
     return outcome;
   }
 
