@@ -136,7 +136,7 @@ export class Call extends StateMachine<CallState> implements CallContext {
 
   newLeg(request: LegRequest): Leg {
     const from = request.from ?? this.caller;
-    const extra: Array<[string, string]> = [['Allow', DIALOG_ALLOW], this.callHeader, ...this.notices.offerHeaders()];
+    const extra = { before: [['Allow', DIALOG_ALLOW], this.callHeader] as Array<[string, string]>, after: this.notices.offerHeaders() };
     const invite = inviteFor(request, from, this.domain, this.contactFor(request.flow, String(from.number)), extra);
     const leg = new Leg(request.binding, invite, request.flow, request.branch, request.party);
     this.legs.push(leg);
@@ -336,7 +336,8 @@ export class Call extends StateMachine<CallState> implements CallContext {
   /** The API's checks before it acts on the media of an answered call. */
   private mediaControl(what: string): void {
     if (this.state !== CallState.Answered) throw new CallStateError(`${what}: the call is not answered`);
-    if (this.task instanceof Consultation) throw new CallStateError(`${what}: a transfer is in progress`);
+    // A transfer in progress: the consultation pairs the media itself, and a blind transfer has nobody answered yet.
+    if (this.task || !this.answered) throw new CallStateError(`${what}: a transfer is in progress`);
     const unavailable = this.bridge.unavailable;
     if (unavailable !== undefined) throw new MediaUnavailableError(what, unavailable);
   }

@@ -44,8 +44,8 @@ export const LEG_MOVES: Record<LegState, readonly LegState[]> = {
   [LegState.Ended]: [],
 };
 
-/** The INVITE of a new leg to `request.party`'s contact, from `from` (the caller, usually), with `extra` header fields. */
-export function inviteFor(request: LegRequest, from: CallParty, domain: string, contact: string, extra: Array<[string, string]>): SipRequest {
+/** The INVITE of a new leg to `request.party`'s contact, from `from` (the caller, usually), with `extra` header fields before and after its Route set. */
+export function inviteFor(request: LegRequest, from: CallParty, domain: string, contact: string, extra: { before: Array<[string, string]>; after: Array<[string, string]> }): SipRequest {
   const { binding, party, maxForwards, display, body, contentType } = request;
   const headers = new SipHeaders()
     .add('Max-Forwards', String(maxForwards))
@@ -54,9 +54,10 @@ export function inviteFor(request: LegRequest, from: CallParty, domain: string, 
     .add('Call-ID', `${randomToken(12)}@switchboard`)
     .add('CSeq', '1 INVITE')
     .add('Contact', contact);
-  for (const [name, value] of extra) headers.add(name, value);
+  for (const [name, value] of extra.before) headers.add(name, value);
   // A contact registered through an edge: its Path is the pre-loaded Route set (RFC 3327 section 5.3).
   for (const route of binding.path) headers.add('Route', route);
+  for (const [name, value] of extra.after) headers.add(name, value);
   if (body && contentType) headers.add('Content-Type', contentType);
   return new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
 }

@@ -64,8 +64,8 @@ export class BlindTransfer implements CallTask, ForkHandler {
     const transfer = new BlindTransfer(call, old.party, settle);
     call.task = transfer;
     call.notices.transferring(old.party, target.party, false);
-    void transfer.run(sdp, target, ringTimeoutSeconds);
-    return outcome;
+    // A failure to place the target's legs rejects, as the API and the REFER path expect.
+    return transfer.run(sdp, target, ringTimeoutSeconds).then(() => outcome);
   }
 
   private async run(sdp: StoredSdp, target: RingTarget, ringTimeoutSeconds: number): Promise<void> {
