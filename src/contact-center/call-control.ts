@@ -10,7 +10,7 @@ import { MediaUnavailableError } from '../media/index.ts';
 import { type Call, type CallManager, type CallSide, type CallState, CallStateError } from '../telephony/index.ts';
 import type { AgentService } from './agents.ts';
 import type { CallSessionService } from './call-sessions.ts';
-import type { QueueTelephony } from './queues.ts';
+import type { QueueTelephony } from './queues/index.ts';
 
 /** Who asks: an agent (its extension) or staff of the tenant. */
 export interface CallActor {
