@@ -1,39 +1,11 @@
 // The `pbx` command as people run it: migrate, admin create and doctor, help; a bad setting stops the start. (The
 // server's own start and stop are in server-process.test.ts: each file has the runner's time limit to itself.)
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { freePort, runPbx, runPbxToEnd, waitForOutput } from '../support/process.ts';
+import { freePort, loginOverHttp, runPbx, runPbxToEnd, SIP, tempDirs, waitForOutput } from '../support/process.ts';
 
-// SIP on a free loopback port, so that servers of parallel tests never contend for 5060.
-const SIP = { PBX_SIP_HOST: '127.0.0.1', PBX_SIP_PORT: '0' };
-
-const tempDirs: string[] = [];
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
-  tempDirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-async function json(url: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, init);
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function loginOverHttp(base: string, email: string, password: string): Promise<string> {
-  const res = await json(`${base}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body.accessToken as string;
-}
+const { tempDir, removeAll } = tempDirs();
+after(removeAll);
 
 describe('the pbx command', () => {
   it('a bad setting stops the start with a message naming the variable (exit 2)', async () => {

@@ -3,39 +3,13 @@
 // on a PostgreSQL server. The `pbx` commands are in pbx-command.test.ts.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createPostgresDatabase } from '../support/databases.ts';
-import { freePort, runPbx, runPbxToEnd, waitForOutput } from '../support/process.ts';
+import { freePort, loginOverHttp, json, runPbx, runPbxToEnd, SIP, tempDirs, waitForOutput } from '../support/process.ts';
 
-// SIP on a free loopback port, so that servers of parallel tests never contend for 5060.
-const SIP = { PBX_SIP_HOST: '127.0.0.1', PBX_SIP_PORT: '0' };
-
-const tempDirs: string[] = [];
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
-  tempDirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-async function json(url: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, init);
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function loginOverHttp(base: string, email: string, password: string): Promise<string> {
-  const res = await json(`${base}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body.accessToken as string;
-}
+const { tempDir, removeAll } = tempDirs();
+after(removeAll);
 
 describe('npm start on embedded defaults', () => {
   it('answers /health and /docs, prints the first password once, stops on SIGTERM, and a restart keeps the data', async () => {

@@ -2,9 +2,12 @@
  * The real `pbx` command as a child process on free loopback ports: started, waited for, and stopped by its own
  * process id (its process group, when started through npm), so that no test leaves anything running.
  */
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -137,4 +140,38 @@ export async function runPbxToEnd(args: string[], env: Record<string, string | u
   const code = await p.exited;
   clearTimeout(timer);
   return { code, output: p.output() };
+}
+
+// SIP on a free loopback port, so that servers of parallel tests never contend for 5060.
+export const SIP = { PBX_SIP_HOST: '127.0.0.1', PBX_SIP_PORT: '0' };
+
+/** Temporary data directories for servers a test file starts; `removeAll` (for its `after`) deletes them. */
+export function tempDirs(): { tempDir(): string; removeAll(): void } {
+  const dirs: string[] = [];
+  return {
+    tempDir() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
+      dirs.push(dir);
+      return dir;
+    },
+    removeAll() {
+      for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function json(url: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, init);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Logs in over the server's real HTTP port and answers the access token. */
+export async function loginOverHttp(base: string, email: string, password: string): Promise<string> {
+  const res = await json(`${base}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.accessToken as string;
 }
