@@ -94,7 +94,7 @@ export interface OutboundRoute {
   name: string;
   /** Lower first. */
   priority: number;
-  /** Asterisk dial patterns (`_NXXNXXXXXX`, `_011.`, `911`) or plain prefixes; any one matching is enough. */
+  /** Asterisk dial patterns (`_NXXNXXXXXX`, `_011.`) or plain numbers matched whole (`911`); a prefix is a pattern, `_0044.`. Any one matching is enough. */
   patterns: string[];
   /** Digits cut from the front of the dialled number before `prepend` is added. */
   strip: number;
