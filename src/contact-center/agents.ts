@@ -156,18 +156,18 @@ export class AgentService {
       bus.on('call.answered', (e) => this.joined(e.calleeExtensionId, e.callId)),
       // A blind transfer: the agent who let the caller go is done with it (wrap-up for a queue call)...
       bus.on('call.transferring', (e) => {
-        const agent = this.agents.get(e.fromExtensionId);
+        const agent = this.agentOf(e.fromExtensionId);
         if (agent) this.left(agent, e.callId);
-        if (!e.attended && e.toExtensionId) this.agents.get(e.toExtensionId)?.ringing.add(e.callId);
+        if (!e.attended && e.toExtensionId) this.agentOf(e.toExtensionId)?.ringing.add(e.callId);
       }),
       // ...and the target who answered is on it.
       bus.on('call.transferred', (e) => this.joined(e.toExtensionId, e.callId)),
       // An attended transfer's target is rung, then on the call with the agent while it consults, and let go if
       // the consultation ends without a transfer.
-      bus.on('call.consulting', (e) => void this.agents.get(e.toExtensionId)?.ringing.add(e.callId)),
+      bus.on('call.consulting', (e) => void this.agentOf(e.toExtensionId)?.ringing.add(e.callId)),
       bus.on('call.consulted', (e) => this.joined(e.toExtensionId, e.callId)),
       bus.on('call.consultation.ended', (e) => {
-        const target = this.agents.get(e.toExtensionId);
+        const target = this.agentOf(e.toExtensionId);
         if (target) this.left(target, e.callId);
       }),
       bus.on('call.ended', (e) => {
@@ -384,8 +384,13 @@ export class AgentService {
   }
 
   /** The agent is on a call (it placed one, or answered one): BUSY. Never on a call that has ended. */
-  private joined(extensionId: string, callId: string): void {
-    const agent = this.agents.get(extensionId);
+  /** The agent of an extension; a party outside (through a trunk) has none. */
+  private agentOf(extensionId: string | undefined): Agent | undefined {
+    return extensionId === undefined ? undefined : this.agents.get(extensionId);
+  }
+
+  private joined(extensionId: string | undefined, callId: string): void {
+    const agent = this.agentOf(extensionId);
     if (!agent || agent.calls.has(callId) || this.endedCalls.has(callId)) return;
     agent.ringing.delete(callId);
     if (agent.offeredCallId === callId) agent.offeredCallId = undefined;

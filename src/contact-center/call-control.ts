@@ -36,7 +36,7 @@ export interface CallControlState {
   held: boolean;
   muted: boolean;
   /** An attended transfer's consultation in progress: the target's number, and whether it answered. */
-  consultation: { target: number; answered: boolean } | null;
+  consultation: { target: string; answered: boolean } | null;
 }
 
 export class CallControl {
@@ -109,12 +109,12 @@ export class CallControl {
     if (ext?.isActive) {
       const contacts = await this.calls.contactsOf(ext.extensionId);
       if (contacts.length === 0) throw new PbxError('PBX_ERR_TARGET_UNAVAILABLE');
-      callee = { target: { party: { extensionId: ext.extensionId, number: ext.number }, contacts }, ringTimeout: ext.ringTimeout };
+      callee = { target: { party: { extensionId: ext.extensionId, number: String(ext.number) }, contacts }, ringTimeout: ext.ringTimeout };
     } else {
       if (!this.isQueueNumber(actor.tenantId, Number(number))) throw new PbxError('PBX_ERR_NUMBER_NOT_FOUND');
       callee = 'router';
     }
-    const caller = { party: { extensionId: agentId, number: self.number }, contacts: agentContacts };
+    const caller = { party: { extensionId: agentId, number: String(self.number) }, contacts: agentContacts };
     let call!: Call;
     await this.engine(async () => {
       call = await this.calls.originate(actor.tenantId, caller, self.ringTimeout, Number(number), callee);
@@ -169,7 +169,7 @@ export class CallControl {
     if (ext.extensionId === call.callee?.extensionId || ext.extensionId === call.caller.extensionId) throw new PbxError('PBX_ERR_CALL_STATE', 'The target is already on this call');
     const contacts = await this.calls.contactsOf(ext.extensionId);
     if (contacts.length === 0) throw new PbxError('PBX_ERR_TARGET_UNAVAILABLE');
-    const ringTarget = { party: { extensionId: ext.extensionId, number: ext.number }, contacts };
+    const ringTarget = { party: { extensionId: ext.extensionId, number: String(ext.number) }, contacts };
     await this.engine(async () => {
       // The ringing goes on after the answer: its outcome is told by events (call.transferred or call.consulted, or
       // the call's or the consultation's end).

@@ -69,7 +69,7 @@ export const ControlState = Type.Object({
   muted: Type.Boolean(),
   /** An attended transfer's consultation in progress. */
   consultation: Type.Union([
-    Type.Object({ target: Type.Integer({ description: "The target's extension number" }), answered: Type.Boolean({ description: 'The target answered and talks with the agent' }) }),
+    Type.Object({ target: Type.String({ description: "The target's number: an extension's, or one outside in E.164" }), answered: Type.Boolean({ description: 'The target answered and talks with the agent' }) }),
     Type.Null(),
   ]),
 });

@@ -57,8 +57,10 @@ export class LiveCalls {
   constructor(private readonly bus: PbxEventBus) {}
 
   /** A call the engine just created, with its new session; its caller hears of it from now on. */
-  open(e: { tenantId: string; callId: string; routed: boolean; callerExtensionId: string }, session: CallSession): LiveCall {
-    const call: LiveCall = { tenantId: e.tenantId, callId: e.callId, routed: e.routed, session, holdStartedAt: undefined, written: Promise.resolve(), parties: new Set([e.callerExtensionId]) };
+  open(e: { tenantId: string; callId: string; routed: boolean; callerExtensionId: string | undefined }, session: CallSession): LiveCall {
+    // A caller from outside (through a trunk) is no extension: nobody's screen follows it as a party.
+    const parties = new Set<string>(e.callerExtensionId === undefined ? [] : [e.callerExtensionId]);
+    const call: LiveCall = { tenantId: e.tenantId, callId: e.callId, routed: e.routed, session, holdStartedAt: undefined, written: Promise.resolve(), parties };
     this.calls.set(e.callId, call);
     return call;
   }
@@ -140,9 +142,9 @@ export class LiveCalls {
     this.calls.clear();
   }
 
-  /** Adds a party; false if it was one already. */
-  private involve(call: LiveCall, extensionId: string): boolean {
-    if (call.parties.has(extensionId)) return false;
+  /** Adds a party; false if it was one already, or is outside (no extension). */
+  private involve(call: LiveCall, extensionId: string | undefined): extensionId is string {
+    if (extensionId === undefined || call.parties.has(extensionId)) return false;
     call.parties.add(extensionId);
     return true;
   }
@@ -153,7 +155,7 @@ export class LiveCalls {
   }
 
   /** Tells that the call rings these agents; a consultation names the agent who consults and the caller it is about. */
-  private offer(call: LiveCall, extensionIds: string[], consultation?: { from: number; to: number }): void {
+  private offer(call: LiveCall, extensionIds: string[], consultation?: { from: string; to: string }): void {
     const s = call.session;
     this.bus.emit('cc.call.offered', {
       tenantId: call.tenantId,

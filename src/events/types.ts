@@ -47,10 +47,10 @@ export interface DomainEvents {
   'registration.removed': TenantEvent & RegistrationEvent & { reason: 'unregistered' | 'expired' | 'replaced' | 'flow-closed' | 'credentials-changed' };
   /** A call was placed: `routed` when the number was a queue's (the contact center rings it round after round). */
   /** A call began: an extension's INVITE, or a click-to-call (`originated`: the caller's own devices ring first). */
-  'call.created': TenantEvent & { callId: string; from: number; to: string; callerExtensionId: string; calleeExtensionId: string | undefined; routed: boolean; originated: boolean };
-  'leg.ringing': TenantEvent & { callId: string; legId: string; extensionId: string; contact: string };
-  'leg.answered': TenantEvent & { callId: string; legId: string; extensionId: string; contact: string };
-  'call.answered': TenantEvent & { callId: string; from: number; to: number; callerExtensionId: string; calleeExtensionId: string };
+  'call.created': TenantEvent & { callId: string; from: string; to: string; callerExtensionId: string | undefined; calleeExtensionId: string | undefined; routed: boolean; originated: boolean };
+  'leg.ringing': TenantEvent & { callId: string; legId: string; extensionId: string | undefined; contact: string };
+  'leg.answered': TenantEvent & { callId: string; legId: string; extensionId: string | undefined; contact: string };
+  'call.answered': TenantEvent & { callId: string; from: string; to: string; callerExtensionId: string | undefined; calleeExtensionId: string | undefined };
   /** A side of an answered call holds the other (its phone sent sendonly or inactive), or resumes. */
   'call.hold': TenantEvent & { callId: string; side: 'caller' | 'callee'; held: boolean };
   /** A side of an answered call was muted or unmuted from the API (the other side stops or resumes hearing it). */
@@ -62,22 +62,22 @@ export interface DomainEvents {
    * an `attended` one being completed (the target was consulted first). A transfer to a queue's number `to` has no
    * `toExtensionId`: the caller waits in the queue again.
    */
-  'call.transferring': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string | undefined; to: number; attended: boolean };
+  'call.transferring': TenantEvent & { callId: string; fromExtensionId: string | undefined; toExtensionId: string | undefined; to: string; attended: boolean };
   /** An attended transfer's consultation began: `toExtensionId` is rung for the agent while the caller holds. */
-  'call.consulting': TenantEvent & { callId: string; fromExtensionId: string; from: number; toExtensionId: string; to: number };
+  'call.consulting': TenantEvent & { callId: string; fromExtensionId: string | undefined; from: string; toExtensionId: string | undefined; to: string };
   /** The consultation's target answered: it talks with the agent, the caller still holds. */
-  'call.consulted': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string; to: number };
+  'call.consulted': TenantEvent & { callId: string; fromExtensionId: string | undefined; toExtensionId: string | undefined; to: string };
   /** The consultation ended without a transfer (cancelled by the agent, or the target did not answer or hung up). */
-  'call.consultation.ended': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string; to: number; outcome: 'cancelled' | 'failed' };
+  'call.consultation.ended': TenantEvent & { callId: string; fromExtensionId: string | undefined; toExtensionId: string | undefined; to: string; outcome: 'cancelled' | 'failed' };
   /** The transfer's target answered: it talks with the caller now. */
-  'call.transferred': TenantEvent & { callId: string; fromExtensionId: string; toExtensionId: string; to: number };
+  'call.transferred': TenantEvent & { callId: string; fromExtensionId: string | undefined; toExtensionId: string | undefined; to: string };
   /** A call's recording was sealed and filed. */
   'recording.ready': TenantEvent & { callId: string; durationMs: number };
   'call.ended': TenantEvent & {
     callId: string;
     cause: string;
     answered: boolean;
-    callerExtensionId: string;
+    callerExtensionId: string | undefined;
     /** The extension that answered, if one did. */
     calleeExtensionId: string | undefined;
     /** Milliseconds: from creation to answer (or end), of conversation, and in all. */

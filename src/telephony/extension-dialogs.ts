@@ -28,7 +28,7 @@ export interface ExtensionDialog {
   state: DialogState;
   event: DialogEndEvent | undefined;
   /** The extension's own number, and the number of the party it talks or rings with. */
-  local: number;
+  local: string;
   remote: string;
   /** Milliseconds since the epoch when the dialog began. */
   since: number;
@@ -61,19 +61,20 @@ export class ExtensionDialogs {
       bus.on('call.created', (e) => {
         const record = this.record(e.tenantId, e.callId);
         // A click-to-call rings its caller's devices first: the caller is then rung like a recipient.
-        if (!e.originated) this.open(record, e.callId, e.callerExtensionId, 'initiator', 'trying', e.from, e.to);
+        if (!e.originated && e.callerExtensionId !== undefined) this.open(record, e.callId, e.callerExtensionId, 'initiator', 'trying', e.from, e.to);
         this.changed(record, e.callId);
       }),
       bus.on('leg.ringing', (e) => {
         const record = this.record(e.tenantId, e.callId);
         for (const d of record.dialogs.values()) if (d.direction === 'initiator' && d.state === 'trying') d.state = 'early';
-        if (!record.dialogs.has(e.extensionId)) this.openRecipient(record, e.callId, e.extensionId, 'early');
+        if (e.extensionId !== undefined && !record.dialogs.has(e.extensionId)) this.openRecipient(record, e.callId, e.extensionId, 'early');
         this.changed(record, e.callId);
       }),
       bus.on('leg.answered', (e) => {
         const record = this.record(e.tenantId, e.callId);
-        const answered = record.dialogs.get(e.extensionId) ?? this.openRecipient(record, e.callId, e.extensionId, 'confirmed');
-        answered.state = 'confirmed';
+        // A party outside (a trunk's) has no extension whose dialogs anyone watches.
+        const answered = e.extensionId === undefined ? undefined : (record.dialogs.get(e.extensionId) ?? this.openRecipient(record, e.callId, e.extensionId, 'confirmed'));
+        if (answered) answered.state = 'confirmed';
         for (const d of record.dialogs.values()) if (d.direction === 'initiator' && d.state !== 'terminated') d.state = 'confirmed';
         this.changed(record, e.callId);
       }),
@@ -136,7 +137,7 @@ export class ExtensionDialogs {
     return record;
   }
 
-  private open(record: CallRecord, callId: string, extensionId: string, direction: ExtensionDialog['direction'], state: DialogState, local: number, remote: string): ExtensionDialog {
+  private open(record: CallRecord, callId: string, extensionId: string, direction: ExtensionDialog['direction'], state: DialogState, local: string, remote: string): ExtensionDialog {
     const dialog: ExtensionDialog = { id: `${callId}-${direction === 'initiator' ? 'i' : 'r'}`, callId, direction, state, event: undefined, local, remote, since: Date.now() };
     record.dialogs.set(extensionId, dialog);
     let calls = this.byExtension.get(extensionId);
@@ -149,8 +150,8 @@ export class ExtensionDialogs {
   private openRecipient(record: CallRecord, callId: string, extensionId: string, state: DialogState): ExtensionDialog {
     const call = this.manager.find(callId);
     const party = call?.legs.find((l) => l.party.extensionId === extensionId)?.party;
-    const remote = !call ? '' : call.caller.extensionId === extensionId ? String(call.dialed) : String(call.caller.number);
-    return this.open(record, callId, extensionId, 'recipient', state, party?.number ?? 0, remote);
+    const remote = !call ? '' : call.caller.extensionId === extensionId ? call.dialed : call.caller.number;
+    return this.open(record, callId, extensionId, 'recipient', state, party?.number ?? '', remote);
   }
 
   private end(record: CallRecord, extensionId: string | undefined, event: DialogEndEvent | undefined): void {

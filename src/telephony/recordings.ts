@@ -16,7 +16,7 @@ import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import type { FinishedRecording, MediaPlane } from '../media/index.ts';
 import type { RecordingVault } from '../media/recording/vault.ts';
-import { type Call, CALLER_TAG } from './calls/call.ts';
+import type { Call } from './calls/call.ts';
 import type { CallManager } from './calls/call-manager.ts';
 
 export interface Recording {
@@ -37,8 +37,13 @@ export interface Recording {
 interface Pending {
   tenantId: string;
   callId: string;
-  callerNumber: number;
-  calleeNumber: number;
+  callerNumber: number | null;
+  calleeNumber: number | null;
+}
+
+/** The number column holds an extension's or a queue's number; a number outside (E.164) is not kept there. */
+function storedNumber(number: string): number | null {
+  return /^\d{1,9}$/.test(number) ? Number(number) : null;
 }
 
 export const CHANNELS = 'stereo: caller left, callee right';
@@ -91,18 +96,19 @@ export class RecordingService {
     const call = this.calls.find(callId);
     if (!call?.answered) return;
     const callee = call.answered.party;
-    const ids = [call.caller.extensionId, callee.extensionId];
+    const ids = [call.caller.extensionId, callee.extensionId].filter((id): id is string => id !== undefined);
     try {
       const [tenant] = await this.db.select({ policy: tenants.recordingPolicy }).from(tenants).where(eq(tenants.id, tenantId));
-      const rows = await this.db.select({ id: extensions.id, policy: extensions.recordingPolicy }).from(extensions).where(inArray(extensions.id, ids));
+      const rows = ids.length === 0 ? [] : await this.db.select({ id: extensions.id, policy: extensions.recordingPolicy }).from(extensions).where(inArray(extensions.id, ids));
       this.policies.set(tenantId, tenant?.policy ?? 'on-demand');
       for (const id of ids) this.policies.set(id, rows.find((r) => r.id === id)?.policy ?? null);
     } catch (err) {
       // The database is away: the policies last read decide, so a call that must be recorded still is.
       if (!this.policies.has(tenantId)) throw err;
     }
-    const policyOf = (id: string) => this.policies.get(id) ?? null;
-    if (effectivePolicy(this.policies.get(tenantId) ?? 'on-demand', policyOf(ids[0]!), policyOf(ids[1]!)) !== 'always') return;
+    // A party outside (through a trunk) has no extension, hence no policy of its own.
+    const policyOf = (id: string | undefined) => (id === undefined ? null : (this.policies.get(id) ?? null));
+    if (effectivePolicy(this.policies.get(tenantId) ?? 'on-demand', policyOf(call.caller.extensionId), policyOf(callee.extensionId)) !== 'always') return;
     await this.startOn(tenantId, callId);
   }
 
@@ -116,11 +122,12 @@ export class RecordingService {
   /** Starts (or resumes) recording a live call of the tenant. */
   async startOn(tenantId: string, callId: string): Promise<void> {
     const call = this.liveCall(tenantId, callId);
-    const entry: Pending = { tenantId, callId, callerNumber: call.caller.number, calleeNumber: call.answered.party.number };
+    const entry: Pending = { tenantId, callId, callerNumber: storedNumber(call.caller.number), calleeNumber: storedNumber(call.answered.party.number) };
     this.pending.set(call.mediaId, entry);
     fs.mkdirSync(this.pendingDir, { recursive: true });
     fs.writeFileSync(path.join(this.pendingDir, `${call.mediaId}.json`), JSON.stringify(entry));
-    await this.plane.startRecording(call.mediaId, [CALLER_TAG, call.answered.id]);
+    // The caller's side in the relay: a click-to-call's first party is tagged by its leg, not as an inbound caller.
+    await this.plane.startRecording(call.mediaId, [call.bridge.callerTag, call.answered.id]);
   }
 
   async stopOn(tenantId: string, callId: string): Promise<void> {

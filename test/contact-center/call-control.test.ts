@@ -298,7 +298,7 @@ describe('call control (seed 000/001) on real calls, and the live API', () => {
       // First consultation, cancelled: C is rung for B (C's socket says so), answers and talks with B; A hears music.
       const consult = await post(people.b.token, `/api/pbx/calls/${callId}/transfer`, { target: String(c.number), type: 'attended' });
       assert.equal(consult.statusCode, 200, consult.body);
-      assert.deepEqual(consult.json().consultation, { target: c.number, answered: false });
+      assert.deepEqual(consult.json().consultation, { target: String(c.number), answered: false });
       const toC = await live.c!.next('call:incoming', (d) => d.callId === callId, marks.c);
       assert.equal(toC.from, String(b.number), 'the target sees the agent calling');
       assert.deepEqual(toC.consultation, { caller: String(a.number) }, 'and whom the consultation is about');

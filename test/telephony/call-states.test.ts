@@ -35,7 +35,7 @@ class CallProbe extends Call {
 
 describe('the leg state table', () => {
   const invite = new SipRequest('INVITE', parseUri('sip:1001@127.0.0.1:5099'), new SipHeaders().add('CSeq', '1 INVITE'), Buffer.alloc(0));
-  const leg = () => new LegProbe({ contact: 'sip:1001@127.0.0.1:5099', path: [] } as unknown as Binding, invite, {} as never, 'leg-1', { extensionId: 'e1', number: 1001 });
+  const leg = () => new LegProbe({ contact: 'sip:1001@127.0.0.1:5099', path: [] } as unknown as Binding, invite, {} as never, 'leg-1', { extensionId: 'e1', number: '1001' });
 
   it('a leg starts trying, and only trying and ringing legs are live', () => {
     assert.equal(leg().state, LegState.Trying);
@@ -76,7 +76,7 @@ describe('the call state table', () => {
   });
   const observer = new Proxy({}, { get: () => () => [] }) as CallObserver;
   const call = () =>
-    new CallProbe('tenant', 'pbx.test', { extensionId: 'e1', number: 1000 }, 1001, false, undefined, stack, observer, { T1: 500, T2: 4000 }, {
+    new CallProbe('tenant', 'pbx.test', { extensionId: 'e1', number: '1000' }, '1001', false, undefined, stack, observer, { T1: 500, T2: 4000 }, {
       plane: new DirectMediaPlane('no relay in this test'),
       holdMusic: undefined,
       ringback: undefined,

@@ -106,7 +106,7 @@ describe('a fork of legs (RFC 3261 section 16.7)', () => {
       .add('CSeq', '1 INVITE')
       .add('Contact', `<sip:1000@127.0.0.1:${stack.transport('UDP')?.port}>`);
     const binding = { contact, path: [] } as unknown as Binding;
-    return new Leg(binding, new SipRequest('INVITE', parseUri(contact), headers, Buffer.alloc(0)), flow, `leg-${phone.port}`, { extensionId, number: 1001 });
+    return new Leg(binding, new SipRequest('INVITE', parseUri(contact), headers, Buffer.alloc(0)), flow, `leg-${phone.port}`, { extensionId, number: '1001' });
   }
 
   async function ringing(phones: Phone[]): Promise<void> {

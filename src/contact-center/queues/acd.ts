@@ -149,7 +149,7 @@ export class Acd {
         const ext = await this.telephony.findExtension(queue.tenantId, Number(target.target));
         const contacts = ext?.isActive ? await this.telephony.contactsOf(ext.extensionId) : [];
         if (ext && contacts.length > 0) {
-          const outcome = await call.ring([{ party: { extensionId: ext.extensionId, number: ext.number }, contacts }], ext.ringTimeout);
+          const outcome = await call.ring([{ party: { extensionId: ext.extensionId, number: String(ext.number) }, contacts }], ext.ringTimeout);
           if (outcome === 'answered' || outcome === 'ended') return;
         }
       }
@@ -216,7 +216,7 @@ export class Acd {
       for (const id of extensionIds) {
         const member = queue.members.find((m) => m.extensionId === id);
         const contacts = await this.telephony.contactsOf(id);
-        if (member && contacts.length > 0) targets.push({ party: { extensionId: id, number: member.number } satisfies CallParty, contacts });
+        if (member && contacts.length > 0) targets.push({ party: { extensionId: id, number: String(member.number) } satisfies CallParty, contacts });
       }
       this.bus.emit('queue.offered', { tenantId: queue.tenantId, callId: call.id, queueId: queue.id, extensionIds });
       outcome = targets.length === 0 ? 'unavailable' : await call.ring(targets, queue.ringTimeout);
@@ -258,7 +258,7 @@ export class Acd {
   }
 
   /** app_queue's TRANSFER: the agent passed the caller on; it counts as the agent's call ending, not as COMPLETE. */
-  transferred(callId: string, target: number): void {
+  transferred(callId: string, target: string): void {
     for (const queue of this.store.all()) {
       const rt = this.runtimes.peek(queue.id);
       const c = rt?.connected.get(callId);
@@ -266,7 +266,7 @@ export class Acd {
       rt.connected.delete(callId);
       const stats = rt.stats.get(c.extensionId);
       if (stats) stats.lastCallEndedAt = Date.now();
-      this.log.record(queue, callId, c.extensionId, 'TRANSFER', { extension: String(target), holdtime: c.wait, calltime: Math.round((Date.now() - c.answeredAt) / 1000) });
+      this.log.record(queue, callId, c.extensionId, 'TRANSFER', { extension: target, holdtime: c.wait, calltime: Math.round((Date.now() - c.answeredAt) / 1000) });
     }
   }
 

@@ -60,7 +60,7 @@ export interface Round {
 export interface CallContext {
   readonly id: string;
   readonly caller: CallParty;
-  readonly dialed: number;
+  readonly dialed: string;
   readonly inbound: IncomingRequest | undefined;
   readonly state: CallState;
   readonly stack: SipStack;

@@ -118,7 +118,7 @@ export class CallManager implements CallObserver {
       return;
     }
     const number = Number(dialed);
-    const callerParty = { extensionId: caller.extensionId, number: caller.number };
+    const callerParty = { extensionId: caller.extensionId, number: String(caller.number) };
     const callee = await this.directory.findExtension(caller.tenantId, number);
     if (!callee) {
       const take = await this.router?.claim(caller.tenantId, number);
@@ -126,7 +126,7 @@ export class CallManager implements CallObserver {
         req.reply(404, { reason: 'Not Found (no such number)' });
         return;
       }
-      const call = this.create(caller.tenantId, from.host, callerParty, number, true, req);
+      const call = this.create(caller.tenantId, from.host, callerParty, dialed, true, req);
       call.hold();
       take(call);
       return;
@@ -136,11 +136,11 @@ export class CallManager implements CallObserver {
       req.reply(480, { reason: 'Temporarily Unavailable (not registered)' });
       return;
     }
-    const call = this.create(caller.tenantId, from.host, callerParty, number, false, req, callee.extensionId);
-    await call.start({ party: { extensionId: callee.extensionId, number: callee.number }, contacts }, callee.ringTimeout);
+    const call = this.create(caller.tenantId, from.host, callerParty, dialed, false, req, callee.extensionId);
+    await call.start({ party: { extensionId: callee.extensionId, number: String(callee.number) }, contacts }, callee.ringTimeout);
   }
 
-  private create(tenantId: string, domain: string, caller: CallParty, dialed: number, routed: boolean, req: IncomingRequest | undefined, calleeExtensionId?: string): Call {
+  private create(tenantId: string, domain: string, caller: CallParty, dialed: string, routed: boolean, req: IncomingRequest | undefined, calleeExtensionId?: string): Call {
     const call = new Call(tenantId, domain, caller, dialed, routed, req, this.stack, this, this.timers, this.media);
     this.calls.set(call.id, call);
     this.bus.emit('call.created', { tenantId, callId: call.id, from: caller.number, to: String(dialed), callerExtensionId: caller.extensionId, calleeExtensionId, routed, originated: req === undefined });
@@ -168,7 +168,7 @@ export class CallManager implements CallObserver {
     if (routed && !take) throw new CallStateError(`Click-to-call: nothing takes the number ${dialed}`);
     const domain = await this.directory.domainOf(tenantId);
     if (!domain) throw new Error(`call: tenant ${tenantId} has no SIP domain`);
-    const call = this.create(tenantId, domain, caller.party, dialed, routed, undefined, callee === 'router' ? undefined : callee.target.party.extensionId);
+    const call = this.create(tenantId, domain, caller.party, String(dialed), routed, undefined, callee === 'router' ? undefined : callee.target.party.extensionId);
     const ringing = call.callBack(caller, callerRingTimeout, audio as string);
     const connect = async (outcome: RingOutcome) => {
       if (outcome !== 'answered') return;
@@ -363,7 +363,7 @@ export class CallManager implements CallObserver {
       const take = await this.router?.claim(call.tenantId, Number(user));
       if (!take) req.reply(404, { reason: 'Not Found (no such number)' });
       else if (!this.canHoldCallers()) req.reply(503, { reason: 'Service Unavailable (a transfer to a routed number needs the media relay)' });
-      else call.acceptRefer(req, { router: { extensionId: undefined, number: Number(user) }, take });
+      else call.acceptRefer(req, { router: { extensionId: undefined, number: user }, take });
       return;
     }
     if (ext.extensionId === call.caller.extensionId || ext.extensionId === call.callee?.extensionId) {
@@ -375,7 +375,7 @@ export class CallManager implements CallObserver {
       req.reply(480, { reason: 'Temporarily Unavailable (not registered)' });
       return;
     }
-    call.acceptRefer(req, { ring: { party: { extensionId: ext.extensionId, number: ext.number }, contacts }, ringTimeoutSeconds: ext.ringTimeout });
+    call.acceptRefer(req, { ring: { party: { extensionId: ext.extensionId, number: String(ext.number) }, contacts }, ringTimeoutSeconds: ext.ringTimeout });
   }
 
   /**
@@ -433,7 +433,7 @@ export class CallManager implements CallObserver {
   async transferToRouter(call: Call, number: number): Promise<boolean> {
     const take = await this.router?.claim(call.tenantId, number);
     if (!take) return false;
-    call.waitAgain({ extensionId: undefined, number }, take);
+    call.waitAgain({ extensionId: undefined, number: String(number) }, take);
     return true;
   }
 

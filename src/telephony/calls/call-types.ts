@@ -2,7 +2,7 @@
  * The words of a call, shared by the call, its legs, forks and tasks: its states, its parties and sides, why it
  * ended, how a round of ringing ended, and the media plane as a call uses it.
  */
-import type { Flow } from '../../sip/index.ts';
+import type { Flow, SipRequest, SipResponse } from '../../sip/index.ts';
 import type { MediaPlane, MediaProfile } from '../../media/index.ts';
 import type { Binding } from '../location-service.ts';
 
@@ -62,20 +62,48 @@ export type EndCause = EngineEndCause | (string & Record<never, never>);
 /** How one round of ringing ended: someone answered, nobody did (and why), or the call ended meanwhile. */
 export type RingOutcome = 'answered' | 'no-answer' | 'busy' | 'rejected' | 'unavailable' | 'ended';
 
+/**
+ * A party to a call: an extension of the tenant (its id and number), or a party outside the building reached
+ * through a trunk (no extension; its number in E.164, `+14155550100`).
+ */
 export interface CallParty {
-  extensionId: string;
-  number: number;
+  extensionId: string | undefined;
+  number: string;
+}
+
+/**
+ * Where a leg's INVITE goes: a registered contact (a {@link Binding}), or a carrier's server. `contact` is the
+ * Request-URI, `path` the pre-loaded Route set (RFC 3327's Path of a binding, or a trunk's outbound proxy).
+ */
+export type LegTarget = Pick<Binding, 'contact' | 'path'>;
+
+/** Answers a challenge (401/407) to a leg's INVITE: the INVITE to send again with credentials, or none to give up. */
+export interface LegAuth {
+  retry(invite: SipRequest, challenge: SipResponse): SipRequest | undefined;
+}
+
+/**
+ * How a leg to a party outside presents itself (the carrier's words): its From and To (name-addr, without a tag),
+ * header fields of its own (P-Asserted-Identity, Privacy), and credentials for the carrier's challenge.
+ */
+export interface LegAddressing {
+  from: string;
+  to: string;
+  headers: Array<[string, string]>;
+  auth: LegAuth | undefined;
 }
 
 /** A party to ring and the contacts it is reached at. */
 export interface RingTarget {
   party: CallParty;
-  contacts: Array<{ binding: Binding; flow: Flow }>;
+  contacts: Array<{ binding: LegTarget; flow: Flow }>;
+  /** A party outside, through a trunk: how its legs present themselves (an extension's legs need none). */
+  addressing?: LegAddressing;
 }
 
 /** The INVITE of a new leg: whom it rings, on which contact, with what. */
 export interface LegRequest {
-  binding: Binding;
+  binding: LegTarget;
   flow: Flow;
   party: CallParty;
   /** The leg's media tag and branch. */
@@ -86,10 +114,12 @@ export interface LegRequest {
   contentType: string | undefined;
   /** The From party, when it is not the call's caller. */
   from?: CallParty;
+  /** A leg to a party outside: its own From, To, header fields and credentials. */
+  addressing?: LegAddressing;
 }
 
 /** Where a transfer sends the caller: an extension, or a number whose router takes it (no extension). */
-export type TransferTarget = { extensionId: string | undefined; number: number };
+export type TransferTarget = CallParty;
 
 export type CallSide = 'caller' | 'callee';
 

@@ -91,7 +91,7 @@ export class Call extends StateMachine<CallState> implements CallContext {
     readonly domain: string,
     readonly caller: CallParty,
     /** The number the caller dialed. */
-    readonly dialed: number,
+    readonly dialed: string,
     /**
      * A routed call is rung round after round by whoever routes it; its caller hears music or ringback meanwhile and
      * only learns of the outcome when the router answers or lets it go. A direct call rings one round only, until the
@@ -138,7 +138,7 @@ export class Call extends StateMachine<CallState> implements CallContext {
     const from = request.from ?? this.caller;
     const extra = { before: [['Allow', DIALOG_ALLOW], this.callHeader] as Array<[string, string]>, after: this.notices.offerHeaders() };
     const invite = inviteFor(request, from, this.domain, this.contactFor(request.flow, String(from.number)), extra);
-    const leg = new Leg(request.binding, invite, request.flow, request.branch, request.party);
+    const leg = new Leg(request.binding, invite, request.flow, request.branch, request.party, request.addressing?.auth);
     this.legs.push(leg);
     return leg;
   }

@@ -92,7 +92,7 @@ export class Fork {
   }
 
   /** Places a leg to each contact, its INVITE built from `common` and the contact's own branch and body, and rings them for `seconds`. */
-  ring(contacts: ReadonlyArray<Pick<LegRequest, 'binding' | 'flow' | 'party' | 'branch' | 'body'>>, common: Omit<LegRequest, 'binding' | 'flow' | 'party' | 'branch' | 'body'>, seconds: number): void {
+  ring(contacts: ReadonlyArray<Pick<LegRequest, 'binding' | 'flow' | 'party' | 'branch' | 'body' | 'addressing'>>, common: Omit<LegRequest, 'binding' | 'flow' | 'party' | 'branch' | 'body' | 'addressing'>, seconds: number): void {
     for (const contact of contacts) this.add(this.host.newLeg({ ...common, ...contact }));
     this.ringFor(seconds);
   }
@@ -134,6 +134,7 @@ export class Fork {
       return;
     }
     if (status >= 300) {
+      if ((status === 401 || status === 407) && this.ringing && leg.authenticate(stack, response)) return;
       this.onFailure(leg, status);
       return;
     }

@@ -23,8 +23,7 @@ import {
   StateMachine,
 } from '../../sip/index.ts';
 import type { StoredSdp } from '../../media/index.ts';
-import type { Binding } from '../location-service.ts';
-import type { CallParty, LegRequest } from './call-types.ts';
+import type { CallParty, LegAuth, LegRequest, LegTarget } from './call-types.ts';
 
 export enum LegState {
   Trying = 'trying',
@@ -46,15 +45,17 @@ export const LEG_MOVES: Record<LegState, readonly LegState[]> = {
 
 /** The INVITE of a new leg to `request.party`'s contact, from `from` (the caller, usually), with `extra` header fields before and after its Route set. */
 export function inviteFor(request: LegRequest, from: CallParty, domain: string, contact: string, extra: { before: Array<[string, string]>; after: Array<[string, string]> }): SipRequest {
-  const { binding, party, maxForwards, display, body, contentType } = request;
+  const { binding, party, maxForwards, display, body, contentType, addressing } = request;
+  const displayName = display === undefined ? '' : `"${display.replace(/(["\\])/g, '\\$1')}" `;
   const headers = new SipHeaders()
     .add('Max-Forwards', String(maxForwards))
-    .add('From', `${display === undefined ? '' : `"${display.replace(/(["\\])/g, '\\$1')}" `}<sip:${from.number}@${domain}>;tag=${randomToken()}`)
-    .add('To', `<sip:${party.number}@${domain}>`)
+    .add('From', `${addressing?.from ?? `${displayName}<sip:${from.number}@${domain}>`};tag=${randomToken()}`)
+    .add('To', addressing?.to ?? `<sip:${party.number}@${domain}>`)
     .add('Call-ID', `${randomToken(12)}@switchboard`)
     .add('CSeq', '1 INVITE')
     .add('Contact', contact);
   for (const [name, value] of extra.before) headers.add(name, value);
+  for (const [name, value] of addressing?.headers ?? []) headers.add(name, value);
   // A contact registered through an edge: its Path is the pre-loaded Route set (RFC 3327 section 5.3).
   for (const route of binding.path) headers.add('Route', route);
   for (const [name, value] of extra.after) headers.add(name, value);
@@ -64,6 +65,9 @@ export function inviteFor(request: LegRequest, from: CallParty, domain: string, 
 
 export class Leg extends StateMachine<LegState> {
   tx: InviteClientTransaction | undefined;
+  /** The INVITE as last sent: a challenge (401/407) answered with credentials sends it again, CSeq one higher. */
+  invite: SipRequest;
+  private user: ClientTransactionUser | undefined;
   dialog: Dialog | undefined;
   /** The final failure the leg was answered with, or 408 when it timed out. */
   finalStatus: number | undefined;
@@ -77,15 +81,18 @@ export class Leg extends StateMachine<LegState> {
   ackAnswer: StoredSdp | undefined;
 
   constructor(
-    readonly binding: Binding,
-    readonly invite: SipRequest,
+    readonly binding: LegTarget,
+    invite: SipRequest,
     readonly flow: Flow,
     /** The leg's media tag and branch. */
     readonly id: string,
     /** Whom the leg rings. */
     readonly party: CallParty,
+    /** Credentials for a carrier's challenge; none for a phone (we never answer a phone's challenge). */
+    private readonly auth?: LegAuth,
   ) {
     super(LegState.Trying, LEG_MOVES, LegState.Ended, 'leg');
+    this.invite = invite;
   }
 
   /** Still waiting for its final answer. */
@@ -95,7 +102,22 @@ export class Leg extends StateMachine<LegState> {
 
   /** Sends the leg's INVITE; its responses go to `user`. */
   send(stack: SipStack, user: ClientTransactionUser): void {
+    this.user = user;
     this.tx = stack.sendRequest(this.invite, this.flow, user) as InviteClientTransaction;
+  }
+
+  /**
+   * A challenge (401/407) to the leg's INVITE, answered once with the carrier's credentials (rfc3261#section-22.2):
+   * the same INVITE in a new transaction, CSeq one higher. False when there is nothing to answer it with (no
+   * credentials, or they were refused already): the challenge is then the leg's failure.
+   */
+  authenticate(stack: SipStack, challenge: SipResponse): boolean {
+    if (!this.live || !this.user || this.cancelWhenProvisional) return false;
+    const retry = this.auth?.retry(this.invite, challenge);
+    if (!retry) return false;
+    this.invite = retry;
+    this.tx = stack.sendRequest(retry, this.flow, this.user) as InviteClientTransaction;
+    return true;
   }
 
   /** A provisional answer: true the first time, when the leg starts ringing. */

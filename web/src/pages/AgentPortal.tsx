@@ -120,14 +120,14 @@ function ActiveCall({ call }: { call: PhoneCall }) {
   const [keypad, setKeypad] = useState(false);
 
   /** The attended transfer in progress: whom the agent consults. */
-  const [consulting, setConsulting] = useState<number | null>(null);
+  const [consulting, setConsulting] = useState<string | null>(null);
   const sawTransferring = useRef(false);
 
   const control = async (action: string, body: object = {}) => {
     setError(null);
     if (!call.callId) return setError('The call is not known to the server yet');
     try {
-      const state = await post<{ held: boolean; muted: boolean; consultation: { target: number } | null }>(`/api/pbx/calls/${encodeURIComponent(call.callId)}/${action}`, body);
+      const state = await post<{ held: boolean; muted: boolean; consultation: { target: string } | null }>(`/api/pbx/calls/${encodeURIComponent(call.callId)}/${action}`, body);
       setHeld(state.held);
       setMuted(state.muted);
       sawTransferring.current = false;

@@ -50,7 +50,7 @@ export class CallBack implements Round, ForkHandler {
     );
     if (call.state === CallState.Ended || !this.fork.ringing) return;
     // The caller's phone shows the number it is about to call.
-    const from = { extensionId: '', number: call.dialed };
+    const from = { extensionId: undefined, number: call.dialed };
     const legs = target.contacts.map((c, i) => ({ ...c, party: target.party, branch: branches[i] as string, body: Buffer.from(bodies[i] as string, 'utf8') }));
     this.fork.ring(legs, { maxForwards: 70, display: undefined, contentType: 'application/sdp', from }, ringTimeoutSeconds);
   }

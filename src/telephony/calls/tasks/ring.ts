@@ -30,17 +30,27 @@ export function openRound<R extends Round>(call: CallContext, make: (settle: (ou
   return { round, outcome };
 }
 
+/**
+ * What the round's owner does with a failure. By default a direct call whose legs all failed ends with the best
+ * failure; `onFailure` takes the failure instead (the caller keeps waiting, as a call out through a trunk does while
+ * the next trunk is tried), and the owner ends the call when it has nothing else to try.
+ */
+export interface RingOptions {
+  onFailure?: (status: number) => void;
+}
+
 export class RingRound implements Round, ForkHandler {
   readonly fork: Fork;
 
   private constructor(
     private readonly call: CallContext,
     readonly settle: (outcome: RingOutcome) => void,
+    private readonly options: RingOptions,
   ) {
     this.fork = call.fork(this);
   }
 
-  static async start(call: CallContext, targets: RingTarget[], ringTimeoutSeconds: number): Promise<RingOutcome> {
+  static async start(call: CallContext, targets: RingTarget[], ringTimeoutSeconds: number, options: RingOptions = {}): Promise<RingOutcome> {
     // A caller the PBX answered waits: each party rung gets its own side in the relay, offered the caller's media.
     const waiting = call.callerDialog !== undefined;
     const stored = call.bridge.sdp.caller;
@@ -49,8 +59,8 @@ export class RingRound implements Round, ForkHandler {
     const maxForwards = Math.max(0, Number(call.inbound?.message.headers.get('Max-Forwards') ?? 70) - 1);
     const display = call.inbound?.message.from.displayName;
     if (!call.routed) call.listenForCancel();
-    const { round, outcome } = openRound(call, (settle) => new RingRound(call, settle));
-    const contacts = targets.flatMap((t) => t.contacts.map((c) => ({ ...c, party: t.party })));
+    const { round, outcome } = openRound(call, (settle) => new RingRound(call, settle, options));
+    const contacts = targets.flatMap((t) => t.contacts.map((c) => ({ ...c, party: t.party, addressing: t.addressing })));
     const branches = contacts.map(() => randomUUID());
     let bodies: Array<Buffer | undefined>;
     try {
@@ -84,7 +94,7 @@ export class RingRound implements Round, ForkHandler {
         reason: response.reason,
         body,
         contentType: body ? response.headers.get('Content-Type') : undefined,
-        headers: [['Contact', call.contactFor(inbound.flow, String(call.dialed))], call.callHeader],
+        headers: [['Contact', call.contactFor(inbound.flow, call.dialed)], call.callHeader],
       });
     });
   }
@@ -118,7 +128,7 @@ export class RingRound implements Round, ForkHandler {
         : await bridge.body('answer', response, leg.id, bridge.callerTag, inbound.flow, leg.id);
       if (call.state === CallState.Ended || inbound.transaction.finalSent) return;
       if (!late) bridge.callerAnswer = body?.toString('utf8');
-      const callerContact = call.contactFor(inbound.flow, String(call.dialed));
+      const callerContact = call.contactFor(inbound.flow, call.dialed);
       const callerDialog = (call.callerDialog = asUas(inbound, callerContact));
       call.notices.dialog(callerDialog);
       const ok = inbound.reply(200, {
@@ -150,6 +160,10 @@ export class RingRound implements Round, ForkHandler {
     this.settle(cause);
     // A routed caller waits for the router's next round.
     if (call.routed && (call.inbound || call.callerDialog)) return;
+    if (this.options.onFailure) {
+      this.options.onFailure(status);
+      return;
+    }
     call.refuseCaller(status === 408 ? 480 : status);
     call.end(cause);
   }

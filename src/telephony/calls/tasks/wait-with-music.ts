@@ -24,7 +24,7 @@ export function answerWaitingCaller(call: CallContext): void {
     call.answering = answerCaller(call, music).catch((err: unknown) => call.mediaFailed(err));
     return;
   }
-  inbound.reply(180, { headers: [['Contact', call.contactFor(inbound.flow, String(call.dialed))], call.callHeader] });
+  inbound.reply(180, { headers: [['Contact', call.contactFor(inbound.flow, call.dialed)], call.callHeader] });
 }
 
 /**
@@ -37,7 +37,7 @@ async function answerCaller(call: CallContext, audio: string): Promise<void> {
   if (call.state === CallState.Ended || inbound.transaction.finalSent) return call.bridge.forget();
   await call.bridge.waitWith(audio);
   if ((call.state as CallState) === CallState.Ended || inbound.transaction.finalSent) return call.bridge.forget();
-  const contact = call.contactFor(inbound.flow, String(call.dialed));
+  const contact = call.contactFor(inbound.flow, call.dialed);
   const callerDialog: Dialog = (call.callerDialog = asUas(inbound, contact));
   call.notices.dialog(callerDialog);
   const headers: Array<[string, string]> = [['Contact', contact], ['Allow', DIALOG_ALLOW], call.callHeader, ...call.notices.answerHeaders(callerDialog, inbound.message)];
