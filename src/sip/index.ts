@@ -4,6 +4,7 @@
  */
 export * from './message/index.ts';
 export * from './auth/digest.ts';
+export * from './auth/digest-client.ts';
 export * from './transport/flow.ts';
 export * from './transport/transports.ts';
 export * from './transport/websocket.ts';
