@@ -41,7 +41,7 @@ export interface CallControlState {
 
 export class CallControl {
   constructor(
-    private readonly calls: Pick<CallManager, 'find' | 'contactsOf' | 'originate' | 'activeCalls' | 'transferToRouter'>,
+    private readonly calls: Pick<CallManager, 'find' | 'contactsOf' | 'originate' | 'activeCalls' | 'transferToRouter' | 'planOut'>,
     private readonly sessions: CallSessionService,
     private readonly agents: AgentService,
     private readonly bus: PbxEventBus,
@@ -96,28 +96,34 @@ export class CallControl {
     if (agentId === undefined) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND');
     const onCall = this.calls.activeCalls.some((c) => c.involves(agentId));
     if (onCall) throw new PbxError('PBX_ERR_AGENT_ON_CALL');
-    const number = phoneNumber.trim();
-    if (!/^\d{1,9}$/.test(number)) throw new PbxError('PBX_ERR_VALIDATION', 'phoneNumber must be a number of 1 to 9 digits');
+    const number = phoneNumber.trim().replace(/[\s().-]/g, '');
+    if (!/^\+?[0-9*#]{1,32}$/.test(number)) throw new PbxError('PBX_ERR_VALIDATION', 'phoneNumber must be an extension, a queue or a telephone number (digits, with a leading + for E.164)');
     const profile = this.agents.find(agentId);
     const self = profile && (await this.findExtension(actor.tenantId, profile.number));
     if (!self || self.extensionId !== agentId) throw new PbxError('PBX_ERR_EXTENSION_NOT_FOUND');
     if (self.number === Number(number)) throw new PbxError('PBX_ERR_VALIDATION', 'An agent cannot dial its own extension');
     const agentContacts = await this.calls.contactsOf(agentId);
     if (agentContacts.length === 0) throw new PbxError('PBX_ERR_AGENT_NOT_REGISTERED');
-    const ext = await this.findExtension(actor.tenantId, Number(number));
+    const internal = /^\d{1,9}$/.test(number);
+    const ext = internal ? await this.findExtension(actor.tenantId, Number(number)) : undefined;
     let callee: Parameters<CallManager['originate']>[4];
     if (ext?.isActive) {
       const contacts = await this.calls.contactsOf(ext.extensionId);
       if (contacts.length === 0) throw new PbxError('PBX_ERR_TARGET_UNAVAILABLE');
       callee = { target: { party: { extensionId: ext.extensionId, number: String(ext.number) }, contacts }, ringTimeout: ext.ringTimeout };
-    } else {
-      if (!this.isQueueNumber(actor.tenantId, Number(number))) throw new PbxError('PBX_ERR_NUMBER_NOT_FOUND');
+    } else if (internal && this.isQueueNumber(actor.tenantId, Number(number))) {
       callee = 'router';
+    } else {
+      // A number outside: the tenant's outbound routes and the agent's dial policy decide.
+      const plan = await this.calls.planOut(actor.tenantId, agentId, number);
+      if (!plan) throw new PbxError('PBX_ERR_NUMBER_NOT_FOUND');
+      if (!plan.ok) throw new PbxError(plan.code, plan.reason, plan.numberClass ? { details: { class: plan.numberClass } } : undefined);
+      callee = { outside: plan };
     }
     const caller = { party: { extensionId: agentId, number: String(self.number) }, contacts: agentContacts };
     let call!: Call;
     await this.engine(async () => {
-      call = await this.calls.originate(actor.tenantId, caller, self.ringTimeout, Number(number), callee);
+      call = await this.calls.originate(actor.tenantId, caller, self.ringTimeout, number, callee);
     });
     if (contactId !== undefined) this.sessions.attachContact(call.id, contactId);
     return this.state(call, 'caller');

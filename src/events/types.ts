@@ -47,7 +47,19 @@ export interface DomainEvents {
   'registration.removed': TenantEvent & RegistrationEvent & { reason: 'unregistered' | 'expired' | 'replaced' | 'flow-closed' | 'credentials-changed' };
   /** A call was placed: `routed` when the number was a queue's (the contact center rings it round after round). */
   /** A call began: an extension's INVITE, or a click-to-call (`originated`: the caller's own devices ring first). */
-  'call.created': TenantEvent & { callId: string; from: string; to: string; callerExtensionId: string | undefined; calleeExtensionId: string | undefined; routed: boolean; originated: boolean };
+  'call.created': TenantEvent & {
+    callId: string;
+    from: string;
+    to: string;
+    callerExtensionId: string | undefined;
+    calleeExtensionId: string | undefined;
+    routed: boolean;
+    originated: boolean;
+    /** A call from or to the telephone network: its trunk (once known), the number outside, the DID, the caller ID presented. */
+    carrier: { direction: 'inbound' | 'outbound'; trunkId: string | undefined; externalNumber: string; did: string | null; callerId: string | null } | null;
+  };
+  /** A call out goes through this trunk now (the first tried, or the next one after a failure). */
+  'call.trunk': TenantEvent & { callId: string; trunkId: string; direction: 'inbound' | 'outbound' };
   'leg.ringing': TenantEvent & { callId: string; legId: string; extensionId: string | undefined; contact: string };
   'leg.answered': TenantEvent & { callId: string; legId: string; extensionId: string | undefined; contact: string };
   'call.answered': TenantEvent & { callId: string; from: string; to: string; callerExtensionId: string | undefined; calleeExtensionId: string | undefined };

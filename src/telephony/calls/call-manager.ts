@@ -12,8 +12,11 @@ import type { Binding, LocationService } from '../location-service.ts';
 import type { AuthOutcome, Registrar } from '../registrar.ts';
 import { CallWatchdog, DEFAULT_LIVENESS, type LivenessOptions } from './call-watchdog.ts';
 import { fromDialogPeer } from './dialog-peer.ts';
-import { Call, type CallMedia, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type Leg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
+import { Call, type CallMedia, type CarrierLink, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type Leg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
 import { answerRefer } from './tasks/refer.ts';
+import type { DialPlan, DialRefusal, OutboundRouter } from '../trunks/outbound.ts';
+import { toE164 } from '../trunks/numbering.ts';
+import type { CarrierDirectory, Trunk } from '../trunks/types.ts';
 
 /**
  * Where to send to a contact registered over UDP. A phone behind NAT registers a Contact with its private address;
@@ -47,11 +50,40 @@ export interface CallRouter {
   claim(tenantId: string, number: number): Promise<((call: Call) => void) | undefined>;
 }
 
+/** The telephone network as calls reach it: who sent an INVITE from outside, what a DID leads to, and routes out. */
+export interface CallCarriers {
+  directory: CarrierDirectory;
+  outbound: OutboundRouter;
+  /** The trunk an INVITE comes from: one of its allowed addresses, or the contact we registered with it. */
+  trunkOf(req: IncomingRequest): Trunk | undefined;
+  /** A call from a carrier refused (an unknown number, a trunk at its cap): one log line each. */
+  refused(message: string, details: Record<string, unknown>): void;
+}
+
+/** What a dialled number may be: digits, `*`, `#`, and a leading `+`. */
+const DIALLABLE = /^\+?[0-9*#]{1,32}$/;
+/** The numbers of extensions and queues. */
+const INTERNAL = /^\d{1,9}$/;
+/** Seconds a call out rings at the far end before it is given up. */
+const OUTBOUND_RING_SECONDS = 120;
+
+/** The user part of a SIP URI in a header's name-addr, if any. */
+function userOf(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    const uri = parseNameAddr(value).uri;
+    return isSipUri(uri) ? uri.user : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class CallManager implements CallObserver {
   private readonly calls = new Map<string, Call>();
   /** dialog key → the call and the dialog, for in-dialog requests and ACKs. */
   private readonly dialogs = new Map<string, { call: Call; dialog: Dialog }>();
   private router: CallRouter | undefined;
+  private carriers: CallCarriers | undefined;
   /** Ends calls whose parties are gone (media timeout, session timers, OPTIONS probes, the tenant's longest call). */
   readonly watchdog: CallWatchdog;
 
@@ -86,6 +118,24 @@ export class CallManager implements CallObserver {
     this.router = router;
   }
 
+  /** Calls from and to the telephone network go through `carriers` (none: calls stay inside). */
+  setCarriers(carriers: CallCarriers | undefined): void {
+    this.carriers = carriers;
+  }
+
+  /** External calls in progress: a tenant's, or one trunk's. */
+  externalCalls(tenantId: string): number {
+    let n = 0;
+    for (const call of this.calls.values()) if (call.carrier && call.tenantId === tenantId) n++;
+    return n;
+  }
+
+  trunkCalls(trunkId: string): number {
+    let n = 0;
+    for (const call of this.calls.values()) if (call.carrier?.trunkId === trunkId) n++;
+    return n;
+  }
+
   /** A call in progress, by its id. */
   find(callId: string): Call | undefined {
     return this.calls.get(callId);
@@ -94,6 +144,11 @@ export class CallManager implements CallObserver {
   /** A new INVITE (no To tag). */
   async onInvite(req: IncomingRequest, onOutcome: (outcome: AuthOutcome) => void): Promise<void> {
     const msg = req.message;
+    const trunk = this.carriers?.trunkOf(req);
+    if (trunk) {
+      await this.fromTrunk(req, trunk);
+      return;
+    }
     const from = msg.from.uri;
     if (!isSipUri(from) || !from.user || !this.isKnownDomain(from.host)) {
       req.reply(403, { reason: 'Forbidden (unknown domain)' });
@@ -113,17 +168,18 @@ export class CallManager implements CallObserver {
     }
     const target = msg.uri;
     const dialed = isSipUri(target) ? target.user : undefined;
-    if (!dialed || !/^\d{1,9}$/.test(dialed)) {
+    if (!dialed || !DIALLABLE.test(dialed)) {
       req.reply(404, { reason: 'Not Found (no such number)' });
       return;
     }
-    const number = Number(dialed);
     const callerParty = { extensionId: caller.extensionId, number: String(caller.number) };
-    const callee = await this.directory.findExtension(caller.tenantId, number);
+    const internal = INTERNAL.test(dialed);
+    const callee = internal ? await this.directory.findExtension(caller.tenantId, Number(dialed)) : undefined;
     if (!callee) {
-      const take = await this.router?.claim(caller.tenantId, number);
+      const take = internal ? await this.router?.claim(caller.tenantId, Number(dialed)) : undefined;
       if (!take) {
-        req.reply(404, { reason: 'Not Found (no such number)' });
+        if (this.carriers) await this.dialOutFor(req, caller.tenantId, from.host, callerParty, dialed);
+        else req.reply(404, { reason: 'Not Found (no such number)' });
         return;
       }
       const call = this.create(caller.tenantId, from.host, callerParty, dialed, true, req);
@@ -140,10 +196,118 @@ export class CallManager implements CallObserver {
     await call.start({ party: { extensionId: callee.extensionId, number: String(callee.number) }, contacts }, callee.ringTimeout);
   }
 
-  private create(tenantId: string, domain: string, caller: CallParty, dialed: string, routed: boolean, req: IncomingRequest | undefined, calleeExtensionId?: string): Call {
+  /**
+   * An extension's call to a number outside: its tenant's outbound routes and dial policy decide (403 for a class the
+   * user may not dial, 404 for a number no route takes, 503 past the tenant's cap), then the route's trunks are tried
+   * in turn. Only an authenticated extension gets here.
+   */
+  private async dialOutFor(req: IncomingRequest, tenantId: string, domain: string, caller: CallParty, dialed: string): Promise<void> {
+    const carriers = this.carriers as CallCarriers;
+    const plan = await carriers.outbound.plan(tenantId, caller.extensionId, dialed);
+    if (!plan.ok) {
+      req.reply(plan.status, { reason: plan.reason });
+      return;
+    }
+    const carrier: CarrierLink = { direction: 'outbound', trunkId: undefined, externalNumber: plan.number, did: null, callerId: plan.callerId };
+    const call = this.create(tenantId, domain, caller, dialed, false, req, undefined, carrier);
+    await call.dialOut(plan.attempts((trunk) => this.useTrunk(call, trunk)), OUTBOUND_RING_SECONDS);
+  }
+
+  /** How `extensionId` may dial `number` outside: the plan, or why not; none when there are no carriers. */
+  async planOut(tenantId: string, extensionId: string | undefined, number: string): Promise<DialPlan | DialRefusal | undefined> {
+    return this.carriers?.outbound.plan(tenantId, extensionId, number);
+  }
+
+  /** The call goes out through `trunk` now (a failed trunk's successor replaces it). */
+  private useTrunk(call: Call, trunk: Trunk): void {
+    if (!call.carrier) return;
+    call.carrier.trunkId = trunk.id;
+    this.bus.emit('call.trunk', { tenantId: call.tenantId, callId: call.id, trunkId: trunk.id, direction: call.carrier.direction });
+  }
+
+  /**
+   * A call from a carrier (an INVITE from a trunk's address, or to the contact we registered with it): the number
+   * dialled (where the trunk says it is) must be one of the tenant's phone numbers, which leads to an extension, a
+   * queue, or a hang-up. An unknown number is 404 and a log line; nothing from a trunk is ever routed out again.
+   */
+  private async fromTrunk(req: IncomingRequest, trunk: Trunk): Promise<void> {
+    const carriers = this.carriers as CallCarriers;
+    const msg = req.message;
+    if (msg.headers.get('Max-Forwards')?.trim() === '0') {
+      req.reply(483);
+      return;
+    }
+    const minSE = this.watchdog.refusal(msg);
+    if (minSE !== undefined) {
+      req.reply(422, { headers: [['Min-SE', String(minSE)]] });
+      return;
+    }
+    const where = trunk.dialledNumberHeader;
+    const raw =
+      (where === 'to' ? userOf(msg.headers.get('To')) : where === 'diversion' ? userOf(msg.headers.get('Diversion')?.split(',')[0]) : undefined) ??
+      (isSipUri(msg.uri) ? msg.uri.user : undefined);
+    const did = raw === undefined ? undefined : toE164(raw, trunk.country);
+    const number = did === undefined ? undefined : carriers.directory.phoneNumber(did);
+    if (!number || number.tenantId !== trunk.tenantId || (number.trunkId !== null && number.trunkId !== trunk.id)) {
+      carriers.refused('call:trunk unknown number', { trunkId: trunk.id, tenantId: trunk.tenantId, number: raw ?? null, source: req.flow.remoteAddress });
+      req.reply(404, { reason: 'Not Found (no such number)' });
+      return;
+    }
+    if (trunk.maxCalls > 0 && this.trunkCalls(trunk.id) >= trunk.maxCalls) {
+      carriers.refused('call:trunk at its limit', { trunkId: trunk.id, tenantId: trunk.tenantId, limit: trunk.maxCalls });
+      req.reply(503, { reason: 'Service Unavailable (the trunk is at its call limit)' });
+      return;
+    }
+    const domain = await this.directory.domainOf(trunk.tenantId);
+    if (!domain) {
+      req.reply(404, { reason: 'Not Found (no such number)' });
+      return;
+    }
+    // The carrier asserts who calls (RFC 3325): P-Asserted-Identity when it gives one, else From.
+    const callerUser = userOf(msg.headers.get('P-Asserted-Identity')) ?? (isSipUri(msg.from.uri) ? msg.from.uri.user : undefined) ?? 'anonymous';
+    const caller: CallParty = { extensionId: undefined, number: toE164(callerUser, trunk.country) ?? callerUser };
+    const carrier: CarrierLink = { direction: 'inbound', trunkId: trunk.id, externalNumber: caller.number, did: number.number, callerId: null };
+    const destination = number.destination;
+    if (destination.type === 'hangup') {
+      req.reply(603, { reason: 'Decline' });
+      return;
+    }
+    if (destination.type === 'queue') {
+      const take = await this.router?.claim(trunk.tenantId, destination.number);
+      if (!take) {
+        req.reply(480, { reason: 'Temporarily Unavailable (the number leads nowhere)' });
+        return;
+      }
+      const call = this.create(trunk.tenantId, domain, caller, String(destination.number), true, req, undefined, carrier);
+      call.hold();
+      take(call);
+      return;
+    }
+    const callee = await this.directory.findExtension(trunk.tenantId, destination.number);
+    const contacts = callee?.isActive ? await this.contactsOf(callee.extensionId) : [];
+    if (!callee || contacts.length === 0) {
+      req.reply(480, { reason: 'Temporarily Unavailable (not registered)' });
+      return;
+    }
+    const call = this.create(trunk.tenantId, domain, caller, String(destination.number), false, req, callee.extensionId, carrier);
+    await call.start({ party: { extensionId: callee.extensionId, number: String(callee.number) }, contacts }, callee.ringTimeout);
+  }
+
+  private create(tenantId: string, domain: string, caller: CallParty, dialed: string, routed: boolean, req: IncomingRequest | undefined, calleeExtensionId?: string, carrier?: CarrierLink): Call {
     const call = new Call(tenantId, domain, caller, dialed, routed, req, this.stack, this, this.timers, this.media);
+    call.carrier = carrier;
     this.calls.set(call.id, call);
-    this.bus.emit('call.created', { tenantId, callId: call.id, from: caller.number, to: String(dialed), callerExtensionId: caller.extensionId, calleeExtensionId, routed, originated: req === undefined });
+    this.bus.emit('call.created', {
+      tenantId,
+      callId: call.id,
+      from: caller.number,
+      to: carrier?.direction === 'outbound' ? carrier.externalNumber : dialed,
+      callerExtensionId: caller.extensionId,
+      calleeExtensionId,
+      routed,
+      originated: req === undefined,
+      carrier: carrier ? { ...carrier } : null,
+    });
     return call;
   }
 
@@ -157,23 +321,27 @@ export class CallManager implements CallObserver {
     tenantId: string,
     caller: RingTarget,
     callerRingTimeout: number,
-    dialed: number,
-    callee: { target: RingTarget; ringTimeout: number } | 'router',
+    dialed: number | string,
+    callee: { target: RingTarget; ringTimeout: number } | 'router' | { outside: DialPlan },
   ): Promise<Call> {
     const routed = callee === 'router';
     const audio = routed ? this.media.holdMusic : this.media.ringback;
     const unavailable = this.media.plane.unavailableReason ?? (audio ? undefined : 'no ringback or music is configured');
     if (unavailable !== undefined) throw new MediaUnavailableError('Click-to-call', unavailable);
-    const take = routed ? await this.router?.claim(tenantId, dialed) : undefined;
+    const take = routed ? await this.router?.claim(tenantId, Number(dialed)) : undefined;
     if (routed && !take) throw new CallStateError(`Click-to-call: nothing takes the number ${dialed}`);
     const domain = await this.directory.domainOf(tenantId);
     if (!domain) throw new Error(`call: tenant ${tenantId} has no SIP domain`);
-    const call = this.create(tenantId, domain, caller.party, String(dialed), routed, undefined, callee === 'router' ? undefined : callee.target.party.extensionId);
+    const outside = typeof callee === 'object' && 'outside' in callee ? callee.outside : undefined;
+    const carrier: CarrierLink | undefined = outside && { direction: 'outbound', trunkId: undefined, externalNumber: outside.number, did: null, callerId: outside.callerId };
+    const calleeExtensionId = typeof callee === 'object' && 'target' in callee ? callee.target.party.extensionId : undefined;
+    const call = this.create(tenantId, domain, caller.party, String(dialed), routed, undefined, calleeExtensionId, carrier);
     const ringing = call.callBack(caller, callerRingTimeout, audio as string);
     const connect = async (outcome: RingOutcome) => {
       if (outcome !== 'answered') return;
       if (take) take(call);
-      else if (callee !== 'router') await call.start(callee.target, callee.ringTimeout);
+      else if (outside) await call.dialOut(outside.attempts((trunk) => this.useTrunk(call, trunk)), OUTBOUND_RING_SECONDS);
+      else if (typeof callee === 'object' && 'target' in callee) await call.start(callee.target, callee.ringTimeout);
     };
     ringing.then(connect).catch((err: unknown) => {
       this.media.onError(err, 'call:originate');

@@ -123,6 +123,19 @@ export type TransferTarget = CallParty;
 
 export type CallSide = 'caller' | 'callee';
 
+/**
+ * A call that crosses the building's walls: the trunk it came in on or goes out through (known once one is tried),
+ * the number outside (E.164, or an emergency number as dialled), the phone number (DID) it called, and the caller ID
+ * presented outside.
+ */
+export interface CarrierLink {
+  direction: 'inbound' | 'outbound';
+  trunkId: string | undefined;
+  externalNumber: string;
+  did: string | null;
+  callerId: string | null;
+}
+
 export function otherSide(side: CallSide): CallSide {
   return side === 'caller' ? 'callee' : 'caller';
 }

@@ -20,7 +20,7 @@ import { contactHeader, type Dialog, type Flow, type IncomingRequest, InviteServ
 import { CALL_ID_PREFIX, MediaUnavailableError } from '../../media/index.ts';
 import type { CallContext, CallNotices, CallTask, LegRequest, Round } from './call-context.ts';
 import { type CallObserverOf, noticesOf } from './call-observer.ts';
-import { CALL_HEADER, type CallMedia, type CallParty, type CallSide, CallState, CallStateError, type EndCause, DIALOG_ALLOW, type RingOutcome, type RingTarget, type TransferTarget } from './call-types.ts';
+import { CALL_HEADER, type CallMedia, type CarrierLink, type CallParty, type CallSide, CallState, CallStateError, type EndCause, DIALOG_ALLOW, type RingOutcome, type RingTarget, type TransferTarget } from './call-types.ts';
 import { Fork, type ForkHandler } from './fork.ts';
 import { InDialog } from './in-dialog.ts';
 import { inviteFor, Leg } from './leg.ts';
@@ -28,6 +28,7 @@ import { MediaBridge } from './media-bridge.ts';
 import { Consultation } from './tasks/attended-transfer.ts';
 import { BlindTransfer } from './tasks/blind-transfer.ts';
 import { adoptCallee, handOverCallee, joinRefusal } from './tasks/join-calls.ts';
+import { dialOut } from './tasks/dial-out.ts';
 import { CallBack } from './tasks/originate.ts';
 import { acceptRefer } from './tasks/refer.ts';
 import { RingRound } from './tasks/ring.ts';
@@ -57,6 +58,8 @@ export class Call extends StateMachine<CallState> implements CallContext {
   callee: CallParty | undefined;
   callerDialog: Dialog | undefined;
   answered: Leg | undefined;
+  /** Set when the call comes in from, or goes out to, the telephone network. */
+  carrier: CarrierLink | undefined;
   readonly createdAt = Date.now();
   answeredAt: number | undefined;
   endedAt: number | undefined;
@@ -253,6 +256,14 @@ export class Call extends StateMachine<CallState> implements CallContext {
     if (this.state === CallState.Ended) return 'ended';
     if (this.round || this.answered) throw new Error('call: a round of ringing is already in progress');
     return RingRound.start(this, targets, ringTimeoutSeconds);
+  }
+
+  /** A call to a party outside: each trunk of `attempts` in turn, see tasks/dial-out.ts. */
+  async dialOut(attempts: Iterable<Promise<RingTarget | undefined>>, ringTimeoutSeconds: number): Promise<RingOutcome> {
+    if (this.answering) await this.answering;
+    if (this.state === CallState.Ended) return 'ended';
+    if (this.round || this.answered) throw new Error('call: a round of ringing is already in progress');
+    return dialOut(this, attempts, ringTimeoutSeconds);
   }
 
   /** Stops the round of ringing in progress, if any (the router takes the caller elsewhere). */
