@@ -23,6 +23,7 @@ import { recordingRoutes } from './routes/recordings.ts';
 import type { RecordingService } from '../telephony/recordings.ts';
 import type { ContactCenter } from '../contact-center/index.ts';
 import { callControlRoutes } from './routes/call-control.ts';
+import { carrierRoutes, type TrunkStatusProvider } from './routes/carriers.ts';
 import { queueRoutes } from './routes/queues.ts';
 import { reportingRoutes } from './routes/reporting.ts';
 import { sessionRoutes } from './routes/sessions.ts';
@@ -30,6 +31,8 @@ import { softphoneRoutes } from './routes/softphone.ts';
 import { registerWebApp } from './web-app.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
+
+export type { TrunkStatus, TrunkStatusProvider } from './routes/carriers.ts';
 
 export interface ApiDeps {
   config: Pick<Config, 'trustProxy' | 'extensionRange'>;
@@ -42,6 +45,8 @@ export interface ApiDeps {
   /** Call recordings, when the server runs the telephony engine. */
   recordings?: RecordingService;
   contactCenter: ContactCenter;
+  /** What the engine knows of a trunk's health (registered, up or down); without it every trunk's status is unknown. */
+  trunkStatus?: TrunkStatusProvider;
   /** Certificate and key: serve HTTPS instead of HTTP. */
   https?: { cert: Buffer; key: Buffer };
 }
@@ -73,7 +78,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       openapi: '3.0.3',
       info: {
         title: 'Switchboard API',
-        description: 'Contact-center PBX: tenants, users and extensions, authentication, audit. Errors answer `{error: {code, message, details?}}`.',
+        description: 'Contact-center PBX: tenants, users and extensions, authentication, audit, carriers (trunks, phone numbers, outbound routes). Errors answer `{error: {code, message, details?}}`.',
         version: deps.info.version,
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
@@ -91,6 +96,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   userRoutes(app, deps.directory);
   agentExtensionRoutes(app, deps.directory, deps.contactCenter.agents);
   queueRoutes(app, deps.contactCenter.queues, deps.contactCenter.agents);
+  carrierRoutes(app, deps.directory.carriers, deps.trunkStatus ? { trunkStatus: deps.trunkStatus } : {});
   sessionRoutes(app, deps.directory, deps.contactCenter);
   callControlRoutes(app, deps.contactCenter);
   reportingRoutes(app, deps.directory, deps.contactCenter);

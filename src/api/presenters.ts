@@ -10,6 +10,8 @@ export function userBody(user: User) {
     email: user.email,
     role: user.role,
     is_active: user.isActive,
+    dial_classes: user.dialClasses,
+    caller_id: user.callerId,
     created_at: user.createdAt,
     updated_at: user.updatedAt,
     extension: user.extension

@@ -4,6 +4,7 @@
  */
 import { Type, type TSchema } from 'typebox';
 import { agentStatuses, userRoles } from '../db/index.ts';
+import { numberClasses } from '../telephony/trunks/types.ts';
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -14,6 +15,7 @@ export const AgentStatus = Type.Union(agentStatuses.map((s) => Type.Literal(s)))
 export const Email = Type.String({ format: 'email', maxLength: 254 });
 export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 export const Password = Type.String({ minLength: 8, maxLength: 256 });
+export const NumberClass = Type.Union(numberClasses.map((c) => Type.Literal(c)));
 export const ExtensionNumber = Type.String({ pattern: '^[0-9]{2,9}$', description: 'Digits only, 2 to 9 of them' });
 
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
@@ -50,6 +52,8 @@ export const UserBody = Type.Object({
   email: Type.String(),
   role: Role,
   is_active: Type.Boolean(),
+  dial_classes: Nullable(Type.Array(NumberClass, { description: "The classes of numbers the user may dial instead of its role's; null: its role's" })),
+  caller_id: Nullable(Type.String({ description: 'The caller ID of its external calls (its DID), E.164; null: the queue\'s or the route\'s' })),
   created_at: DateTime,
   updated_at: DateTime,
   extension: Nullable(UserExtension),

@@ -13,6 +13,22 @@ const timestamps = {
 export const recordingPolicies = ['always', 'never', 'on-demand'] as const;
 export type RecordingPolicy = (typeof recordingPolicies)[number];
 
+export const userRoles = ['ADMIN', 'MANAGER', 'SUPERVISOR', 'AGENT'] as const;
+export type UserRole = (typeof userRoles)[number];
+
+/**
+ * The classes of numbers each role may dial, by the engine's class names (`src/telephony/trunks/types.ts`
+ * `NumberClass`: the storage layer names them as text, it does not import the engine).
+ */
+export type DialClassesByRole = Partial<Record<UserRole, string[]>>;
+
+const domesticClasses = ['emergency', 'internal', 'tollfree', 'national', 'mobile'];
+export const defaultDialClassesByRole: Record<UserRole, string[]> = {
+  ADMIN: domesticClasses,
+  MANAGER: domesticClasses,
+  SUPERVISOR: domesticClasses,
+  AGENT: domesticClasses,
+};
 export const tenants = pgTable('tenants', {
   id: uuid('id').primaryKey().defaultRandom(),
   name: text('name').notNull(),
@@ -31,14 +47,19 @@ export const tenants = pgTable('tenants', {
    * contact-center call should last that long, and one that does is most likely held open by parties that vanished.
    */
   maxCallSeconds: integer('max_call_seconds').notNull().default(14_400),
+  /** ISO 3166-1 alpha-2: numbers typed or dialled without `+` are read in this country. */
+  country: text('country').notNull().default('US'),
+  /** Numbers always allowed and never capped, whatever the caller's classes. */
+  emergencyNumbers: jsonb('emergency_numbers').$type<string[]>().notNull().default(sql`'["911","112"]'::jsonb`),
+  /** External calls at once for the whole tenant; 0: no limit. */
+  maxExternalCalls: integer('max_external_calls').notNull().default(0),
+  /** Per role, the classes of numbers its users may dial; international and premium are off until an administrator allows them. */
+  dialClasses: jsonb('dial_classes').$type<DialClassesByRole>().notNull().default(sql.raw(`'${JSON.stringify(defaultDialClassesByRole)}'::jsonb`)),
   ...timestamps,
 }, (t) => [
   uniqueIndex('tenants_domain_key').on(t.domain),
   uniqueIndex('tenants_single_system_key').on(t.isSystem).where(sql`${t.isSystem}`),
 ]);
-
-export const userRoles = ['ADMIN', 'MANAGER', 'SUPERVISOR', 'AGENT'] as const;
-export type UserRole = (typeof userRoles)[number];
 
 export const users = pgTable('users', {
   id: uuid('id').primaryKey().defaultRandom(),
@@ -50,6 +71,10 @@ export const users = pgTable('users', {
   /** scrypt hash (see directory/passwords.ts); null for users who only log in with their extension. */
   passwordHash: text('password_hash'),
   isActive: boolean('is_active').notNull().default(true),
+  /** The classes of numbers this user may dial, instead of its role's; null: its role's. */
+  dialClasses: jsonb('dial_classes').$type<string[]>(),
+  /** The user's own caller ID on external calls (its DID), E.164; null: the queue's or the route's. */
+  callerId: text('caller_id'),
   ...timestamps,
 }, (t) => [
   uniqueIndex('users_email_key').on(t.email),
@@ -209,6 +234,8 @@ export const queues = pgTable('queues', {
   serviceLevel: integer('service_level').notNull().default(20),
   /** Unanswered offers in a row that pause an agent (AWAY, reason "Auto-pause"); 0 is off. */
   autoPauseAfter: integer('auto_pause_after').notNull().default(0),
+  /** E.164 caller ID presented on external calls made for this queue; null: the route's. */
+  callerId: text('caller_id'),
   ...timestamps,
 }, (t) => [
   uniqueIndex('queues_tenant_number_key').on(t.tenantId, t.number),
@@ -283,4 +310,95 @@ export const callSessions = pgTable('call_sessions', {
   index('call_sessions_agent_status_idx').on(t.tenantId, t.extensionId, t.status),
   index('call_sessions_call_idx').on(t.callId),
   index('call_sessions_caller_idx').on(t.tenantId, t.callerExtensionId),
+]);
+
+/*
+ * Carriers: SIP trunks, the tenant's phone numbers (DIDs) and its outbound routes. The engine's view of them is
+ * `src/telephony/trunks/types.ts`; the shapes below are that view's, written out here because storage does not
+ * import the engine.
+ */
+
+/** One of a trunk's SIP servers (the engine's `TrunkServer`). */
+export interface StoredTrunkServer {
+  host: string;
+  port: number;
+  transport: 'udp' | 'tcp' | 'tls';
+}
+
+/** Where a phone number leads (the engine's `Destination`). */
+export type StoredDestination = { type: 'extension'; number: number } | { type: 'queue'; number: number } | { type: 'hangup' };
+
+export const trunks = pgTable('trunks', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'restrict' }),
+  name: text('name').notNull(),
+  enabled: boolean('enabled').notNull().default(true),
+  /** Tried in order; one to eight of them. */
+  servers: jsonb('servers').$type<StoredTrunkServer[]>().notNull(),
+  outboundProxy: text('outbound_proxy'),
+  auth: text('auth').$type<'registration' | 'ip'>().notNull(),
+  /** IPs and CIDR ranges (v4 and v6) whose INVITEs are the carrier's. */
+  allowedAddresses: jsonb('allowed_addresses').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+  username: text('username'),
+  authUsername: text('auth_username'),
+  /**
+   * The digest password, sealed with AES-256-GCM under the server's key (the recordings' vault format, base64):
+   * the engine needs it in clear to answer the carrier's challenges, so it cannot be hashed, but the database
+   * (and its backups) never hold it readable.
+   */
+  passwordSealed: text('password_sealed'),
+  fromDomain: text('from_domain'),
+  registerExpires: integer('register_expires').notNull().default(3600),
+  codecs: jsonb('codecs').$type<string[]>().notNull().default(sql`'["PCMU","PCMA"]'::jsonb`),
+  dtmfMode: text('dtmf_mode').$type<'rfc4733' | 'info' | 'inband'>().notNull().default('rfc4733'),
+  numberFormat: text('number_format').$type<'e164' | 'e164-no-plus' | 'national'>().notNull().default('e164'),
+  /** ISO 3166-1 alpha-2; the tenant's country when the trunk was created, unless given. */
+  country: text('country').notNull(),
+  dialledNumberHeader: text('dialled_number_header').$type<'request-uri' | 'to' | 'diversion'>().notNull().default('request-uri'),
+  /** Calls at once, both directions; 0: no limit. */
+  maxCalls: integer('max_calls').notNull().default(0),
+  /** New outbound calls per second; 0: no limit. */
+  maxCallsPerSecond: integer('max_calls_per_second').notNull().default(0),
+  /** Seconds between OPTIONS probes; 0: none. */
+  keepaliveSeconds: integer('keepalive_seconds').notNull().default(30),
+  ...timestamps,
+}, (t) => [
+  uniqueIndex('trunks_tenant_name_key').on(t.tenantId, t.name),
+]);
+
+export const phoneNumbers = pgTable('phone_numbers', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'restrict' }),
+  /** E.164 with its `+`; one tenant's only, since an INVITE's number alone must say whose call it is. */
+  number: text('number').notNull(),
+  /** The trunk the number arrives on; null: any of the tenant's. A deleted trunk leaves the number on any. */
+  trunkId: uuid('trunk_id').references(() => trunks.id, { onDelete: 'set null' }),
+  destination: jsonb('destination').$type<StoredDestination>().notNull(),
+  description: text('description'),
+  ...timestamps,
+}, (t) => [
+  uniqueIndex('phone_numbers_number_key').on(t.number),
+  index('phone_numbers_tenant_idx').on(t.tenantId, t.number),
+]);
+
+export const outboundRoutes = pgTable('outbound_routes', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'restrict' }),
+  name: text('name').notNull(),
+  /** Lower first. */
+  priority: integer('priority').notNull(),
+  /** Dial patterns (`_NXXNXXXXXX`, `_011.`, `911`); any one matching is enough. */
+  patterns: jsonb('patterns').$type<string[]>().notNull(),
+  strip: integer('strip').notNull().default(0),
+  prepend: text('prepend').notNull().default(''),
+  /**
+   * The trunks tried, in order. A list in one column rather than a join table: the order is the data, the list is
+   * short, and the directory checks each id against the tenant's trunks (a trunk a route names cannot be deleted).
+   */
+  trunkIds: jsonb('trunk_ids').$type<string[]>().notNull(),
+  callerId: text('caller_id'),
+  withholdCallerId: boolean('withhold_caller_id').notNull().default(false),
+  ...timestamps,
+}, (t) => [
+  index('outbound_routes_tenant_priority_idx').on(t.tenantId, t.priority),
 ]);

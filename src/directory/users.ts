@@ -6,6 +6,9 @@ import { and, asc, count, eq } from 'drizzle-orm';
 import { type Db, extensions, isUniqueViolation, type UserRole, users } from '../db/index.ts';
 import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
+import type { NumberClass } from '../telephony/trunks/types.ts';
+import { callerIdOf, tenantCountry } from './carriers/checks.ts';
+import { checkDialClasses, dialClassesOf } from './carriers/dial-policy.ts';
 import { type Extension, type ExtensionService, toExtension } from './extensions.ts';
 import { hashPassword } from './passwords.ts';
 import type { Tenant } from './tenants.ts';
@@ -18,6 +21,10 @@ export interface User {
   role: UserRole;
   isActive: boolean;
   hasPassword: boolean;
+  /** The classes of numbers the user may dial instead of its role's; null: its role's. */
+  dialClasses: NumberClass[] | null;
+  /** The user's own caller ID on external calls (its DID), E.164; null: the queue's or the route's. */
+  callerId: string | null;
   createdAt: Date;
   updatedAt: Date;
   extension: Extension | null;
@@ -34,6 +41,8 @@ function toUser(row: UserRow, extension: typeof extensions.$inferSelect | null):
     role: row.role,
     isActive: row.isActive,
     hasPassword: row.passwordHash !== null,
+    dialClasses: row.dialClasses === null ? null : dialClassesOf(row.dialClasses),
+    callerId: row.callerId,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     extension: extension ? toExtension(extension) : null,
@@ -136,7 +145,17 @@ export class UserService {
   async update(
     tenantId: string,
     id: string,
-    patch: { name?: string; email?: string; role?: UserRole; password?: string; isActive?: boolean },
+    patch: {
+      name?: string;
+      email?: string;
+      role?: UserRole;
+      password?: string;
+      isActive?: boolean;
+      /** null: back to the role's classes. */
+      dialClasses?: NumberClass[] | null;
+      /** E.164, or as dialled in the tenant's country; null: none. */
+      callerId?: string | null;
+    },
   ): Promise<User> {
     const values: Partial<typeof users.$inferInsert> = { updatedAt: new Date() };
     if (patch.name !== undefined) values.name = patch.name.trim();
@@ -144,6 +163,8 @@ export class UserService {
     if (patch.role !== undefined) values.role = patch.role;
     if (patch.isActive !== undefined) values.isActive = patch.isActive;
     if (patch.password !== undefined) values.passwordHash = await hashPassword(patch.password);
+    if (patch.dialClasses !== undefined) values.dialClasses = patch.dialClasses === null ? null : checkDialClasses('dialClasses', patch.dialClasses);
+    if (patch.callerId !== undefined) values.callerId = callerIdOf('callerId', patch.callerId, await tenantCountry(this.db, tenantId));
     const updated = await this.db
       .update(users)
       .set(values)

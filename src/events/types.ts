@@ -31,10 +31,19 @@ export interface CallView {
   agentId: string | null;
 }
 
+/** What happened to a trunk, a phone number or an outbound route. */
+export type CarrierChange = 'created' | 'updated' | 'deleted';
+
 export interface DomainEvents {
   'tenant.created': TenantEvent & { name: string; domain: string };
   /** The tenant's call limits changed: the engine reads them again. */
   'tenant.call-limits.changed': TenantEvent & { maxCallSeconds: number };
+  /** A trunk was created, changed or deleted: the carriers' cache reads the tenant's trunks again. */
+  'trunk.changed': TenantEvent & { trunkId: string; change: CarrierChange };
+  /** A phone number (DID) was created, changed or deleted. */
+  'phone-number.changed': TenantEvent & { phoneNumberId: string; number: string; change: CarrierChange };
+  /** An outbound route was created, changed or deleted. */
+  'outbound-route.changed': TenantEvent & { routeId: string; change: CarrierChange };
   'user.created': TenantEvent & { userId: string; role: string };
   'user.updated': TenantEvent & { userId: string };
   'user.deleted': TenantEvent & { userId: string };

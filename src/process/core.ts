@@ -1,6 +1,7 @@
 /**
  * The storage and domain services, without any network door: what the CLI's commands need, and what the server
- * starts first. Opens and migrates the database and makes sure the system tenant exists.
+ * starts first. Opens and migrates the database, makes sure the system tenant exists, and loads the carriers'
+ * cache (trunks, phone numbers, outbound routes) the engine reads.
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -8,7 +9,7 @@ import type { Config } from '../config/index.ts';
 import { type Database, openDatabase, WriteJournal } from '../db/index.ts';
 import { createDirectory, type Directory, type Tenant } from '../directory/index.ts';
 import { EventBus, type PbxEventBus } from '../events/index.ts';
-import { loadOrCreateJwtSecret } from './secrets.ts';
+import { loadOrCreateJwtSecret, loadOrCreateRecordingKey } from './secrets.ts';
 
 export interface Core {
   config: Config;
@@ -30,12 +31,20 @@ export async function openCore(config: Config, logger: Logger, database?: Databa
     await db.migrate();
     const bus: PbxEventBus = new EventBus((err, event) => logger.error({ err, event: String(event) }, 'events:listener failed'));
     const secret = config.jwtSecret ?? loadOrCreateJwtSecret(config.dataDir);
-    const directory = createDirectory(db.db, bus, { ...config, jwtSecret: secret });
+    const directory = createDirectory(db.db, bus, {
+      ...config,
+      jwtSecret: secret,
+      // Trunk passwords are sealed under the recordings' key: one key to keep safe and to rotate.
+      secretKey: config.recordingKey ?? loadOrCreateRecordingKey(config.dataDir),
+      olderSecretKeys: config.recordingOldKeys,
+      onError: (err, context) => logger.error({ err }, context),
+    });
     const systemTenant = await directory.tenants.ensureSystemTenant({
       name: 'Default',
       domain: config.domain,
       extensionRange: config.extensionRange,
     });
+    await directory.carriers.cache.load();
     let closed = false;
     return {
       config,
@@ -49,6 +58,7 @@ export async function openCore(config: Config, logger: Logger, database?: Databa
       async close() {
         if (closed) return;
         closed = true;
+        directory.carriers.cache.close();
         bus.removeAllListeners();
         await db.close();
       },

@@ -4,7 +4,7 @@
  * anything else to a bare 500 that shows neither stack nor SQL (the log keeps them, with the request id).
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { ErrorCatalogue, type ErrorCode, isPbxError } from '../../errors/index.ts';
+import { ErrorCatalogue, type ErrorCode, isPbxError, PbxError } from '../../errors/index.ts';
 import { MediaUnavailableError } from '../../media/index.ts';
 
 interface AjvError {
@@ -35,6 +35,21 @@ export function fieldProblems(context: string, errors: readonly AjvError[]): Fie
     out.push(problem);
   }
   return out;
+}
+
+/**
+ * A domain service names a bad field as its input names it (`servers.0.host`); at the REST door that input is the
+ * body, so the refusal names `body.servers.0.host`, like a schema failure would.
+ */
+export async function fieldsInBody<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (!isPbxError(err) || err.code !== 'PBX_ERR_VALIDATION' || !Array.isArray(err.details)) throw err;
+    const details = (err.details as FieldProblem[]).map((d) => ({ ...d, field: `body.${d.field}` }));
+    const first = details[0];
+    throw new PbxError('PBX_ERR_VALIDATION', first ? `${first.field} ${first.message}` : err.message, { details });
+  }
 }
 
 function send(reply: FastifyReply, code: ErrorCode, message?: string, details?: unknown): FastifyReply {

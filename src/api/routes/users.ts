@@ -9,7 +9,8 @@ import type { Directory } from '../../directory/index.ts';
 import { PbxError } from '../../errors/index.ts';
 import { isStaff, principalOf, requireSelfOr } from '../plugins/access.ts';
 import { userBody } from '../presenters.ts';
-import { DateTime, Email, errors, IdParams, Name, Nullable, Password, Role, UserBody, UserExtension, Uuid } from '../schemas.ts';
+import { fieldsInBody } from '../plugins/errors.ts';
+import { DateTime, Email, errors, IdParams, Name, Nullable, NumberClass, Password, Role, UserBody, UserExtension, Uuid } from '../schemas.ts';
 
 const CreateUser = Type.Object(
   {
@@ -34,6 +35,8 @@ const UpdateUser = Type.Object(
     role: Type.Optional(Role),
     password: Type.Optional(Password),
     isActive: Type.Optional(Type.Boolean()),
+    dialClasses: Type.Optional(Nullable(Type.Array(NumberClass, { uniqueItems: true, description: "The classes of numbers the user may dial instead of its role's; null: its role's" }))),
+    callerId: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 32, description: "Its external calls' caller ID (its DID): E.164, or as dialled in the tenant's country; null: none" }))),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -90,7 +93,7 @@ export function userRoutes(app: FastifyInstance, directory: Directory): void {
     config: { audit: 'user.update' },
     schema: {
       tags: ['users'],
-      summary: 'Change a user (administrators: any field; a user: its own name and password)',
+      summary: 'Change a user (administrators: any field, including the classes of numbers it may dial and its caller ID; a user: its own name and password)',
       security,
       params: IdParams,
       body: UpdateUser,
@@ -105,12 +108,16 @@ export function userRoutes(app: FastifyInstance, directory: Directory): void {
       if (patch.email !== undefined || patch.role !== undefined || patch.isActive !== undefined) {
         throw new PbxError('PBX_ERR_FORBIDDEN', 'Only an administrator may change email, role or active state');
       }
+      // What a user may dial and the number it calls as are the tenant's to decide, not the user's.
+      if (patch.dialClasses !== undefined || patch.callerId !== undefined) {
+        throw new PbxError('PBX_ERR_FORBIDDEN', 'Only an administrator may change what a user may dial or its caller ID');
+      }
     } else if (p.userId === id && ((patch.role !== undefined && patch.role !== 'ADMIN') || patch.isActive === false)) {
       // An administrator demoting or disabling itself could leave the tenant with nobody to administer it.
       throw new PbxError('PBX_ERR_FORBIDDEN', 'You cannot demote or deactivate your own account');
     }
     request.auditTarget = { type: 'user', id, details: { fields: Object.keys(patch) } };
-    return userBody(await directory.users.update(p.tenantId, id, patch));
+    return userBody(await fieldsInBody(directory.users.update(p.tenantId, id, patch)));
   });
 
   app.delete<{ Params: IdParamsT }>('/api/users/:id', {
