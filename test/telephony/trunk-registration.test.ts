@@ -3,10 +3,11 @@
 // sends a request for a registered user to its contact. RFC 3261 section 10.2: we register (answering the 401),
 // refresh before the expiry granted with the same Call-ID and a higher CSeq (10.2.4), ask again for Min-Expires
 // after a 423 (10.2.8), un-register with Expires: 0 (10.2.2); a wrong password ends in `failed` without a loop;
-// a dead first server gives way to the next.
+// a dead first server gives way to the next. OPTIONS keepalives mark a server up on any answer and down on Timer F.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type IncomingRequest, type SipRequest, SipStack } from '../../src/sip/index.ts';
+import { TrunkHealth, type TrunkHealthStatus } from '../../src/telephony/trunks/trunk-health.ts';
 import {
   trunkContactUser,
   TrunkRegistrations,
@@ -259,6 +260,64 @@ describe('registration trunks against a real carrier registrar (Kamailio)', () =
       assert.equal(registers(off.username as string).length, 0);
     } finally {
       await regs.close();
+    }
+  });
+});
+
+describe('trunk health: OPTIONS keepalives', () => {
+  let kamailio: Kamailio;
+  let stack: SipStack;
+  let grumpy: SipStack;
+  let dead: number;
+
+  before(async () => {
+    kamailio = await startKamailio('carrier.cfg', { PASSWORD });
+    stack = await SipStack.start({ listen: [{ protocol: 'UDP', host: '127.0.0.1', port: 0 }], timers: { T1 } }, { onRequest: (req) => void req.reply(200) });
+    // A carrier that does not implement OPTIONS: it answers 501, which still proves it is there.
+    grumpy = await SipStack.start({ listen: [{ protocol: 'UDP', host: '127.0.0.1', port: 0 }] }, { onRequest: (req) => void req.reply(501) });
+    dead = await freePort();
+  });
+  after(async () => {
+    await stack?.close();
+    await grumpy?.close();
+    await kamailio?.stop();
+  });
+
+  const server = (port: number) => ({ host: '127.0.0.1', port, transport: 'udp' as const });
+  const base = (id: string, overrides: Partial<Trunk>): Trunk => ({
+    id, tenantId: 'tenant-1', name: id, enabled: true, servers: [], outboundProxy: null, auth: 'ip', allowedAddresses: [],
+    username: null, authUsername: null, password: null, fromDomain: null, registerExpires: 3600, codecs: ['PCMU'],
+    dtmfMode: 'rfc4733', numberFormat: 'e164', country: 'US', dialledNumberHeader: 'request-uri', maxCalls: 0,
+    maxCallsPerSecond: 0, keepaliveSeconds: 1, ...overrides,
+  });
+
+  it('any answer marks a server up (Kamailio\'s 200, a 501); no answer within Timer F marks it down', async () => {
+    const health = new TrunkHealth(stack);
+    const changes: TrunkHealthStatus[] = [];
+    health.onChange((s) => changes.push(s));
+    const mixed = base('mixed', { servers: [server(kamailio.port), server(dead), server(grumpy.transport('UDP')?.port as number)] });
+    const gone = base('gone', { servers: [server(dead)] });
+    const quiet = base('quiet', { servers: [server(dead)], keepaliveSeconds: 0 });
+    try {
+      health.sync([mixed, gone, quiet]);
+      assert.equal(health.isUp('gone'), true, 'not probed yet: taken up');
+      await until('the dead ones found down', () => [health.serverUp('mixed', 1), health.isUp('gone')], (v) => v.every((x) => x === false), 5_000);
+      assert.equal(health.serverUp('mixed', 0), true);
+      assert.equal(health.serverUp('mixed', 2), true);
+      assert.equal(health.isUp('mixed'), true, 'a trunk is up while one server answers');
+      const status = health.status().find((s) => s.trunkId === 'mixed');
+      assert.deepEqual(status?.servers.map((s) => [s.state, s.lastStatus, s.lastError]), [['up', 200, null], ['down', null, 'timeout'], ['up', 501, null]]);
+      assert.equal(health.isUp('quiet'), true, 'keepaliveSeconds 0: always up');
+      assert.equal(health.status().find((s) => s.trunkId === 'quiet')?.probed, false);
+      assert.equal(health.isUp('unknown-trunk'), true);
+      assert.ok(changes.some((c) => c.trunkId === 'gone' && !c.up));
+
+      // Probes go on every keepaliveSeconds: Kamailio sees more OPTIONS, and a server that comes back is up again.
+      health.sync([mixed, { ...gone, servers: [server(kamailio.port)] }]);
+      await until('back up', () => health.isUp('gone'), (up) => up, 5_000);
+      assert.equal(health.status().some((s) => s.trunkId === 'quiet'), false, 'a trunk no longer listed is dropped');
+    } finally {
+      health.close();
     }
   });
 });
