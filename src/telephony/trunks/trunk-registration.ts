@@ -11,16 +11,19 @@
  * - The REGISTER goes to the trunk's first server, and on failure to the next ones in order at once; when every
  *   server failed, it waits (30 s doubling to 10 min, jittered so that trunks do not try again all together, or the
  *   failure's Retry-After) and starts again from the first. A refresh goes to the server that took the binding.
- * - AOR `sip:<username>@<fromDomain, else the first server's host>`; Request-URI the registrar's domain
- *   (rfc3261#section-10.2: no user part); Expires the trunk's `registerExpires`, raised to the Min-Expires of a
+ * - AOR `sip:<username>@<fromDomain, else the first server's host>`; Request-URI `sip:<fromDomain>`, else the
+ *   server's own address (rfc3261#section-10.2: the registrar's domain, no user part); the digest username is
+ *   `authUsername`, else `username`. Expires the trunk's `registerExpires`, raised to the Min-Expires of a
  *   423 Interval Too Brief (rfc3261#section-10.2.8). The binding is refreshed at half the expiry the 200 granted (our
  *   Contact's `expires` parameter, else its Expires header, rfc3261#section-10.2.4).
- * - One Call-ID per trunk for all its REGISTERs, CSeq rising by one for each (rfc3261#section-10.2.4): a registrar
- *   orders the requests of one registration by them, and drops an out-of-order one.
+ * - One Call-ID for all the REGISTERs of a registration, CSeq rising by one for each (rfc3261#section-10.2.4): a
+ *   registrar orders the requests of one registration by them, and drops an out-of-order one. A trunk whose
+ *   servers or credentials changed is un-registered and registered anew, with a new Call-ID.
  * - A 401/407 is answered once with credentials; refused again without `stale=true` it is a wrong password: the
  *   trunk fails (lastError `401 Unauthorized`, or the registrar's 403) instead of looping (see DigestClient).
  *
- * The Contact: `<sip:tr-<12 hex>@<our address>:<port>;transport=...>`. The user part is a token made from the trunk's
+ * The Contact: `<sip:tr-<12 hex>@<our address>:<port>;transport=...>`, the address and port the stack advertises on
+ * that flow (its public host when one is set), as the Contact of our calls does. The user part is a token made from the trunk's
  * id ({@link trunkContactUser}), the same after a restart (a carrier still holding an old binding sends its calls
  * to it), and unique even when two carriers gave us the same username. A carrier sends a call for a registration
  * trunk to the Contact we registered, so the call manager finds the trunk from an INVITE's Request-URI user with
