@@ -4,9 +4,9 @@
  * compute the Authorization or Proxy-Authorization value for the request that is sent again.
  *
  * Algorithms: MD5, SHA-256 and SHA-512-256 and their `-sess` forms (RFC 8760 brings RFC 7616's algorithms to SIP).
- * When a response offers several challenges, the strongest hash wins (rfc8760#section-2.4: a UAC uses the first one
- * it supports in the server's order of preference, which the server lists strongest first; a server listing MD5
- * first would make every client downgrade, so we rank them ourselves). Quality of protection: `auth` when offered,
+ * When a response offers several challenges, the strongest hash wins: rfc8760#section-2.4 has a UAC take the topmost
+ * one it supports unless its local policy says otherwise, and ours is the strongest, because a server that lists
+ * MD5 first for the sake of old phones would otherwise downgrade us too. Quality of protection: `auth` when offered,
  * `auth-int` (the body hashed in) only when `auth` is not; a challenge without qop is answered the RFC 2069 way.
  *
  * The nonce-count rises by one for each request answered with the same nonce (rfc7616#section-3.4); the cnonce is
