@@ -41,7 +41,7 @@ interface Pending {
   calleeNumber: number | null;
 }
 
-/** The number column holds an extension's or a queue's number; a number outside (E.164) is not kept there. */
+/** The number columns hold numbers inside the building (up to nine digits); a number outside (E.164) is not kept there. */
 function storedNumber(number: string): number | null {
   return /^\d{1,9}$/.test(number) ? Number(number) : null;
 }

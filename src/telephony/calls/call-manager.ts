@@ -62,7 +62,7 @@ export interface CallCarriers {
 
 /** What a dialled number may be: digits, `*`, `#`, and a leading `+`. */
 const DIALLABLE = /^\+?[0-9*#]{1,32}$/;
-/** The numbers of extensions and queues. */
+/** The numbers of extensions, and of what the router takes. */
 const INTERNAL = /^\d{1,9}$/;
 /** Seconds a call out rings at the far end before it is given up. */
 const OUTBOUND_RING_SECONDS = 120;
@@ -228,7 +228,7 @@ export class CallManager implements CallObserver {
   /**
    * A call from a carrier (an INVITE from a trunk's address, or to the contact we registered with it): the number
    * dialled (where the trunk says it is) must be one of the tenant's phone numbers, which leads to an extension, a
-   * queue, or a hang-up. An unknown number is 404 and a log line; nothing from a trunk is ever routed out again.
+   * number the router takes, or a hang-up. An unknown number is 404 and a log line; nothing from a trunk is ever routed out again.
    */
   private async fromTrunk(req: IncomingRequest, trunk: Trunk): Promise<void> {
     const carriers = this.carriers as CallCarriers;
@@ -272,7 +272,7 @@ export class CallManager implements CallObserver {
       req.reply(603, { reason: 'Decline' });
       return;
     }
-    if (destination.type === 'queue') {
+    if (destination.type !== 'extension') {
       const take = await this.router?.claim(trunk.tenantId, destination.number);
       if (!take) {
         req.reply(480, { reason: 'Temporarily Unavailable (the number leads nowhere)' });

@@ -67,8 +67,8 @@ export class OutboundRouter {
   ) {}
 
   /**
-   * The plan for `extensionId` (undefined: the tenant itself, such as a queue's call out) dialling `dialled`;
-   * `callerId`, when given, is the caller ID of whatever the call is made for (a queue's), before the user's and the route's.
+   * The plan for `extensionId` (undefined: the tenant itself, calling out for its own reasons) dialling `dialled`;
+   * `callerId`, when given, is the caller ID of whatever the call is made for, before the user's and the route's.
    */
   async plan(tenantId: string, extensionId: string | undefined, dialled: string, callerId?: string | null): Promise<DialPlan | DialRefusal> {
     const policy = await this.carriers.dialPolicy(tenantId, extensionId);

@@ -3,6 +3,7 @@
  * directory stores and validates them (`src/directory/carriers/`); the engine reads them through
  * {@link CarrierDirectory} and never writes them.
  */
+import type { StoredDestination } from '../../db/schema.ts';
 
 export const trunkTransports = ['udp', 'tcp', 'tls'] as const;
 export type TrunkTransport = (typeof trunkTransports)[number];
@@ -71,11 +72,11 @@ export interface Trunk {
   keepaliveSeconds: number;
 }
 
-/** Where a phone number (and, later, a menu choice or a fallback) leads. */
-export type Destination =
-  | { type: 'extension'; number: number }
-  | { type: 'queue'; number: number }
-  | { type: 'hangup' };
+/**
+ * Where a phone number leads, as the directory stores it: an extension the engine rings, a hang-up, or a number
+ * the engine hands to its router (the contact center's numbers).
+ */
+export type Destination = StoredDestination;
 
 export interface PhoneNumber {
   id: string;
@@ -101,7 +102,7 @@ export interface OutboundRoute {
   prepend: string;
   /** Trunks tried in order: the next one on 5xx, 408, no answer from a trunk that is down. */
   trunkIds: string[];
-  /** E.164 caller ID presented on calls of this route, unless a queue's or a user's comes first; null: none of its own. */
+  /** E.164 caller ID presented on calls of this route, unless the caller's own (a user's, or what the call is made for) comes first; null: none of its own. */
   callerId: string | null;
   /** Present the caller ID withheld (`Privacy: id`, RFC 3325). */
   withholdCallerId: boolean;
@@ -119,7 +120,7 @@ export interface DialPolicy {
   emergencyNumbers: string[];
   /** The classes this user may dial (its own setting, else its role's, else the tenant's default). */
   allowedClasses: NumberClass[];
-  /** The user's own caller ID (an agent's DID), E.164; null: the route's or the queue's. */
+  /** The user's own caller ID (its own DID), E.164; null: the route's. */
   callerId: string | null;
   /** External calls at once for the whole tenant; 0: no limit. */
   maxExternalCalls: number;
