@@ -112,7 +112,9 @@ async function startTelephony(core: Core, media: StartedMedia): Promise<Telephon
       ringback: ensureRingback(path.join(config.dataDir, 'media')),
     },
     onError: (err: unknown, context: string) => logger.error({ err }, context),
+    onWarning: (message: string, details: Record<string, unknown>) => logger.warn(details, message),
     journal: core.journal,
+    carriers: directory.carriers.cache,
   };
   const tls = readSipTls(config);
   let lastError: unknown;
@@ -196,6 +198,7 @@ export async function startServer(
       recordings,
       contactCenter,
       https,
+      trunkStatus: (tenantId, trunkId) => telephony.carriers?.status(tenantId, trunkId),
     });
     // The HTTP server closes after the parts its routes call, last before the database; the engine's WebSocket
     // flows on it (below) close with the engine first, or they would hold its close up.

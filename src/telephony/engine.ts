@@ -18,6 +18,8 @@ import { DirectoryCache } from './directory-cache.ts';
 import type { TelephonyDirectory } from './directory.ts';
 import { DEFAULT_DIALOG_SUBSCRIPTION_OPTIONS, type DialogSubscriptionOptions, DialogSubscriptions } from './dialog-subscriptions.ts';
 import { ExtensionDialogs } from './extension-dialogs.ts';
+import { CarrierLinks } from './trunks/carrier-links.ts';
+import type { CarrierDirectory } from './trunks/types.ts';
 import { LocationService } from './location-service.ts';
 import { DEFAULT_REGISTRAR_OPTIONS, Registrar, type RegistrarOptions } from './registrar.ts';
 
@@ -47,6 +49,10 @@ export interface TelephonyOptions {
   onError?: (err: unknown, context: string) => void;
   /** Where writes the database could not take wait (see `db/write-journal.ts`). */
   journal?: WriteJournal;
+  /** Trunks, phone numbers and outbound routes: calls reach the telephone network through them (none: calls stay inside). */
+  carriers?: CarrierDirectory;
+  /** Things worth a log line that are no error (a carrier's call to an unknown number). */
+  onWarning?: (message: string, details: Record<string, unknown>) => void;
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, SUBSCRIBE';
@@ -57,6 +63,8 @@ export class TelephonyEngine {
   private readonly unsubscribe: Array<() => void> = [];
 
   readonly calls: CallManager;
+  /** Registrations with carriers, their health, and calls out; none without carriers. */
+  readonly carriers: CarrierLinks | undefined;
   readonly dialogs: ExtensionDialogs;
   readonly subscriptions: DialogSubscriptions;
 
@@ -73,6 +81,11 @@ export class TelephonyEngine {
     const onError = options.onError ?? (() => {});
     const media: CallMedia = { ...(options.media ?? { plane: new DirectMediaPlane('no media plane was given'), holdMusic: undefined, ringback: undefined }), onError };
     this.calls = new CallManager(stack, location, registrar, directory, options.bus, timers, (d) => this.domains.has(d.toLowerCase()), media, options.liveness ?? DEFAULT_LIVENESS);
+    if (options.carriers) {
+      const carriers = new CarrierLinks(options.carriers, stack, this.calls, { warn: options.onWarning ?? (() => {}), error: onError });
+      this.carriers = carriers;
+      this.calls.setCarriers(carriers);
+    }
     this.dialogs = new ExtensionDialogs(options.bus, this.calls);
     this.subscriptions = new DialogSubscriptions(stack, registrar, directory, (d) => this.domains.has(d.toLowerCase()), this.dialogs, options.bus, {
       ...DEFAULT_DIALOG_SUBSCRIPTION_OPTIONS,
@@ -115,6 +128,7 @@ export class TelephonyEngine {
     const engine = new TelephonyEngine(domains, stack, location, registrar, abuse, directory, options);
     holder.engine = engine;
     engine.subscribe();
+    void engine.carriers?.sync();
     return engine;
   }
 
@@ -219,6 +233,8 @@ export class TelephonyEngine {
     this.dialogs.close();
     await new Promise((r) => setTimeout(r, 50));
     for (const off of this.unsubscribe) off();
+    // Our registrations with carriers are withdrawn (briefly bounded) while the stack can still send.
+    await this.carriers?.close();
     await this.location.stop();
     await this.stack.close();
   }

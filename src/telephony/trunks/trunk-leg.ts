@@ -4,33 +4,15 @@
  * P-Asserted-Identity (RFC 3325 section 9.1), and a withheld one is From anonymous with `Privacy: id` (RFC 3323
  * section 4.2), the asserted identity still given to the carrier, which is trusted to strip it before the far end.
  */
-import dns from 'node:dns/promises';
-import net from 'node:net';
-import { DigestClient, type Flow, parseUri, type SipStack } from '../../sip/index.ts';
+import { DigestClient, type SipStack } from '../../sip/index.ts';
 import type { LegAddressing, RingTarget } from '../calls/call-types.ts';
 import { formatForCarrier } from './numbering.ts';
+import { carrierDomain, reachTrunkServer, trunkServerUri } from './trunk-registration.ts';
 import type { Trunk, TrunkServer } from './types.ts';
 
-/** The address a server's host stands for: an IP literal as it is, a name through the system's resolver. */
-export async function resolveHost(host: string): Promise<string> {
-  const bare = host.replace(/^\[|\]$/g, '');
-  if (net.isIP(bare)) return bare;
-  return (await dns.lookup(bare)).address;
-}
-
-function uriHost(host: string): string {
-  return net.isIPv6(host) && !host.startsWith('[') ? `[${host}]` : host;
-}
-
-/** The SIP URI of `user` at a trunk's server, with its transport when it is not UDP. */
+/** The SIP URI of `user` at a trunk's server (its address with the user in front). */
 export function serverUri(user: string, server: TrunkServer): string {
-  const transport = server.transport === 'udp' ? '' : `;transport=${server.transport}`;
-  return `sip:${user}@${uriHost(server.host)}:${server.port}${transport}`;
-}
-
-/** The domain our From and To name at a carrier: its own SIP domain, or its first server's host. */
-export function carrierDomain(trunk: Trunk): string {
-  return uriHost(trunk.fromDomain ?? trunk.servers[0]?.host ?? 'invalid');
+  return trunkServerUri(server).replace(/^sip:/, `sip:${user}@`);
 }
 
 /** What the far end is shown: a caller ID to present (E.164) or none, and whether it is withheld. */
@@ -64,18 +46,10 @@ export async function trunkTarget(stack: SipStack, trunk: Trunk, e164: string, d
   for (const [index, server] of trunk.servers.entries()) {
     if (!isUp(index)) continue;
     try {
-      let flow: Flow;
-      let path: string[] = [];
-      if (trunk.outboundProxy) {
-        const proxy = parseUri(trunk.outboundProxy);
-        flow = await stack.flowToUri(proxy);
-        path = [`<${trunk.outboundProxy};lr>`];
-      } else {
-        flow = await stack.flowTo(server.transport.toUpperCase(), await resolveHost(server.host), server.port);
-      }
+      const { flow, route } = await reachTrunkServer(stack, trunk, server);
       return {
         party: { extensionId: undefined, number: e164 },
-        contacts: [{ binding: { contact: serverUri(dialled, server), path }, flow }],
+        contacts: [{ binding: { contact: serverUri(dialled, server), path: route ? [route] : [] }, flow }],
         addressing: addressingFor(trunk, dialled, presentation),
       };
     } catch {
