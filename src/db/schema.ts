@@ -304,6 +304,14 @@ export const callSessions = pgTable('call_sessions', {
   notes: text('notes'),
   contactId: text('contact_id'),
   recordingId: uuid('recording_id'),
+  /** The trunk an external call came in or went out on. No foreign key: the history outlives trunks. */
+  trunkId: uuid('trunk_id'),
+  /** The outside party's number, E.164 (the caller of an inbound call, the number dialled of an outbound one). */
+  externalNumber: text('external_number'),
+  /** The tenant's phone number (DID) an inbound call was made to. */
+  did: text('did'),
+  /** The caller ID presented to the outside party on an outbound call, E.164 (or the withheld one). */
+  callerIdPresented: text('caller_id_presented'),
   ...timestamps,
 }, (t) => [
   index('call_sessions_tenant_created_idx').on(t.tenantId, t.createdAt),
