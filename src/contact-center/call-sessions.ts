@@ -94,7 +94,8 @@ export class CallSessionService {
           id: crypto.randomUUID(),
           tenantId: e.tenantId,
           callId: e.callId,
-          direction: e.originated ? 'outbound' : e.routed ? 'inbound' : 'internal',
+          // A call from the telephone network is inbound, one to it outbound, whatever it rings first.
+          direction: e.carrier ? e.carrier.direction : e.originated ? 'outbound' : e.routed ? 'inbound' : 'internal',
           fromNumber: e.from,
           toNumber: e.to,
           queueId: null,
@@ -114,11 +115,16 @@ export class CallSessionService {
           notes: null,
           contactId: null,
           recordingId: null,
+          trunkId: e.carrier?.trunkId ?? null,
+          externalNumber: e.carrier?.externalNumber ?? null,
+          did: e.carrier?.did ?? null,
+          callerIdPresented: e.carrier?.callerId ?? null,
           createdAt: at,
           updatedAt: at,
         };
         this.save(this.calls.open(e, row));
       }),
+      bus.on('call.trunk', (e) => this.change(e.callId, { trunkId: e.trunkId })),
       bus.on('queue.entered', (e) => this.change(e.callId, { status: 'QUEUED', queueId: e.queueId, queuedAt: new Date() })),
       bus.on('queue.offered', (e) => this.change(e.callId, { status: 'RINGING', offeredAt: new Date(), extensionId: e.extensionIds[0] ?? null })),
       // An offer nobody answered: the caller waits in the queue again.
