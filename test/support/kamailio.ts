@@ -2,7 +2,9 @@
  * A real Kamailio (Debian's `kamailio`) as an edge proxy in front of a test server: one config from
  * test/fixtures/kamailio/ with its placeholders filled in, run in the foreground on a free loopback port with small
  * memory, its run directory and pid file in a temporary directory, and stopped by its own pid (its children follow
- * it). Answers what it logged, for the tests to read the lines the config writes.
+ * it). Answers what it logged, for the tests to read the lines the config writes. It listens on 127.0.0.1 unless
+ * given another loopback address: a carrier is another host than the phones, and the PBX tells them apart by
+ * address.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,6 +14,7 @@ import { freePort, projectRoot } from './process.ts';
 import { sipRequest, udpExchange } from './udp.ts';
 
 export interface Kamailio {
+  host: string;
   port: number;
   child: ChildProcess;
   /** Everything it wrote to stderr so far. */
@@ -19,11 +22,12 @@ export interface Kamailio {
   stop(): Promise<void>;
 }
 
-export async function startKamailio(config: string, substitute: Record<string, string>): Promise<Kamailio> {
+export async function startKamailio(config: string, substitute: Record<string, string>, options: { host?: string } = {}): Promise<Kamailio> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-kamailio-'));
+  const host = options.host ?? '127.0.0.1';
   const port = await freePort();
   let text = fs.readFileSync(path.join(projectRoot, 'test/fixtures/kamailio', config), 'utf8');
-  for (const [name, value] of Object.entries({ LISTEN: `127.0.0.1:${port}`, ...substitute })) text = text.replaceAll(`@${name}@`, value);
+  for (const [name, value] of Object.entries({ LISTEN: `${host}:${port}`, ...substitute })) text = text.replaceAll(`@${name}@`, value);
   const file = path.join(dir, config);
   fs.writeFileSync(file, text);
   const child = spawn('kamailio', ['-DD', '-E', '-f', file, '-m', '16', '-M', '4', '-Y', dir, '-P', path.join(dir, 'kamailio.pid')], {
@@ -35,6 +39,7 @@ export async function startKamailio(config: string, substitute: Record<string, s
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const kamailio: Kamailio = {
+    host,
     port,
     child,
     output: () => out,
@@ -60,11 +65,11 @@ export async function startKamailio(config: string, substitute: Record<string, s
       'Call-ID': `probe-${attempt}@test`,
       CSeq: '1 OPTIONS',
     });
-    const replies = await udpExchange(port, probe, 300);
+    const replies = await udpExchange(port, probe, 300, host);
     if (replies.some((r) => r.startsWith('SIP/2.0 '))) return kamailio;
     if (attempt >= 60) {
       await kamailio.stop();
-      throw new Error(`kamailio did not answer on ${port}:\n${out}`);
+      throw new Error(`kamailio did not answer on ${host}:${port}:\n${out}`);
     }
   }
 }
