@@ -151,7 +151,7 @@ const RouteName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
 const Patterns = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
   minItems: 1,
   maxItems: 50,
-  description: 'Dial patterns as in Asterisk (_NXXNXXXXXX, _011., 911) or plain prefixes; any one matching is enough',
+  description: 'Dial patterns as in Asterisk: _NXXNXXXXXX, _011. (a pattern starts with _; X 0-9, Z 1-9, N 2-9, [1-5] a set, . one or more, ! zero or more at the end), or a plain number such as 911 that matches only itself; any one matching is enough',
 });
 const TrunkIds = Type.Array(Uuid, { minItems: 1, maxItems: 16, uniqueItems: true, description: 'Tried in order' });
 const CreateRoute = Type.Object({ name: RouteName, patterns: Patterns, trunkIds: TrunkIds, ...routeProps }, { additionalProperties: false });
@@ -206,6 +206,11 @@ const READERS = ['ADMIN', 'MANAGER'] as const;
 export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options: { trunkStatus?: TrunkStatusProvider } = {}): void {
   const security = [{ bearerAuth: [] }];
   const trunkBody = (t: TrunkRecord) => ({ ...t, status: options.trunkStatus?.(t.tenantId, t.id) ?? UNKNOWN_STATUS });
+  // A change is answered once the engine's copy has it: a call placed right after the answer follows it.
+  const settled = async (_request: unknown, _reply: unknown, payload: unknown) => {
+    await carriers.cache.idle();
+    return payload;
+  };
 
   // Trunks.
   {
@@ -219,6 +224,7 @@ export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options:
 
     app.post<{ Body: Static<typeof CreateTrunk> }>(base, {
       config: { roles: [...ADMIN], audit: 'trunk.create' },
+      preSerialization: settled,
       schema: { tags, summary: 'Create a trunk (a name must resolve; a registration trunk needs username and password)', security, body: CreateTrunk, response: { 201: TrunkBody, ...errors(409) } },
     }, async (request, reply) => {
       const p = principalOf(request);
@@ -234,6 +240,7 @@ export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options:
 
     app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof UpdateTrunk> }>(`${base}/:id`, {
       config: { roles: [...ADMIN], audit: 'trunk.update' },
+      preSerialization: settled,
       schema: { tags, summary: 'Change a trunk (password left out: kept; null: cleared)', security, params: IdParams, body: UpdateTrunk, response: { 200: TrunkBody, ...errors(404, 409) } },
     }, async (request) => {
       const p = principalOf(request);
@@ -244,6 +251,7 @@ export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options:
 
     app.delete<{ Params: Static<typeof IdParams> }>(`${base}/:id`, {
       config: { roles: [...ADMIN], audit: 'trunk.delete' },
+      preSerialization: settled,
       schema: { tags, summary: 'Delete a trunk no outbound route uses (its numbers then arrive on any trunk)', security, params: IdParams, response: { 200: Deleted, ...errors(404, 409) } },
     }, async (request) => {
       const trunk = await carriers.trunks.delete(principalOf(request).tenantId, request.params.id);
@@ -264,6 +272,7 @@ export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options:
 
     app.post<{ Body: Static<typeof CreateNumber> }>(base, {
       config: { roles: [...ADMIN], audit: 'number.create' },
+      preSerialization: settled,
       schema: { tags, summary: 'Add a phone number (DID) and say where its calls go', security, body: CreateNumber, response: { 201: NumberBody, ...errors(409) } },
     }, async (request, reply) => {
       const p = principalOf(request);
@@ -279,6 +288,7 @@ export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options:
 
     app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof UpdateNumber> }>(`${base}/:id`, {
       config: { roles: [...ADMIN], audit: 'number.update' },
+      preSerialization: settled,
       schema: { tags, summary: 'Change a phone number', security, params: IdParams, body: UpdateNumber, response: { 200: NumberBody, ...errors(404, 409) } },
     }, async (request) => {
       const p = principalOf(request);
@@ -288,6 +298,7 @@ export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options:
 
     app.delete<{ Params: Static<typeof IdParams> }>(`${base}/:id`, {
       config: { roles: [...ADMIN], audit: 'number.delete' },
+      preSerialization: settled,
       schema: { tags, summary: 'Remove a phone number', security, params: IdParams, response: { 200: Deleted, ...errors(404) } },
     }, async (request) => {
       const number = await carriers.numbers.delete(principalOf(request).tenantId, request.params.id);
@@ -308,6 +319,7 @@ export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options:
 
     app.post<{ Body: Static<typeof CreateRoute> }>(base, {
       config: { roles: [...ADMIN], audit: 'outbound-route.create' },
+      preSerialization: settled,
       schema: { tags, summary: 'Create an outbound route', security, body: CreateRoute, response: { 201: RouteBody, ...errors() } },
     }, async (request, reply) => {
       const p = principalOf(request);
@@ -323,6 +335,7 @@ export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options:
 
     app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof UpdateRoute> }>(`${base}/:id`, {
       config: { roles: [...ADMIN], audit: 'outbound-route.update' },
+      preSerialization: settled,
       schema: { tags, summary: 'Change an outbound route', security, params: IdParams, body: UpdateRoute, response: { 200: RouteBody, ...errors(404) } },
     }, async (request) => {
       const p = principalOf(request);
@@ -332,6 +345,7 @@ export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options:
 
     app.delete<{ Params: Static<typeof IdParams> }>(`${base}/:id`, {
       config: { roles: [...ADMIN], audit: 'outbound-route.delete' },
+      preSerialization: settled,
       schema: { tags, summary: 'Delete an outbound route', security, params: IdParams, response: { 200: Deleted, ...errors(404) } },
     }, async (request) => {
       const route = await carriers.routes.delete(principalOf(request).tenantId, request.params.id);
@@ -351,6 +365,7 @@ export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options:
 
     app.patch<{ Body: Static<typeof UpdateDialPolicy> }>('/api/pbx/dial-policy', {
       config: { roles: [...ADMIN], audit: 'dial-policy.update' },
+      preSerialization: settled,
       schema: { tags, summary: "Change the tenant's dial policy", security, body: UpdateDialPolicy, response: { 200: DialPolicyBody, ...errors() } },
     }, async (request) => {
       const p = principalOf(request);
@@ -368,6 +383,7 @@ export function carrierRoutes(app: FastifyInstance, carriers: Carriers, options:
 
     app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof SetQueueCallerId> }>('/api/pbx/queues/:id/caller-id', {
       config: { roles: [...ADMIN], audit: 'queue.caller-id' },
+      preSerialization: settled,
       schema: { tags: ['queues'], summary: "Set a queue's caller ID (null: the route's)", security, params: IdParams, body: SetQueueCallerId, response: { 200: QueueCallerIdBody, ...errors(404) } },
     }, async (request) => {
       const p = principalOf(request);

@@ -39,6 +39,10 @@ export const CallSessionBody = Type.Object({
   notes: Nullable(Type.String()),
   contactId: Nullable(Type.String()),
   recordingId: Nullable(Uuid),
+  trunkId: Nullable(Type.String({ format: 'uuid', description: 'The trunk a call from or to the telephone network used' })),
+  externalNumber: Nullable(Type.String({ description: 'The number outside (E.164, or an emergency number as dialled)' })),
+  did: Nullable(Type.String({ description: "The tenant's phone number a call from the network dialled" })),
+  callerIdPresented: Nullable(Type.String({ description: 'The caller ID presented outside on a call out' })),
 });
 
 export function callSessionBody(s: CallSession) {
@@ -67,6 +71,10 @@ export function callSessionBody(s: CallSession) {
     notes: s.notes,
     contactId: s.contactId,
     recordingId: s.recordingId,
+    trunkId: s.trunkId,
+    externalNumber: s.externalNumber,
+    did: s.did,
+    callerIdPresented: s.callerIdPresented,
   };
 }
 

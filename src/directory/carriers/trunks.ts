@@ -121,8 +121,8 @@ function settle(input: TrunkInput & { country: string }, hasPassword: boolean): 
     if (!parseAddressOrCidr(text)) throw invalid(`allowedAddresses.${i}`, `'${a}' is not an IP address or a CIDR range (e.g. 192.0.2.0/24, 2001:db8::/32)`);
     return text;
   });
-  // An ip trunk is known by its addresses alone: without any, none of its calls could be taken.
-  if (auth === 'ip' && allowedAddresses.length === 0) throw invalid('allowedAddresses', 'an ip trunk needs the addresses its calls come from');
+  // An ip trunk is known by its addresses alone: one without any only carries calls out (the carrier knows us by
+  // ours), which is how many carriers sell their termination.
   const username = optionalText(input.username);
   if (auth === 'registration' && username === null) throw invalid('username', 'is required for a registration trunk');
   if (auth === 'registration' && !hasPassword) throw invalid('password', 'is required for a registration trunk');

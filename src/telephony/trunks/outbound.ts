@@ -101,7 +101,17 @@ export class OutboundRouter {
     }
     const presentation = { callerId: callerId ?? policy.callerId ?? route.callerId, withhold: route.withholdCallerId };
     const trunks = route.trunkIds.map((id) => this.carriers.trunk(tenantId, id)).filter((t): t is Trunk => t !== undefined && t.enabled);
-    const self = this;
+    const attempt = (trunk: Trunk, use?: (trunk: Trunk) => void): Promise<RingTarget | undefined> => {
+      const toCarrier = emergency ? number : formatForCarrier(number, trunk.numberFormat, trunk.country);
+      return trunkTarget(this.context.stack, trunk, number, toCarrier, presentation, (server) => this.context.serverUp(trunk.id, server)).then((target) => {
+        if (target) {
+          this.started(trunk);
+          use?.(trunk);
+        }
+        return target;
+      });
+    };
+    const admits = (trunk: Trunk) => emergency || this.admits(trunk);
     return {
       ok: true,
       number,
@@ -110,17 +120,7 @@ export class OutboundRouter {
       callerId: presentation.callerId,
       withhold: presentation.withhold,
       *attempts(use?: (trunk: Trunk) => void) {
-        for (const trunk of trunks) {
-          if (!emergency && !self.admits(trunk)) continue;
-          const toCarrier = emergency ? number : formatForCarrier(number, trunk.numberFormat, trunk.country);
-          yield trunkTarget(self.context.stack, trunk, number, toCarrier, presentation, (server) => self.context.serverUp(trunk.id, server)).then((target) => {
-            if (target) {
-              self.started(trunk);
-              use?.(trunk);
-            }
-            return target;
-          });
-        }
+        for (const trunk of trunks) if (admits(trunk)) yield attempt(trunk, use);
       },
     };
   }

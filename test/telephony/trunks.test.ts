@@ -1,0 +1,225 @@
+// Calls across the building's walls, with sipp as the carriers and the phones: a carrier known by its address calls
+// the tenant's numbers (DIDs), which lead to an extension or a queue; an extension's call out follows the tenant's
+// outbound routes through their trunks in order (failover on 5xx), presents the route's caller ID in From and
+// P-Asserted-Identity (RFC 3325), and answers the carrier's challenge with the trunk's credentials (RFC 3261
+// section 22.2). Fraud: nobody who has not authenticated as an extension reaches a trunk, a class of numbers the
+// user may not dial is 403, and the tenant's cap on external calls is 503.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { freePort } from '../support/process.ts';
+import { type TestServer, useTestServer } from '../support/server.ts';
+import { runSipp, type SippRun } from '../support/sipp.ts';
+import { agent, answered, CALLER_HANGS_UP, callee, caller, callerRefused, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
+
+const CARRIER_PASSWORD = 'Carrier-Pass-2026';
+
+/** A carrier's 401 before it takes the call: the PBX must send the INVITE again with the trunk's credentials. */
+const CHALLENGE = `
+  <recv request="INVITE" />
+  <send>
+    <![CDATA[
+      SIP/2.0 401 Unauthorized
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag12[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      WWW-Authenticate: Digest realm="carrier.test", nonce="a1b2c3d4e5f6[call_number]", algorithm=MD5
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK" />`;
+
+const VERIFY = `<verifyauth assign_to="authok" username="acct-77" password="${CARRIER_PASSWORD}" />
+      <log message="credentials valid [$authok]" />`;
+
+/** A sipp carrier taking calls out of the PBX on `port`: it logs the dialled number, From, P-Asserted-Identity and Privacy. */
+function carrier(port: number, substitute: Record<string, string> = {}, options: { calls?: number } = {}): Promise<SippRun> {
+  return callee('uas-carrier.xml', port, { CHALLENGE: '', VERIFY: '', ...substitute }, options);
+}
+
+/** A sipp carrier at `localIp` calling the PBX's number `dialled` from `from` (an E.164 caller on the network). */
+function carrierCalls(t: TestServer, localIp: string, from: string, dialled: string, outcome: string): Promise<SippRun> {
+  return runSipp({
+    scenario: 'uac-carrier-call.xml',
+    target: `127.0.0.1:${t.server.sipPort}`,
+    localIp,
+    rows: [[from, '', dialled]],
+    vars: { domain: `127.0.0.1:${t.server.sipPort}` },
+    substitute: { OUTCOME: outcome, TALK: '300' },
+    timeoutSeconds: 25,
+  });
+}
+
+async function post(t: TestServer, token: string, url: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await t.request('POST', url, { token, body });
+  assert.ok(res.statusCode < 300, `${url}: ${res.statusCode} ${res.body}`);
+  return res.json() as Record<string, unknown>;
+}
+
+async function patch(t: TestServer, token: string, url: string, body: unknown): Promise<void> {
+  const res = await t.request('PATCH', url, { token, body });
+  assert.ok(res.statusCode < 300, `${url}: ${res.statusCode} ${res.body}`);
+}
+
+/** An IP-authenticated trunk whose carrier listens on 127.0.0.1:`port` and calls from `from`. */
+async function ipTrunk(t: TestServer, token: string, name: string, port: number, from: string[], extra: Record<string, unknown> = {}): Promise<string> {
+  const trunk = await post(t, token, '/api/pbx/trunks', { name, auth: 'ip', servers: [{ host: '127.0.0.1', port }], allowedAddresses: from, keepaliveSeconds: 0, ...extra });
+  return trunk.id as string;
+}
+
+/** The first call session `match` takes, as the call log shows it (its row is written behind). */
+async function sessionOf(t: TestServer, token: string, match: (s: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 50; i++) {
+    const res = await t.request('GET', '/api/pbx/calls/sessions?limit=50', { token });
+    const found = (res.json() as { sessions: Array<Record<string, unknown>> }).sessions.find(match);
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('no such call session');
+}
+
+describe('calls from a carrier to the tenant\'s numbers (DIDs)', () => {
+  const ctx = useTestServer('pglite');
+
+  it('a carrier authenticated by its address calls a number that leads to an extension: the extension rings and answers; the session names the trunk, the caller outside and the DID', async () => {
+    const b = await agent(ctx.t, ctx.token, 'Did Callee');
+    const trunkId = await ipTrunk(ctx.t, ctx.token, 'Inbound Carrier', 5999, ['127.0.0.2']);
+    await post(ctx.t, ctx.token, '/api/pbx/numbers', { number: '+1 415 555 0100', destination: { type: 'extension', number: b.number } });
+    const port = await freePort();
+    const phone = callee('uas-answer.xml', port);
+    await registerAt(ctx.t, b, port);
+    const uac = await carrierCalls(ctx.t, '127.0.0.2', '+12125550199', '+14155550100', answered(CALLER_HANGS_UP));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const took = await phone;
+    assert.equal(took.code, 0, took.errors || took.output);
+    assert.match(took.log, /by [^\n]*sip:\+12125550199@/, 'the phone sees the caller outside');
+    const session = await sessionOf(ctx.t, ctx.token, (s) => s.did === '+14155550100');
+    assert.equal(session.direction, 'inbound');
+    assert.equal(session.trunkId, trunkId);
+    assert.equal(session.externalNumber, '+12125550199');
+  });
+
+  it('a number that leads to a queue: the carrier\'s caller waits and reaches an agent as an internal caller does', async () => {
+    const x = await agent(ctx.t, ctx.token, 'Did Queue Agent');
+    await ipTrunk(ctx.t, ctx.token, 'Queue Carrier', 5998, ['127.0.0.3/32']);
+    const port = await freePort();
+    const phone = callee('uas-answer.xml', port);
+    await registerAt(ctx.t, x, port);
+    const status = await ctx.t.request('PUT', `/api/pbx/agent-extensions/${x.id}/status`, { token: ctx.token, body: { status: 'AVAILABLE' } });
+    assert.ok(status.statusCode < 300, status.body);
+    await post(ctx.t, ctx.token, '/api/pbx/queues', { name: 'Did Sales', number: '2201', strategy: 'ringall', ringTimeout: 20, retryDelay: 0, wrapUpTime: 0, members: [{ extensionId: x.id }] });
+    await post(ctx.t, ctx.token, '/api/pbx/numbers', { number: '+14155550101', destination: { type: 'queue', number: 2201 } });
+    const connected: string[] = [];
+    const off = ctx.t.server.bus.on('queue.connected', (e) => void connected.push(e.extensionId));
+    const uac = await carrierCalls(ctx.t, '127.0.0.3', '+12125550198', '14155550101', answered(CALLER_HANGS_UP));
+    off();
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const took = await phone;
+    assert.equal(took.code, 0, took.errors || took.output);
+    assert.deepEqual(connected, [x.id]);
+  });
+
+  it('a carrier\'s call to a number the tenant does not have is 404', async () => {
+    await ipTrunk(ctx.t, ctx.token, 'Unknown Number Carrier', 5997, ['127.0.0.4']);
+    const uac = await carrierCalls(ctx.t, '127.0.0.4', '+12125550197', '+14155550999', callerRefused(404));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+  });
+});
+
+describe('calls out through trunks (outbound routes)', () => {
+  const ctx = useTestServer('pglite');
+
+  it('the first trunk answers 503, the second carries the call; the carrier sees the number in E.164 and the route\'s caller ID in From and P-Asserted-Identity', async () => {
+    const a = await agent(ctx.t, ctx.token, 'Outbound Failover');
+    const [p1, p2] = [await freePort(), await freePort()];
+    const first = callee('uas-reject.xml', p1, { STATUS: '503' });
+    const second = carrier(p2);
+    const t1 = await ipTrunk(ctx.t, ctx.token, 'Failing Carrier', p1, []);
+    const t2 = await ipTrunk(ctx.t, ctx.token, 'Working Carrier', p2, []);
+    await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'US national', patterns: ['_1NXXXXXXXXX', '_NXXXXXXXXX'], trunkIds: [t1, t2], callerId: '+14155550100' });
+    const uac = await caller(ctx.t, a, '15551234567', answered(CALLER_HANGS_UP));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const [refused, took] = await Promise.all([first, second]);
+    assert.equal(refused.code, 0, refused.errors || refused.output);
+    assert.equal(took.code, 0, took.errors || took.output);
+    assert.match(took.log, /dialled \+15551234567 /);
+    assert.match(took.log, /from\s+<sip:\+14155550100@127\.0\.0\.1>/);
+    assert.match(took.log, /pai\s+<sip:\+14155550100@127\.0\.0\.1>/);
+    const session = await sessionOf(ctx.t, ctx.token, (s) => s.externalNumber === '+15551234567');
+    assert.equal(session.direction, 'outbound');
+    assert.equal(session.trunkId, t2, 'the session names the trunk that carried the call');
+    assert.equal(session.callerIdPresented, '+14155550100');
+  });
+
+  it('a carrier that challenges the INVITE (401) gets it again with the trunk\'s digest credentials; a withheld caller ID is From anonymous with Privacy: id', async () => {
+    const a = await agent(ctx.t, ctx.token, 'Outbound Challenged');
+    const port = await freePort();
+    const far = carrier(port, { CHALLENGE, VERIFY });
+    const trunk = await ipTrunk(ctx.t, ctx.token, 'Challenging Carrier', port, [], { username: 'acct-77', password: CARRIER_PASSWORD });
+    await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'Withheld', patterns: ['_44.'], prepend: '+', trunkIds: [trunk], callerId: '+14155550100', withholdCallerId: true, priority: 0 });
+    await patch(ctx.t, ctx.token, '/api/pbx/dial-policy', { classes: { ADMIN: ['emergency', 'internal', 'tollfree', 'national', 'mobile', 'international'], AGENT: ['emergency', 'internal', 'tollfree', 'national', 'mobile', 'international'] } });
+    const uac = await caller(ctx.t, a, '442071838750', answered(CALLER_HANGS_UP));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const took = await far;
+    assert.equal(took.code, 0, took.errors || took.output);
+    assert.match(took.log, /credentials valid (true|1)/, took.log);
+    assert.match(took.log, /dialled \+442071838750 /);
+    assert.match(took.log, /from\s+"Anonymous" <sip:anonymous@anonymous\.invalid>/);
+    assert.match(took.log, /pai\s+<sip:\+14155550100@127\.0\.0\.1>/, 'the carrier is still told who calls (RFC 3325)');
+    assert.match(took.log, /privacy\s+id/);
+  });
+});
+
+describe('who may call what: never an open relay', () => {
+  const ctx = useTestServer('pglite');
+
+  it('an INVITE to a number outside from an address that is no trunk and no authenticated extension never reaches a trunk', async () => {
+    const port = await freePort();
+    const trunk = await ipTrunk(ctx.t, ctx.token, 'Guarded Carrier', port, []);
+    await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'Everything', patterns: ['_X.', '_+X.'], trunkIds: [trunk] });
+    const sent: string[] = [];
+    const off = ctx.t.server.bus.on('call.trunk', (e) => void sent.push(e.callId));
+    // No credentials, a domain the PBX does not serve: refused before anything is looked up.
+    const foreign = await carrierCalls(ctx.t, '127.0.0.5', '+12125550196', '15551234567', callerRefused(403));
+    assert.equal(foreign.code, 0, foreign.errors || foreign.output);
+    // The tenant's own domain, no credentials: challenged, and a caller that cannot answer gets no further.
+    const unauthenticated = await runSipp({
+      scenario: 'uac-carrier-call.xml',
+      target: `127.0.0.1:${ctx.t.server.sipPort}`,
+      localIp: '127.0.0.5',
+      rows: [['1000', '', '+15551234567']],
+      vars: { domain: 'pbx.test' },
+      substitute: { OUTCOME: callerRefused(407) },
+      timeoutSeconds: 25,
+    });
+    assert.equal(unauthenticated.code, 0, unauthenticated.errors || unauthenticated.output);
+    off();
+    assert.deepEqual(sent, [], 'no call went to a trunk');
+  });
+
+  it('an agent without the international class gets 403; the tenant\'s cap on external calls answers 503 past its limit; an emergency number is never capped', async () => {
+    const a = await agent(ctx.t, ctx.token, 'Policy Caller');
+    const port = await freePort();
+    const trunk = await ipTrunk(ctx.t, ctx.token, 'Policy Carrier', port, []);
+    await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'All out', patterns: ['_011.', '_1NXXXXXXXXX', '911'], trunkIds: [trunk], priority: 0 });
+    const international = await caller(ctx.t, a, '011442071838750', callerRefused(403));
+    assert.equal(international.code, 0, international.errors || international.output);
+
+    await patch(ctx.t, ctx.token, '/api/pbx/dial-policy', { maxExternalCalls: 1 });
+    // One call out holds the only slot while a second is tried.
+    const far = carrier(port, { TALK: '3000', HANGUP_STEPS: WAIT_FOR_BYE }, { calls: 2 });
+    const talking = caller(ctx.t, a, '15551234567', answered(CALLER_HANGS_UP), 4000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const capped = await caller(ctx.t, a, '15551234568', callerRefused(503));
+    assert.equal(capped.code, 0, capped.errors || capped.output);
+    const emergency = await caller(ctx.t, a, '911', answered(CALLER_HANGS_UP));
+    assert.equal(emergency.code, 0, `an emergency call past the cap still goes out: ${emergency.errors || emergency.output}`);
+    const first = await talking;
+    assert.equal(first.code, 0, first.errors || first.output);
+    const carried = await far;
+    assert.equal(carried.code, 0, carried.errors || carried.output);
+    assert.match(carried.log, /dialled 911 /);
+  });
+});
