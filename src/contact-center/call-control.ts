@@ -12,6 +12,9 @@ import type { AgentService } from './agents.ts';
 import type { CallSessionService } from './call-sessions.ts';
 import type { QueueTelephony } from './queues/index.ts';
 
+/** Seconds a number outside rings for a transfer or a consultation before it is given up. */
+const OUTSIDE_RING_SECONDS = 60;
+
 /** Who asks: an agent (its extension) or staff of the tenant. */
 export interface CallActor {
   tenantId: string;
@@ -41,7 +44,7 @@ export interface CallControlState {
 
 export class CallControl {
   constructor(
-    private readonly calls: Pick<CallManager, 'find' | 'contactsOf' | 'originate' | 'activeCalls' | 'transferToRouter' | 'planOut'>,
+    private readonly calls: Pick<CallManager, 'find' | 'contactsOf' | 'originate' | 'activeCalls' | 'transferToRouter' | 'planOut' | 'outsideTarget'>,
     private readonly sessions: CallSessionService,
     private readonly agents: AgentService,
     private readonly bus: PbxEventBus,
@@ -117,7 +120,7 @@ export class CallControl {
       // A number outside: the tenant's outbound routes and the agent's dial policy decide.
       const plan = await this.calls.planOut(actor.tenantId, agentId, number);
       if (!plan) throw new PbxError('PBX_ERR_NUMBER_NOT_FOUND');
-      if (!plan.ok) throw new PbxError(plan.code, plan.reason, plan.numberClass ? { details: { class: plan.numberClass } } : undefined);
+      if (!plan.ok) throw new PbxError(plan.code, plan.message, plan.numberClass ? { details: { class: plan.numberClass } } : undefined);
       callee = { outside: plan };
     }
     const caller = { party: { extensionId: agentId, number: String(self.number) }, contacts: agentContacts };
@@ -164,8 +167,19 @@ export class CallControl {
     if (side !== 'callee') throw new PbxError('PBX_ERR_CALL_STATE', 'Only the party who answered a call can transfer its caller');
     const number = /^\d{1,9}$/.test(target) ? Number(target) : undefined;
     const ext = number === undefined ? undefined : await this.findExtension(actor.tenantId, number);
+    if ((!ext || !ext.isActive) && (number === undefined || !this.isQueueNumber(actor.tenantId, number))) {
+      // A phone number outside (seed 001: "Extension or phone number"), through the tenant's routes and the agent's policy.
+      const out = await this.calls.outsideTarget(call, actor.extensionId, target.replace(/[\s().-]/g, ''));
+      if (!out) throw new PbxError('PBX_ERR_TRANSFER_TARGET_NOT_FOUND');
+      if (!out.ok) throw new PbxError(out.code, out.message, out.numberClass ? { details: { class: out.numberClass } } : undefined);
+      await this.engine(async () => {
+        const ringing = type === 'attended' ? call.consult(out.target, OUTSIDE_RING_SECONDS) : call.transferCaller(out.target, OUTSIDE_RING_SECONDS);
+        void ringing.catch(() => undefined);
+      });
+      return this.state(call, side);
+    }
     if (!ext || !ext.isActive) {
-      if (number === undefined || !this.isQueueNumber(actor.tenantId, number)) throw new PbxError('PBX_ERR_TRANSFER_TARGET_NOT_FOUND');
+      if (number === undefined) throw new PbxError('PBX_ERR_TRANSFER_TARGET_NOT_FOUND');
       if (type === 'attended') throw new PbxError('PBX_ERR_NOT_SUPPORTED', 'A queue cannot be consulted: transfer to it blind');
       await this.engine(async () => {
         if (!(await this.calls.transferToRouter(call, number))) throw new PbxError('PBX_ERR_TRANSFER_TARGET_NOT_FOUND');

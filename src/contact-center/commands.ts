@@ -48,7 +48,7 @@ export const HoldFields = { hold: Type.Optional(Type.Boolean({ description: 'tru
 
 /** Transfer's fields, besides the call. */
 export const TransferFields = {
-  target: Type.String({ minLength: 1, maxLength: 32, description: "The extension number to put the caller through to, or a queue's number (blind only: the caller waits in the queue again)" }),
+  target: Type.String({ minLength: 1, maxLength: 32, description: "The extension number to put the caller through to, a queue's number (blind only: the caller waits in the queue again), or a phone number outside (E.164, or as dialled: the tenant's outbound routes and the agent's dial policy apply)" }),
   type: Type.Optional(
     Type.Union([Type.Literal('blind'), Type.Literal('attended')], {
       description: 'blind (the default): the agent is let go at once; attended: the caller holds while the target is consulted, then complete or cancel',

@@ -38,7 +38,7 @@ export async function startContactCenter(deps: {
   db: Db;
   bus: PbxEventBus;
   location: Pick<LocationService, 'lookup'>;
-  calls: Pick<CallManager, 'setRouter' | 'contactsOf' | 'find' | 'originate' | 'activeCalls' | 'transferToRouter' | 'planOut'>;
+  calls: Pick<CallManager, 'setRouter' | 'contactsOf' | 'find' | 'originate' | 'activeCalls' | 'transferToRouter' | 'planOut' | 'outsideTarget'>;
   findExtension: QueueTelephony['findExtension'];
   onError: (err: unknown, context: string) => void;
   /** Where writes the database could not take wait; without one they wait in memory only. */

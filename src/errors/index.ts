@@ -28,7 +28,7 @@ export const ErrorCatalogue = {
   PBX_ERR_CALL_STATE: { status: 409, message: 'The call cannot do that in its present state' },
   PBX_ERR_NOT_REMOTELY_ANSWERABLE: { status: 409, message: 'This call cannot be answered remotely: answer it on the device' },
   PBX_ERR_TRANSFER_TARGET_NOT_FOUND: { status: 404, message: 'Transfer target not found' },
-  PBX_ERR_NUMBER_NOT_FOUND: { status: 404, message: 'No extension or queue has that number' },
+  PBX_ERR_NUMBER_NOT_FOUND: { status: 404, message: 'No extension, queue or outbound route has that number' },
   PBX_ERR_TARGET_UNAVAILABLE: { status: 409, message: 'The target has no registered device' },
   PBX_ERR_NOT_SUPPORTED: { status: 501, message: 'Not supported yet' },
   PBX_ERR_NO_AVAILABLE_AGENTS: { status: 400, message: 'No available agents in queue' },

@@ -172,7 +172,6 @@ for (const kind of databaseKinds) {
           await refused('POST', '/api/pbx/trunks', ipTrunk('Bad CIDR', ['192.0.2.9', bad]), 'body.allowedAddresses.1');
         }
         await refused('POST', '/api/pbx/trunks', ipTrunk('Bad port', ['192.0.2.9'], { servers: [{ host: '192.0.2.9', port: 70000 }] }), 'body.servers.0.port');
-        await refused('POST', '/api/pbx/trunks', ipTrunk('No address', []), 'body.allowedAddresses');
         await refused('POST', '/api/pbx/trunks', ipTrunk('Bad proxy', ['192.0.2.9'], { outboundProxy: 'proxy.example.com' }), 'body.outboundProxy');
         await refused('POST', '/api/pbx/trunks', ipTrunk('Bad country', ['192.0.2.9'], { country: 'ZZ' }), 'body.country');
         await refused('POST', '/api/pbx/trunks', ipTrunk('Extra', ['192.0.2.9'], { secret: 'x' }), 'body.secret');
@@ -180,6 +179,11 @@ for (const kind of databaseKinds) {
         await refused('PATCH', `/api/pbx/trunks/${trunk.id}`, { servers: [{ host: 'no-such-host.invalid' }] }, 'body.servers.0.host');
         const list = (await req('GET', '/api/pbx/trunks')).json().trunks as Array<{ name: string }>;
         assert.ok(!list.some((t) => ['Nowhere', 'Bad CIDR', 'Bad port'].includes(t.name)), 'nothing refused was stored');
+      });
+
+      it('an ip trunk without addresses is taken: it only carries calls out', async () => {
+        const trunk = await created('/api/pbx/trunks', ipTrunk('Termination only', []));
+        assert.deepEqual(trunk.allowedAddresses, []);
       });
 
       it('an IPv6 server and allowed range are taken', async () => {

@@ -295,7 +295,7 @@ describe('callers the PBX answers itself: queue music, and click-to-call', () =>
     const live = await connectLive(t.server.url, tokens.c);
     try {
       const ack = await live.ask('call:dial', { phoneNumber: '1999' });
-      assert.deepEqual(ack, { ok: false, error: { code: 'PBX_ERR_NUMBER_NOT_FOUND', message: 'No extension or queue has that number' } });
+      assert.deepEqual(ack, { ok: false, error: { code: 'PBX_ERR_NUMBER_NOT_FOUND', message: 'No extension, queue or outbound route has that number' } });
     } finally {
       live.close();
     }

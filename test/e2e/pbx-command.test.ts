@@ -1,8 +1,9 @@
-// The `pbx` command as people run it: migrate, admin create and doctor, help; a bad setting stops the start. (The
-// server's own start and stop are in server-process.test.ts: each file has the runner's time limit to itself.)
+// The `pbx` command as people run it: doctor and help; a bad setting stops the start. (Migrate and admin create are
+// in pbx-admin-command.test.ts, the server's own start and stop in server-process.test.ts: each file has the
+// runner's time limit to itself, and each start of the command takes seconds on a loaded machine.)
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { freePort, loginOverHttp, runPbx, runPbxToEnd, SIP, tempDirs, waitForOutput } from '../support/process.ts';
+import { freePort, runPbxToEnd, SIP, tempDirs } from '../support/process.ts';
 
 const { tempDir, removeAll } = tempDirs();
 after(removeAll);
@@ -18,32 +19,6 @@ describe('the pbx command', () => {
     const tls = await runPbxToEnd(['start'], { PBX_DATA_DIR: tempDir(), ...SIP, PBX_HTTP_PORT: '0', PBX_SIP_TLS_CERT: '/nonexistent/cert.pem', PBX_SIP_TLS_KEY: '/nonexistent/key.pem' });
     assert.equal(tls.code, 1);
     assert.match(tls.output, /PBX_SIP_TLS_CERT: cannot read \/nonexistent\/cert\.pem \(ENOENT\)/);
-  });
-
-  it('pbx migrate, then pbx admin create, then that administrator logs in to the started server', async () => {
-    const dataDir = tempDir();
-    const env = { PBX_DATA_DIR: dataDir, PBX_LOG_LEVEL: 'warn', PBX_HTTP_HOST: '127.0.0.1', ...SIP };
-    const migrated = await runPbxToEnd(['migrate'], env);
-    assert.equal(migrated.code, 0, migrated.output);
-    assert.match(migrated.output, /Migrations applied \(pglite/);
-    const created = await runPbxToEnd(['admin', 'create', '--email', 'ops@example.com', '--password', 'ops-password-1'], env);
-    assert.equal(created.code, 0, created.output);
-    assert.match(created.output, /Administrator ops@example\.com created/);
-    const again = await runPbxToEnd(['admin', 'create', '--email', 'ops@example.com', '--password', 'ops-password-1'], env);
-    assert.equal(again.code, 2);
-    assert.match(again.output, /already in use/);
-    const missing = await runPbxToEnd(['admin', 'create', '--email', 'x@example.com'], env);
-    assert.equal(missing.code, 2);
-
-    const port = await freePort();
-    const p = runPbx(['start', '--http-port', String(port)], env);
-    try {
-      const out = await waitForOutput(p, 'listening on');
-      assert.doesNotMatch(out, /First administrator/, 'an administrator exists already');
-      await loginOverHttp(`http://127.0.0.1:${port}`, 'ops@example.com', 'ops-password-1');
-    } finally {
-      await p.stop();
-    }
   });
 
   it('pbx doctor prints the database, the HTTP port and which media a start would use', async () => {

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { freePort } from '../support/process.ts';
-import { type TestServer, useTestServer } from '../support/server.ts';
+import { createUser, type TestServer, useTestServer } from '../support/server.ts';
 import { runSipp, type SippRun } from '../support/sipp.ts';
-import { agent, answered, CALLER_HANGS_UP, callee, caller, callerRefused, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
+import { agent, answered, answerReinvite, CALLER_HANGS_UP, callee, caller, callerRefused, type Ext, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
 
 const CARRIER_PASSWORD = 'Carrier-Pass-2026';
 
@@ -33,6 +33,24 @@ const CHALLENGE = `
 
 const VERIFY = `<verifyauth assign_to="authok" username="acct-77" password="${CARRIER_PASSWORD}" />
       <log message="credentials valid [$authok]" />`;
+
+/** The carrier's party hangs up after @TALK@ ms (a BYE in the dialog its INVITE made). */
+const CARRIER_HANGS_UP = `
+  <pause milliseconds="@TALK@" />
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: <sip:callee@[local_ip]>;tag=[pid]SIPpTag10[call_number]
+      To:[$from]
+      Call-ID:[$invitecallid]
+      CSeq: 1 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" />`;
 
 /** A sipp carrier taking calls out of the PBX on `port`: it logs the dialled number, From, P-Asserted-Identity and Privacy. */
 function carrier(port: number, substitute: Record<string, string> = {}, options: { calls?: number } = {}): Promise<SippRun> {
@@ -169,6 +187,32 @@ describe('calls out through trunks (outbound routes)', () => {
     assert.match(took.log, /from\s+"Anonymous" <sip:anonymous@anonymous\.invalid>/);
     assert.match(took.log, /pai\s+<sip:\+14155550100@127\.0\.0\.1>/, 'the carrier is still told who calls (RFC 3325)');
     assert.match(took.log, /privacy\s+id/);
+  });
+  it('an agent transfers its caller blind to a number outside (seed 001: "Extension or phone number"): the carrier answers and talks with the caller, the agent is let go', async () => {
+    const a = await agent(ctx.t, ctx.token, 'Transfer Out Caller');
+    const user = await createUser(ctx.t, ctx.token, { name: 'Transfer Out Agent', email: 'transfer.out.agent@example.com', password: 'agent-pass-2026' });
+    const b = user.extension as Ext;
+    const agentToken = await ctx.t.login('transfer.out.agent@example.com', 'agent-pass-2026');
+    const [bPort, farPort] = [await freePort(), await freePort()];
+    const phone = callee('uas-answer.xml', bPort);
+    const far = carrier(farPort, { HANGUP_STEPS: CARRIER_HANGS_UP, TALK: '1000' });
+    await registerAt(ctx.t, b, bPort);
+    const trunk = await ipTrunk(ctx.t, ctx.token, 'Transfer Carrier', farPort, []);
+    await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'Transfers', patterns: ['15557654321'], trunkIds: [trunk], priority: 0 });
+    let callId: string | undefined;
+    const off = ctx.t.server.bus.on('call.answered', (e) => void (callId ??= e.callId));
+    // The caller talks with the agent, is re-INVITEd to the carrier's media once it answers; the carrier hangs up.
+    const uac = caller(ctx.t, a, b.number, answered(answerReinvite('sendrecv', '[media_port]') + WAIT_FOR_BYE));
+    for (let i = 0; i < 100 && callId === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+    off();
+    assert.ok(callId, 'the call was answered');
+    const res = await ctx.t.request('POST', `/api/pbx/calls/${callId}/transfer`, { token: agentToken, body: { target: '1 555 765 4321' } });
+    assert.equal(res.statusCode, 200, res.body);
+    const [callerRun, agentRun, farRun] = await Promise.all([uac, phone, far]);
+    assert.equal(callerRun.code, 0, callerRun.errors || callerRun.output);
+    assert.equal(agentRun.code, 0, `the agent was let go (BYE): ${agentRun.errors || agentRun.output}`);
+    assert.equal(farRun.code, 0, farRun.errors || farRun.output);
+    assert.match(farRun.log, /dialled \+15557654321 /);
   });
 });
 

@@ -218,6 +218,25 @@ export class CallManager implements CallObserver {
     return this.carriers?.outbound.plan(tenantId, extensionId, number);
   }
 
+  /**
+   * A number outside as the target of a transfer or a consultation by `extensionId` (its dial policy applies): the
+   * first trunk of the route that can be reached now. A transfer rings one carrier: no failover to the next.
+   * Undefined when the tenant has no carriers or no trunk can be reached.
+   */
+  async outsideTarget(call: Call, extensionId: string | undefined, number: string): Promise<{ ok: true; target: RingTarget } | DialRefusal | undefined> {
+    const plan = await this.planOut(call.tenantId, extensionId, number);
+    if (!plan?.ok) return plan;
+    let trunk: Trunk | undefined;
+    for (const attempt of plan.attempts((t) => (trunk = t))) {
+      const target = await attempt;
+      if (!target) continue;
+      call.carrier ??= { direction: 'outbound', trunkId: undefined, externalNumber: plan.number, did: null, callerId: plan.callerId };
+      if (trunk) this.useTrunk(call, trunk);
+      return { ok: true, target };
+    }
+    return undefined;
+  }
+
   /** The call goes out through `trunk` now (a failed trunk's successor replaces it). */
   private useTrunk(call: Call, trunk: Trunk): void {
     if (!call.carrier) return;
@@ -522,14 +541,16 @@ export class CallManager implements CallObserver {
     } catch {
       user = undefined;
     }
-    if (!user || !/^\d{1,9}$/.test(user)) {
+    if (!user || !DIALLABLE.test(user)) {
       req.reply(400, { reason: 'Bad Request (Refer-To names no number)' });
       return;
     }
-    const ext = await this.directory.findExtension(call.tenantId, Number(user));
+    const internal = INTERNAL.test(user);
+    const ext = internal ? await this.directory.findExtension(call.tenantId, Number(user)) : undefined;
     if (!ext || !ext.isActive) {
-      const take = await this.router?.claim(call.tenantId, Number(user));
-      if (!take) req.reply(404, { reason: 'Not Found (no such number)' });
+      const take = internal ? await this.router?.claim(call.tenantId, Number(user)) : undefined;
+      if (!take && this.carriers) await this.referOutside(call, req, user);
+      else if (!take) req.reply(404, { reason: 'Not Found (no such number)' });
       else if (!this.canHoldCallers()) req.reply(503, { reason: 'Service Unavailable (a transfer to a routed number needs the media relay)' });
       else call.acceptRefer(req, { router: { extensionId: undefined, number: user }, take });
       return;
@@ -544,6 +565,14 @@ export class CallManager implements CallObserver {
       return;
     }
     call.acceptRefer(req, { ring: { party: { extensionId: ext.extensionId, number: String(ext.number) }, contacts }, ringTimeoutSeconds: ext.ringTimeout });
+  }
+
+  /** A phone's blind transfer to a number outside: the transferor's dial policy and the tenant's routes decide. */
+  private async referOutside(call: Call, req: IncomingRequest, number: string): Promise<void> {
+    const out = await this.outsideTarget(call, call.callee?.extensionId, number);
+    if (!out) req.reply(480, { reason: 'Temporarily Unavailable (no trunk can take the call)' });
+    else if (!out.ok) req.reply(out.status, { reason: out.reason });
+    else call.acceptRefer(req, { ring: out.target, ringTimeoutSeconds: OUTBOUND_RING_SECONDS });
   }
 
   /**

@@ -16,7 +16,7 @@
  *   Ringing --ring timeout, stop()--> Over
  */
 import type { Dialog, SipResponse, SipStack } from '../../sip/index.ts';
-import type { LegRequest } from './call-types.ts';
+import type { LegRequest, RingTarget } from './call-types.ts';
 import type { Leg } from './leg.ts';
 import { repeatedReliable } from './reliable-provisional.ts';
 
@@ -38,6 +38,11 @@ export function bestFailure(statuses: readonly number[], fallback = 480): number
     statuses.find((s) => s !== 487 && s !== 408) ??
     fallback
   );
+}
+
+/** The legs to ring `target` with: one per contact, each with its branch and body, presented as the target asks. */
+export function legsFor(target: RingTarget, branches: readonly string[], bodies: ReadonlyArray<Buffer | undefined>): Array<Pick<LegRequest, 'binding' | 'flow' | 'party' | 'branch' | 'body' | 'addressing'>> {
+  return target.contacts.map((c, i) => ({ ...c, party: target.party, addressing: target.addressing, branch: branches[i] as string, body: bodies[i] }));
 }
 
 /** What a fork's owner makes of its legs' answers. */

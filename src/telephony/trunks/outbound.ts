@@ -15,7 +15,10 @@ import type { CarrierDirectory, NumberClass, OutboundRoute, Trunk } from './type
 export interface DialRefusal {
   ok: false;
   status: 403 | 404 | 503;
+  /** The SIP reason phrase a phone is answered with. */
   reason: string;
+  /** The same for a person (the API's error message). */
+  message: string;
   code: 'PBX_ERR_DIAL_NOT_ALLOWED' | 'PBX_ERR_NUMBER_NOT_FOUND' | 'PBX_ERR_EXTERNAL_CALL_LIMIT';
   numberClass?: NumberClass;
 }
@@ -75,7 +78,7 @@ export class OutboundRouter {
     const digits = stripSeparators(dialled);
     const emergency = policy.emergencyNumbers.includes(digits);
     const route = this.carriers.outboundRoutes(tenantId).find((r) => routeTakes(r, digits));
-    if (!route) return { ok: false, status: 404, reason: 'Not Found (no outbound route takes this number)', code: 'PBX_ERR_NUMBER_NOT_FOUND' };
+    if (!route) return { ok: false, status: 404, reason: 'Not Found (no outbound route takes this number)', message: 'No extension, queue or outbound route has that number', code: 'PBX_ERR_NUMBER_NOT_FOUND' };
     const rewritten = rewriteDialled(digits, route);
     let number: string;
     let numberClass: NumberClass;
@@ -84,19 +87,19 @@ export class OutboundRouter {
       numberClass = 'emergency';
     } else {
       const e164 = toE164(rewritten, policy.country);
-      if (!e164) return { ok: false, status: 404, reason: 'Not Found (not a telephone number)', code: 'PBX_ERR_NUMBER_NOT_FOUND' };
+      if (!e164) return { ok: false, status: 404, reason: 'Not Found (not a telephone number)', message: `${digits} is not a telephone number`, code: 'PBX_ERR_NUMBER_NOT_FOUND' };
       try {
         numberClass = classify(e164, policy.country, []);
       } catch (err) {
         if (!(err instanceof NumberError)) throw err;
-        return { ok: false, status: 404, reason: `Not Found (${err.message})`, code: 'PBX_ERR_NUMBER_NOT_FOUND' };
+        return { ok: false, status: 404, reason: `Not Found (${err.message})`, message: err.message, code: 'PBX_ERR_NUMBER_NOT_FOUND' };
       }
       number = e164;
       if (!policy.allowedClasses.includes(numberClass)) {
-        return { ok: false, status: 403, reason: `Forbidden (${numberClass} numbers may not be dialled)`, code: 'PBX_ERR_DIAL_NOT_ALLOWED', numberClass };
+        return { ok: false, status: 403, reason: `Forbidden (${numberClass} numbers may not be dialled)`, message: `You may not dial ${numberClass} numbers`, code: 'PBX_ERR_DIAL_NOT_ALLOWED', numberClass };
       }
       if (policy.maxExternalCalls > 0 && this.context.externalCalls(tenantId) >= policy.maxExternalCalls) {
-        return { ok: false, status: 503, reason: 'Service Unavailable (the external call limit is reached)', code: 'PBX_ERR_EXTERNAL_CALL_LIMIT' };
+        return { ok: false, status: 503, reason: 'Service Unavailable (the external call limit is reached)', message: `All ${policy.maxExternalCalls} external lines are in use`, code: 'PBX_ERR_EXTERNAL_CALL_LIMIT' };
       }
     }
     const presentation = { callerId: callerId ?? policy.callerId ?? route.callerId, withhold: route.withholdCallerId };

@@ -11,7 +11,7 @@ import type { Dialog, Flow, IncomingRequest, SipResponse } from '../../../sip/in
 import { sdpOf, type StoredSdp } from '../../../media/index.ts';
 import type { CallContext, CallTask } from '../call-context.ts';
 import { type CallParty, CallState, CallStateError, type RingOutcome, type RingTarget } from '../call-types.ts';
-import type { Fork, ForkHandler } from '../fork.ts';
+import { type Fork, type ForkHandler, legsFor } from '../fork.ts';
 import type { Leg } from '../leg.ts';
 import { sdpMessage } from '../media-bridge.ts';
 import { outcomeOf, targetFailure } from './blind-transfer.ts';
@@ -80,7 +80,7 @@ export class Consultation implements CallTask, ForkHandler {
     // The target gets its own side in the relay, named up front (see BlindTransfer).
     const bodies = await Promise.all(target.contacts.map(({ flow }, i) => call.bridge.body('offer', offer, this.transferor.id, branches[i], flow, branches[i])));
     if (!this.current) return;
-    const legs = target.contacts.map((c, i) => ({ ...c, party: target.party, branch: branches[i] as string, body: bodies[i] }));
+    const legs = legsFor(target, branches, bodies);
     this.fork.ring(legs, { maxForwards: 70, display: undefined, contentType: sdp.type, from: this.transferor.party }, ringTimeoutSeconds);
   }
 

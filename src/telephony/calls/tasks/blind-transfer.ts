@@ -10,7 +10,7 @@ import type { Dialog, SipResponse } from '../../../sip/index.ts';
 import type { StoredSdp } from '../../../media/index.ts';
 import type { CallContext, CallTask } from '../call-context.ts';
 import { type CallParty, CallState, CallStateError, type RingOutcome, type RingTarget } from '../call-types.ts';
-import type { Fork, ForkHandler } from '../fork.ts';
+import { type Fork, type ForkHandler, legsFor } from '../fork.ts';
 import type { Leg } from '../leg.ts';
 import { sdpMessage } from '../media-bridge.ts';
 
@@ -85,7 +85,7 @@ export class BlindTransfer implements CallTask, ForkHandler {
       return;
     }
     if (call.state === CallState.Ended) return;
-    const legs = target.contacts.map((c, i) => ({ ...c, party: target.party, branch: branches[i] as string, body: bodies[i] }));
+    const legs = legsFor(target, branches, bodies);
     this.fork.ring(legs, { maxForwards: 69, display: undefined, contentType: sdp.type }, ringTimeoutSeconds);
   }
 

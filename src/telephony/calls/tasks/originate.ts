@@ -9,7 +9,7 @@ import type { Dialog, SipResponse } from '../../../sip/index.ts';
 import { MediaUnavailableError, silentOffer } from '../../../media/index.ts';
 import type { CallContext, Round } from '../call-context.ts';
 import { CallState, CallStateError, PBX_TAG, profileOf, type RingOutcome, type RingTarget } from '../call-types.ts';
-import type { Fork, ForkHandler } from '../fork.ts';
+import { type Fork, type ForkHandler, legsFor } from '../fork.ts';
 import type { Leg } from '../leg.ts';
 import { failureCause, openRound } from './ring.ts';
 
@@ -51,7 +51,7 @@ export class CallBack implements Round, ForkHandler {
     if (call.state === CallState.Ended || !this.fork.ringing) return;
     // The caller's phone shows the number it is about to call.
     const from = { extensionId: undefined, number: call.dialed };
-    const legs = target.contacts.map((c, i) => ({ ...c, party: target.party, branch: branches[i] as string, body: Buffer.from(bodies[i] as string, 'utf8') }));
+    const legs = legsFor(target, branches, bodies.map((b) => Buffer.from(b as string, 'utf8')));
     this.fork.ring(legs, { maxForwards: 70, display: undefined, contentType: 'application/sdp', from }, ringTimeoutSeconds);
   }
 
