@@ -9,7 +9,16 @@ import { authField, runSipp, type SippRun } from './sipp.ts';
 export type Ext = { id: string; number: number; secret: string };
 
 /** The server the phones talk to: a test server, or a server process whose SIP port the test chose. */
-export type SipServer = { server: { sipPort: number } };
+export type SipServer = { server: { sipPort: number; config?: { sipHost: string } } };
+
+/**
+ * The loopback address a server's SIP listens on, where its phones are too: a second server on 127.0.0.2 is another
+ * host with phones of its own, and a PBX tells its carriers from its phones by address.
+ */
+export function sipHostOf(t: SipServer): string {
+  const host = t.server.config?.sipHost;
+  return host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+}
 
 export const CALLER_HANGS_UP = `
   <pause milliseconds="@TALK@" />
@@ -160,21 +169,24 @@ export async function agent(t: TestServer, token: string, name: string): Promise
 
 /** Registers `ext` with a Contact at a sipp callee listening on `port` (the REGISTER comes from another sipp). */
 export async function registerAt(t: SipServer, ext: Ext, port: number): Promise<void> {
+  const host = sipHostOf(t);
   const run = await runSipp({
     scenario: 'register.xml',
-    target: `127.0.0.1:${t.server.sipPort}`,
+    target: `${host}:${t.server.sipPort}`,
+    localIp: host,
     rows: [[String(ext.number), authField(String(ext.number), ext.secret)]],
     vars: { domain: 'pbx.test', expires: '300' },
-    substitute: { EXPECT: '200', CONTACT: `127.0.0.1:${port}` },
+    substitute: { EXPECT: '200', CONTACT: `${host}:${port}` },
   });
   assert.equal(run.code, 0, run.errors || run.output);
 }
 
-/** A sipp callee on its own port, waiting for `calls` calls (one by default). */
-export function callee(scenario: string, port: number, substitute: Record<string, string> = {}, options: { calls?: number; timeoutSeconds?: number; signal?: AbortSignal } = {}): Promise<SippRun> {
+/** A sipp callee on its own port (at `localIp`, 127.0.0.1 by default), waiting for `calls` calls (one by default). */
+export function callee(scenario: string, port: number, substitute: Record<string, string> = {}, options: { calls?: number; timeoutSeconds?: number; signal?: AbortSignal; localIp?: string } = {}): Promise<SippRun> {
   return runSipp({
     scenario,
     localPort: port,
+    localIp: options.localIp,
     substitute: { RING: '300', TALK: '300', HANGUP_STEPS: WAIT_FOR_BYE, STATUS: '486', MEDIA_PORT: '[media_port]', ...substitute },
     calls: options.calls,
     timeoutSeconds: options.timeoutSeconds ?? 25,
@@ -183,9 +195,11 @@ export function callee(scenario: string, port: number, substitute: Record<string
 }
 
 export function caller(t: SipServer, from: Ext, dialed: string | number, outcome: string, talk = 300): Promise<SippRun> {
+  const host = sipHostOf(t);
   return runSipp({
     scenario: 'uac-call.xml',
-    target: `127.0.0.1:${t.server.sipPort}`,
+    target: `${host}:${t.server.sipPort}`,
+    localIp: host,
     rows: [[String(from.number), authField(String(from.number), from.secret), String(dialed)]],
     vars: { domain: 'pbx.test' },
     substitute: { OUTCOME: outcome, TALK: String(talk) },
