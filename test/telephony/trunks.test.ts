@@ -188,6 +188,23 @@ describe('calls out through trunks (outbound routes)', () => {
     assert.match(took.log, /pai\s+<sip:\+14155550100@127\.0\.0\.1>/, 'the carrier is still told who calls (RFC 3325)');
     assert.match(took.log, /privacy\s+id/);
   });
+  it('a carrier that requires reliable provisional responses (RFC 3262): the INVITE offers 100rel, the reliable 183 is PRACKed in its early dialog, and the BYE counts on from the PRACK', async () => {
+    const a = await agent(ctx.t, ctx.token, 'Outbound Prack');
+    const port = await freePort();
+    const far = callee('uas-carrier-100rel.xml', port);
+    const trunk = await ipTrunk(ctx.t, ctx.token, 'Reliable Carrier', port, []);
+    await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'Reliable', patterns: ['15550001111'], trunkIds: [trunk], priority: 0 });
+    const uac = await caller(ctx.t, a, '15550001111', answered(CALLER_HANGS_UP));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const took = await far;
+    assert.equal(took.code, 0, took.errors || took.output);
+    assert.match(took.log, /offered Supported:[^\n]*100rel/);
+    const rack = /rack\s*1 (\d+) INVITE prack cseq (\d+)/.exec(took.log);
+    assert.ok(rack, took.log);
+    const bye = Number(/bye cseq (\d+)/.exec(took.log)?.[1]);
+    assert.ok(bye > Number(rack[2]), `the BYE's CSeq ${bye} counts on from the PRACK's ${rack[2]}`);
+  });
+
   it('an agent transfers its caller blind to a number outside (seed 001: "Extension or phone number"): the carrier answers and talks with the caller, the agent is let go', async () => {
     const a = await agent(ctx.t, ctx.token, 'Transfer Out Caller');
     const user = await createUser(ctx.t, ctx.token, { name: 'Transfer Out Agent', email: 'transfer.out.agent@example.com', password: 'agent-pass-2026' });

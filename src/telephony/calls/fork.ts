@@ -134,6 +134,7 @@ export class Fork {
       if (leg.consumedProvisional(stack, status)) return;
       // A reliable 183 we did not ask for comes again until a PRACK: it is heard once.
       if (repeatedReliable(leg, response)) return;
+      if (leg.live) leg.prack(stack, response);
       if (!this.ringing || !leg.live) return;
       this.handler.onProvisional(leg, response, leg.ringing());
       return;

@@ -63,6 +63,23 @@ export function inviteFor(request: LegRequest, from: CallParty, domain: string, 
   return new SipRequest('INVITE', parseUri(binding.contact), headers, body ?? Buffer.alloc(0));
 }
 
+function hasTag(message: SipRequest | SipResponse, header: string, tag: string): boolean {
+  return message.headers
+    .values(header)
+    .flatMap((v) => v.split(','))
+    .some((t) => t.trim().toLowerCase() === tag);
+}
+
+/** Whether an INVITE said it speaks reliable provisional responses (`Supported: 100rel` or `Require: 100rel`). */
+export function offers100rel(invite: SipRequest): boolean {
+  return hasTag(invite, 'Supported', '100rel') || hasTag(invite, 'Require', '100rel');
+}
+
+/** Whether a provisional response is sent reliably (rfc3262#section-3: `Require: 100rel`). */
+export function isReliable(response: SipResponse): boolean {
+  return response.status > 100 && response.status < 200 && hasTag(response, 'Require', '100rel');
+}
+
 export class Leg extends StateMachine<LegState> {
   tx: InviteClientTransaction | undefined;
   /** The INVITE as last sent: a challenge (401/407) answered with credentials sends it again, CSeq one higher. */
@@ -79,6 +96,8 @@ export class Leg extends StateMachine<LegState> {
    */
   ackHeld = false;
   ackAnswer: StoredSdp | undefined;
+  /** Early dialogs a PRACK was sent in, by To tag: the dialog the 2xx confirms counts its CSeq on from there. */
+  private readonly early = new Map<string, Dialog>();
 
   constructor(
     readonly binding: LegTarget,
@@ -131,7 +150,28 @@ export class Leg extends StateMachine<LegState> {
   answer(response: SipResponse): boolean {
     if (this.dialog) return false;
     this.dialog = Dialog.asUac(this.invite, response, this.flow, this.invite.headers.get('Contact') as string);
+    // A PRACK went in this dialog while it was early: later requests count on from its CSeq (rfc3261#section-12.2.1.1).
+    const early = this.early.get(response.to.params.get('tag') ?? '');
+    if (early) this.dialog.localSeq = early.localSeq;
     return true;
+  }
+
+  /**
+   * A reliable provisional response (rfc3262#section-4) to an INVITE that offered 100rel (a carrier's leg): its PRACK,
+   * in the early dialog the response makes, with RAck naming it. Sent once per new RSeq; a retransmitted response is
+   * dropped before it gets here, and the PRACK's own transaction retransmits it until answered.
+   */
+  prack(stack: SipStack, response: SipResponse): void {
+    if (!offers100rel(this.invite) || !isReliable(response)) return;
+    const rseq = Number(response.headers.get('RSeq')?.trim());
+    if (!Number.isInteger(rseq) || rseq <= 0) return;
+    const tag = response.to.params.get('tag') ?? '';
+    let early = this.early.get(tag);
+    if (!early) {
+      early = Dialog.asUac(this.invite, response, this.flow, this.invite.headers.get('Contact') as string);
+      this.early.set(tag, early);
+    }
+    stack.sendRequest(early.createRequest('PRACK', { headers: [['RAck', `${rseq} ${this.invite.cseq.seq} INVITE`]] }), this.flow, NO_USER);
   }
 
   /** The leg is the one its fork took. */

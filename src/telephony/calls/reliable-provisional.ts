@@ -1,13 +1,11 @@
 /**
- * Reliable provisional responses (rfc3262) from a callee we did not offer 100rel to. We never send
- * `Supported: 100rel`, so a phone must not send them reliably (rfc3262#section-3); some do anyway, and retransmit
- * their 183 (with early media) every T1..T2 until a PRACK that never comes. Each retransmission is the same
- * response: it is passed to the caller once. A retransmission carries the same RSeq; a new reliable response
- * carries a higher one (rfc3262#section-4, where the UAC "MUST NOT" process one whose RSeq is not higher). RSeq
- * counts per early dialog, so it is kept per leg and To tag.
- *
- * No PRACK is sent: having not offered the extension, we do not speak it. Such a callee gives up after 64*T1
- * (rfc3262#section-3 says it SHOULD answer the INVITE with a 5xx then); one that is answered sooner is unaffected.
+ * Retransmitted reliable provisional responses (rfc3262). A leg to a carrier offers 100rel and PRACKs each new one
+ * (see Leg.prack). A phone is never offered it, so it must not send them reliably (rfc3262#section-3); some do
+ * anyway, and retransmit their 183 (with early media) every T1..T2 until a PRACK that never comes (having not
+ * offered the extension, we do not speak it to them; such a phone gives up after 64*T1, and one answered sooner is
+ * unaffected). Either way each retransmission is the same response, passed to the caller once: it carries the same
+ * RSeq, where a new reliable response carries a higher one (rfc3262#section-4: the UAC "MUST NOT" process one whose
+ * RSeq is not higher). RSeq counts per early dialog, so it is kept per leg and To tag.
  */
 import type { SipResponse } from '../../sip/index.ts';
 

@@ -26,7 +26,8 @@ export function addressingFor(trunk: Trunk, dialled: string, presentation: Prese
   const domain = carrierDomain(trunk);
   const shown = presentation.callerId === null ? null : formatForCarrier(presentation.callerId, trunk.numberFormat, trunk.country);
   const fromUser = shown ?? trunk.username ?? 'anonymous';
-  const headers: Array<[string, string]> = [];
+  // Carriers that require reliable provisional responses (rfc3262) would refuse an INVITE without it (421).
+  const headers: Array<[string, string]> = [['Supported', '100rel']];
   let from = `<sip:${fromUser}@${domain}>`;
   if (presentation.withhold) {
     from = '"Anonymous" <sip:anonymous@anonymous.invalid>';
