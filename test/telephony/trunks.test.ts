@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { freePort } from '../support/process.ts';
 import { createUser, type TestServer, useTestServer } from '../support/server.ts';
 import { runSipp, type SippRun } from '../support/sipp.ts';
-import { agent, answered, answerReinvite, CALLER_HANGS_UP, callee, caller, callerRefused, type Ext, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
+import { agent, answered, answerReinvite, CALLER_CANCELS, CALLER_HANGS_UP, callee, caller, callerRefused, type Ext, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
 
 const CARRIER_PASSWORD = 'Carrier-Pass-2026';
 
@@ -137,6 +137,19 @@ describe('calls from a carrier to the tenant\'s numbers (DIDs)', () => {
     const took = await phone;
     assert.equal(took.code, 0, took.errors || took.output);
     assert.deepEqual(connected, [x.id]);
+  });
+
+  it('a carrier that cancels before the extension answers: the phone hears CANCEL, the carrier gets 487', async () => {
+    const b = await agent(ctx.t, ctx.token, 'Did Cancelled');
+    await ipTrunk(ctx.t, ctx.token, 'Cancelling Carrier', 5996, ['127.0.0.6']);
+    await post(ctx.t, ctx.token, '/api/pbx/numbers', { number: '+14155550102', destination: { type: 'extension', number: b.number } });
+    const port = await freePort();
+    const phone = callee('uas-ring-until-cancel.xml', port);
+    await registerAt(ctx.t, b, port);
+    const uac = await carrierCalls(ctx.t, '127.0.0.6', '+12125550195', '+14155550102', CALLER_CANCELS);
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const rang = await phone;
+    assert.equal(rang.code, 0, `the phone heard CANCEL: ${rang.errors || rang.output}`);
   });
 
   it('a carrier\'s call to a number the tenant does not have is 404', async () => {
