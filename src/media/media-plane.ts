@@ -22,6 +22,11 @@ export interface SdpStep {
   sdp: string;
   /** What the receiving side speaks. */
   profile: MediaProfile;
+  /**
+   * The only codecs the receiving side is offered (a carrier's), in order; the relay transcodes from whatever the
+   * offerer has. Absent: the offerer's codecs, with PCMU and PCMA added for a side that shares none.
+   */
+  codecs?: readonly string[];
 }
 
 export interface DtmfEvent {

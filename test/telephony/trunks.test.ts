@@ -246,6 +246,25 @@ describe('calls out through trunks (outbound routes)', () => {
   });
 });
 
+describe('calls out through the relay (rtpengine)', () => {
+  const ctx = useTestServer('pglite', { rtpengine: 'auto' });
+
+  it('a carrier offered only its own codecs: a phone speaking PCMU reaches a PCMA-only trunk, the relay transcoding between them', async () => {
+    const a = await agent(ctx.t, ctx.token, 'Outbound Transcoded');
+    const port = await freePort();
+    const far = carrier(port);
+    const trunk = await ipTrunk(ctx.t, ctx.token, 'PCMA Carrier', port, [], { codecs: ['PCMA'] });
+    await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'Transcoded', patterns: ['15550002222'], trunkIds: [trunk], priority: 0 });
+    const uac = await caller(ctx.t, a, '15550002222', answered(CALLER_HANGS_UP));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const took = await far;
+    assert.equal(took.code, 0, took.errors || took.output);
+    const payloads = /payloads ([0-9 ]+)/.exec(took.log)?.[1]?.trim().split(/\s+/) ?? [];
+    assert.equal(payloads[0], '8', `PCMA is offered first: ${took.log}`);
+    assert.ok(!payloads.includes('0'), `PCMU, the phone's codec, is not offered to the carrier: ${took.log}`);
+  });
+});
+
 describe('who may call what: never an open relay', () => {
   const ctx = useTestServer('pglite');
 

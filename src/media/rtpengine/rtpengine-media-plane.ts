@@ -97,7 +97,7 @@ export class RtpEngineMediaPlane implements MediaPlane {
       sdp: step.sdp,
       ...PROFILE_FLAGS[step.profile],
       replace: ['origin', 'session-connection'],
-      codec: { transcode: ['PCMU', 'PCMA', 'telephone-event'] },
+      codec: step.codecs ? { mask: ['all'], transcode: [...step.codecs, 'telephone-event'] } : { transcode: ['PCMU', 'PCMA', 'telephone-event'] },
     };
   }
 

@@ -91,6 +91,8 @@ export interface LegAddressing {
   to: string;
   headers: Array<[string, string]>;
   auth: LegAuth | undefined;
+  /** The codecs the party takes (a carrier's), offered through the relay, which transcodes; none: the caller's. */
+  codecs: readonly string[] | undefined;
 }
 
 /** A party to ring and the contacts it is reached at. */

@@ -76,11 +76,11 @@ export class MediaBridge {
   }
 
   /** The SDP a message carries, rewritten by the media plane for the side it goes to; other bodies pass as they are. */
-  async body(kind: 'offer' | 'answer', message: WithBody, fromTag: string, toTag: string | undefined, to: Flow, branch?: string): Promise<Buffer | undefined> {
+  async body(kind: 'offer' | 'answer', message: WithBody, fromTag: string, toTag: string | undefined, to: Flow, branch?: string, codecs?: readonly string[]): Promise<Buffer | undefined> {
     if (message.body.length === 0) return undefined;
     if (!isSdp(message.headers.get('Content-Type'), message.body)) return message.body;
     this.used = true;
-    const step = { callId: this.mediaId, fromTag, toTag, branch, sdp: message.body.toString('utf8'), profile: profileOf(to) };
+    const step = { callId: this.mediaId, fromTag, toTag, branch, sdp: message.body.toString('utf8'), profile: profileOf(to), codecs };
     const sdp = kind === 'offer' ? await this.media.plane.offer(step) : await this.media.plane.answer({ ...step, toTag: toTag as string });
     return Buffer.from(sdp, 'utf8');
   }

@@ -35,7 +35,7 @@ export function addressingFor(trunk: Trunk, dialled: string, presentation: Prese
   }
   if (shown !== null) headers.push(['P-Asserted-Identity', `<sip:${shown}@${domain}>`]);
   const auth = trunk.password !== null && (trunk.authUsername ?? trunk.username) ? new DigestClient({ username: (trunk.authUsername ?? trunk.username) as string, password: trunk.password }) : undefined;
-  return { from, to: `<sip:${dialled}@${domain}>`, headers, auth };
+  return { from, to: `<sip:${dialled}@${domain}>`, headers, auth, codecs: trunk.codecs.length > 0 ? trunk.codecs : undefined };
 }
 
 /**

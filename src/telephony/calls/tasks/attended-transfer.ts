@@ -78,7 +78,7 @@ export class Consultation implements CallTask, ForkHandler {
     const offer = sdpMessage(sdp);
     const branches = target.contacts.map(() => randomUUID());
     // The target gets its own side in the relay, named up front (see BlindTransfer).
-    const bodies = await Promise.all(target.contacts.map(({ flow }, i) => call.bridge.body('offer', offer, this.transferor.id, branches[i], flow, branches[i])));
+    const bodies = await Promise.all(target.contacts.map(({ flow }, i) => call.bridge.body('offer', offer, this.transferor.id, branches[i], flow, branches[i], target.addressing?.codecs)));
     if (!this.current) return;
     const legs = legsFor(target, branches, bodies);
     this.fork.ring(legs, { maxForwards: 70, display: undefined, contentType: sdp.type, from: this.transferor.party }, ringTimeoutSeconds);

@@ -77,7 +77,7 @@ export class BlindTransfer implements CallTask, ForkHandler {
     try {
       // Each new party gets its own side in the relay (named up front): without the to-tag the relay would reuse the
       // side of the party who left, its ports, ICE and DTLS, which only a plain RTP phone gets away with.
-      bodies = await Promise.all(target.contacts.map(({ flow }, i) => bridge.body('offer', offer, bridge.callerTag, branches[i], flow, branches[i])));
+      bodies = await Promise.all(target.contacts.map(({ flow }, i) => bridge.body('offer', offer, bridge.callerTag, branches[i], flow, branches[i], target.addressing?.codecs)));
       // The caller hears ringback while the target rings (through the relay; with direct media, silence).
       if (bridge.unavailable === undefined && bridge.media.ringback) await bridge.waitWith(bridge.media.ringback);
     } catch (err) {

@@ -64,7 +64,7 @@ export class RingRound implements Round, ForkHandler {
     const branches = contacts.map(() => randomUUID());
     let bodies: Array<Buffer | undefined>;
     try {
-      bodies = await Promise.all(contacts.map(({ flow }, i) => call.bridge.body('offer', offer, call.bridge.callerTag, waiting ? branches[i] : undefined, flow, branches[i])));
+      bodies = await Promise.all(contacts.map(({ flow, addressing }, i) => call.bridge.body('offer', offer, call.bridge.callerTag, waiting ? branches[i] : undefined, flow, branches[i], addressing?.codecs)));
     } catch (err) {
       call.bridge.media.onError(err, 'call:media offer');
       call.refuseCaller(500, 'Server Internal Error (media relay failed)');
