@@ -207,3 +207,20 @@ export function caller(t: SipServer, from: Ext, dialed: string | number, outcome
   });
 }
 
+
+/**
+ * A sipp carrier at `localIp` (an address a trunk allows) calling the server's number `dialled` from `from` (an
+ * E.164 caller on the network), with no credentials; its SDP names `mediaPort` (sipp's own by default).
+ */
+export function carrierCaller(t: SipServer, localIp: string, from: string, dialled: string, outcome: string, options: { talk?: number; mediaPort?: number } = {}): Promise<SippRun> {
+  const host = sipHostOf(t);
+  return runSipp({
+    scenario: 'uac-carrier-call.xml',
+    target: `${host}:${t.server.sipPort}`,
+    localIp,
+    rows: [[from, '', dialled]],
+    vars: { domain: `${host}:${t.server.sipPort}` },
+    substitute: { OUTCOME: outcome, TALK: String(options.talk ?? 300), MEDIA_PORT: options.mediaPort === undefined ? '[media_port]' : String(options.mediaPort) },
+    timeoutSeconds: 25,
+  });
+}

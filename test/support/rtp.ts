@@ -1,6 +1,7 @@
 /**
- * An RTP receiver for tests: a UDP socket that keeps every packet with its arrival time, and turns the PCMU ones
- * of a stretch of time back into audio, whatever their SSRC (a relay that plays music sends under another one).
+ * An RTP endpoint for tests: a UDP socket that keeps every packet with its arrival time, and turns the PCMU ones
+ * of a stretch of time back into audio, whatever their SSRC (a relay that plays music sends under another one). It
+ * also sends a PCMU tone back to where the packets came from (symmetric RTP, as a carrier's gateway does).
  */
 import dgram from 'node:dgram';
 import { ulawToLinear } from '../../src/media/recording/mixdown.ts';
@@ -12,12 +13,28 @@ export interface RtpPacket {
   payload: Buffer;
 }
 
+/** G.711 mu-law of a 16-bit linear sample (ITU-T G.711). */
+export function linearToUlaw(sample: number): number {
+  const BIAS = 0x84;
+  const CLIP = 32635;
+  const sign = sample < 0 ? 0x80 : 0;
+  let magnitude = Math.min(Math.abs(Math.round(sample)), CLIP) + BIAS;
+  let exponent = 7;
+  for (let mask = 0x4000; (magnitude & mask) === 0 && exponent > 0; exponent--, mask >>= 1);
+  const mantissa = (magnitude >> (exponent + 3)) & 0x0f;
+  magnitude = ~(sign | (exponent << 4) | mantissa) & 0xff;
+  return magnitude;
+}
+
 export class RtpSink {
   readonly packets: RtpPacket[] = [];
+  /** Where the first packet came from: the relay's port for this side. */
+  source: { address: string; port: number } | undefined;
 
   private constructor(private readonly socket: dgram.Socket) {
-    socket.on('message', (data) => {
+    socket.on('message', (data, rinfo) => {
       if (data.length < 12 || data[0]! >> 6 !== 2) return;
+      this.source ??= { address: rinfo.address, port: rinfo.port };
       const csrcs = data[0]! & 0x0f;
       this.packets.push({ at: Date.now(), payloadType: data[1]! & 0x7f, ssrc: data.readUInt32BE(8), payload: data.subarray(12 + csrcs * 4) });
     });
@@ -40,6 +57,25 @@ export class RtpSink {
     let at = 0;
     for (const p of chosen) for (const byte of p.payload) samples[at++] = ulawToLinear(byte) / 32768;
     return samples;
+  }
+
+  /** Sends `seconds` of a `frequency` Hz tone as PCMU (20 ms packets) to where the first packet came from. */
+  async sendTone(frequency: number, seconds: number): Promise<void> {
+    const to = this.source;
+    if (!to) throw new Error('no packet came yet: nowhere to send');
+    const ssrc = Math.floor(Math.random() * 0xffffffff);
+    const packets = Math.round(seconds * 50);
+    for (let n = 0; n < packets; n++) {
+      const packet = Buffer.alloc(12 + 160);
+      packet[0] = 0x80;
+      packet[1] = n === 0 ? 0x80 : 0;
+      packet.writeUInt16BE(n & 0xffff, 2);
+      packet.writeUInt32BE((n * 160) >>> 0, 4);
+      packet.writeUInt32BE(ssrc >>> 0, 8);
+      for (let i = 0; i < 160; i++) packet[12 + i] = linearToUlaw(Math.sin((2 * Math.PI * frequency * (n * 160 + i)) / 8000) * 12_000);
+      this.socket.send(packet, to.port, to.address);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   close(): void {

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { freePort } from '../support/process.ts';
 import { createUser, type TestServer, useTestServer } from '../support/server.ts';
 import { runSipp, type SippRun } from '../support/sipp.ts';
-import { agent, answered, answerReinvite, CALLER_CANCELS, CALLER_HANGS_UP, callee, caller, callerRefused, type Ext, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
+import { agent, answered, answerReinvite, CALLER_CANCELS, CALLER_HANGS_UP, callee, caller, callerRefused, carrierCaller, type Ext, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
 
 const CARRIER_PASSWORD = 'Carrier-Pass-2026';
 
@@ -57,19 +57,6 @@ function carrier(port: number, substitute: Record<string, string> = {}, options:
   return callee('uas-carrier.xml', port, { CHALLENGE: '', VERIFY: '', ...substitute }, options);
 }
 
-/** A sipp carrier at `localIp` calling the PBX's number `dialled` from `from` (an E.164 caller on the network). */
-function carrierCalls(t: TestServer, localIp: string, from: string, dialled: string, outcome: string): Promise<SippRun> {
-  return runSipp({
-    scenario: 'uac-carrier-call.xml',
-    target: `127.0.0.1:${t.server.sipPort}`,
-    localIp,
-    rows: [[from, '', dialled]],
-    vars: { domain: `127.0.0.1:${t.server.sipPort}` },
-    substitute: { OUTCOME: outcome, TALK: '300' },
-    timeoutSeconds: 25,
-  });
-}
-
 async function post(t: TestServer, token: string, url: string, body: unknown): Promise<Record<string, unknown>> {
   const res = await t.request('POST', url, { token, body });
   assert.ok(res.statusCode < 300, `${url}: ${res.statusCode} ${res.body}`);
@@ -108,7 +95,7 @@ describe('calls from a carrier to the tenant\'s numbers (DIDs)', () => {
     const port = await freePort();
     const phone = callee('uas-answer.xml', port);
     await registerAt(ctx.t, b, port);
-    const uac = await carrierCalls(ctx.t, '127.0.0.2', '+12125550199', '+14155550100', answered(CALLER_HANGS_UP));
+    const uac = await carrierCaller(ctx.t, '127.0.0.2', '+12125550199', '+14155550100', answered(CALLER_HANGS_UP));
     assert.equal(uac.code, 0, uac.errors || uac.output);
     const took = await phone;
     assert.equal(took.code, 0, took.errors || took.output);
@@ -131,7 +118,7 @@ describe('calls from a carrier to the tenant\'s numbers (DIDs)', () => {
     await post(ctx.t, ctx.token, '/api/pbx/numbers', { number: '+14155550101', destination: { type: 'queue', number: 2201 } });
     const connected: string[] = [];
     const off = ctx.t.server.bus.on('queue.connected', (e) => void connected.push(e.extensionId));
-    const uac = await carrierCalls(ctx.t, '127.0.0.3', '+12125550198', '14155550101', answered(CALLER_HANGS_UP));
+    const uac = await carrierCaller(ctx.t, '127.0.0.3', '+12125550198', '14155550101', answered(CALLER_HANGS_UP));
     off();
     assert.equal(uac.code, 0, uac.errors || uac.output);
     const took = await phone;
@@ -146,7 +133,7 @@ describe('calls from a carrier to the tenant\'s numbers (DIDs)', () => {
     const port = await freePort();
     const phone = callee('uas-ring-until-cancel.xml', port);
     await registerAt(ctx.t, b, port);
-    const uac = await carrierCalls(ctx.t, '127.0.0.6', '+12125550195', '+14155550102', CALLER_CANCELS);
+    const uac = await carrierCaller(ctx.t, '127.0.0.6', '+12125550195', '+14155550102', CALLER_CANCELS);
     assert.equal(uac.code, 0, uac.errors || uac.output);
     const rang = await phone;
     assert.equal(rang.code, 0, `the phone heard CANCEL: ${rang.errors || rang.output}`);
@@ -154,7 +141,7 @@ describe('calls from a carrier to the tenant\'s numbers (DIDs)', () => {
 
   it('a carrier\'s call to a number the tenant does not have is 404', async () => {
     await ipTrunk(ctx.t, ctx.token, 'Unknown Number Carrier', 5997, ['127.0.0.4']);
-    const uac = await carrierCalls(ctx.t, '127.0.0.4', '+12125550197', '+14155550999', callerRefused(404));
+    const uac = await carrierCaller(ctx.t, '127.0.0.4', '+12125550197', '+14155550999', callerRefused(404));
     assert.equal(uac.code, 0, uac.errors || uac.output);
   });
 });
@@ -275,7 +262,7 @@ describe('who may call what: never an open relay', () => {
     const sent: string[] = [];
     const off = ctx.t.server.bus.on('call.trunk', (e) => void sent.push(e.callId));
     // No credentials, a domain the PBX does not serve: refused before anything is looked up.
-    const foreign = await carrierCalls(ctx.t, '127.0.0.5', '+12125550196', '15551234567', callerRefused(403));
+    const foreign = await carrierCaller(ctx.t, '127.0.0.5', '+12125550196', '15551234567', callerRefused(403));
     assert.equal(foreign.code, 0, foreign.errors || foreign.output);
     // The tenant's own domain, no credentials: challenged, and a caller that cannot answer gets no further.
     const unauthenticated = await runSipp({
@@ -284,7 +271,7 @@ describe('who may call what: never an open relay', () => {
       localIp: '127.0.0.5',
       rows: [['1000', '', '+15551234567']],
       vars: { domain: 'pbx.test' },
-      substitute: { OUTCOME: callerRefused(407) },
+      substitute: { OUTCOME: callerRefused(407), MEDIA_PORT: '[media_port]' },
       timeoutSeconds: 25,
     });
     assert.equal(unauthenticated.code, 0, unauthenticated.errors || unauthenticated.output);

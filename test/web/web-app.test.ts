@@ -11,8 +11,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { wavFile } from '../../src/media/index.ts';
-import { sineSamples } from '../support/audio.ts';
-import { answered, CALLER_HANGS_UP, caller, type Ext, WAIT_FOR_BYE } from '../support/calls.ts';
+import { dominantTone, sineSamples } from '../support/audio.ts';
+import { RtpSink } from '../support/rtp.ts';
+import { answered, CALLER_HANGS_UP, caller, carrierCaller, type Ext, WAIT_FOR_BYE } from '../support/calls.ts';
 import { launchChromium, tempDir } from '../support/browser.ts';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, createUser, useTestServer } from '../support/server.ts';
 import { sleep, until } from '../support/wait.ts';
@@ -287,6 +288,40 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
     await bob.getByTestId('wrap-up').getByRole('button', { name: 'Skip' }).click();
     await until('the wallboard counts both calls', () => manager.getByTestId('metric-answered').textContent(), (t) => t === '2');
     await shoot(manager, 'wallboard');
+  });
+
+  it('a carrier\'s caller on a phone number (DID) that leads to the queue: Bob\'s browser rings and answers, and audio flows through rtpengine both ways', async () => {
+    await bob.locator('[data-testid="agent-status"]').filter({ hasText: 'Available' }).waitFor();
+    const trunk = await ctx.t.request('POST', '/api/pbx/trunks', {
+      token: ctx.token,
+      body: { name: 'Carrier', auth: 'ip', servers: [{ host: '127.0.0.1', port: 5999 }], allowedAddresses: ['127.0.0.2'], keepaliveSeconds: 0 },
+    });
+    assert.equal(trunk.statusCode, 201, trunk.body);
+    const number = await ctx.t.request('POST', '/api/pbx/numbers', { token: ctx.token, body: { number: '+14155550100', destination: { type: 'queue', number: 2001 } } });
+    assert.equal(number.statusCode, 201, number.body);
+    // The carrier's media endpoint: it hears what the relay sends it, and sends a 1000 Hz tone back.
+    const carrierMedia = await RtpSink.open('127.0.0.2');
+    try {
+      const call = carrierCaller(ctx.t, '127.0.0.2', '+12125550199', '+14155550100', answered(CALLER_HANGS_UP), { talk: 8000, mediaPort: carrierMedia.port });
+      const banner = bob.getByTestId('incoming-call');
+      await banner.waitFor();
+      assert.match((await banner.textContent()) ?? '', /\+12125550199/);
+      await banner.getByRole('button', { name: 'Answer' }).click();
+      await bob.locator('[data-testid="active-call"][data-state="established"]').waitFor();
+      const answeredAt = Date.now();
+      await until('the relay sends the carrier audio', () => carrierMedia.source, (s) => s !== undefined);
+      await carrierMedia.sendTone(1000, 3);
+      const s = await until('Bob hears the carrier', () => stats(bob), (v) => !!v && v.packetsReceived > 100 && v.totalAudioEnergy > 0, 20_000);
+      assert.ok(s && s.packetsSent > 50, `Bob sends audio (${s?.packetsSent} packets)`);
+      const heard = carrierMedia.pcmu(answeredAt + 1000, Date.now());
+      assert.ok(heard.length > 8000, `the carrier received Bob's audio (${heard.length} samples)`);
+      assert.equal(dominantTone(heard, 8000, [700, 1000]).frequency, 700, "the carrier hears Bob's microphone (700 Hz)");
+      const run = await call;
+      assert.equal(run.code, 0, run.errors || run.output);
+      await bob.getByTestId('wrap-up').getByRole('button', { name: 'Skip' }).click();
+    } finally {
+      carrierMedia.close();
+    }
   });
 
   it('attended transfer in the portal: Bob consults Alice about a queue caller, Alice sees who and about whom, then Bob completes and Alice has the caller', async () => {
