@@ -17,6 +17,7 @@ const Wallboard = lazy(() => import('./pages/Wallboard.tsx'));
 const AdminUsers = lazy(() => import('./pages/AdminUsers.tsx'));
 const AdminQueues = lazy(() => import('./pages/AdminQueues.tsx'));
 const AdminAudit = lazy(() => import('./pages/AdminAudit.tsx'));
+const AdminCarriers = lazy(() => import('./pages/AdminCarriers.tsx'));
 
 function useSessionConnections(): void {
   const token = useAuth((s) => s.session?.token);
@@ -68,6 +69,7 @@ export function App() {
         <Route path="manager" element={<RequireRole roles={STAFF}><Suspense fallback={<p className="muted">Loading…</p>}><Wallboard /></Suspense></RequireRole>} />
         <Route path="admin/users" element={<RequireRole roles={['ADMIN']}><Suspense fallback={<p className="muted">Loading…</p>}><AdminUsers /></Suspense></RequireRole>} />
         <Route path="admin/queues" element={<RequireRole roles={['ADMIN', 'MANAGER']}><Suspense fallback={<p className="muted">Loading…</p>}><AdminQueues /></Suspense></RequireRole>} />
+        <Route path="admin/carriers" element={<RequireRole roles={['ADMIN', 'MANAGER']}><Suspense fallback={<p className="muted">Loading…</p>}><AdminCarriers /></Suspense></RequireRole>} />
         <Route path="admin/audit" element={<RequireRole roles={['ADMIN']}><Suspense fallback={<p className="muted">Loading…</p>}><AdminAudit /></Suspense></RequireRole>} />
       </Route>
       <Route path="*" element={<main className="centered"><h1>Page not found</h1><a href="/">Go home</a></main>} />

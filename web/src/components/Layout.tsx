@@ -16,6 +16,7 @@ const LINKS: Array<{ to: string; label: string; roles: Role[] }> = [
   { to: '/pbx/dashboard', label: 'Dashboard', roles: ['ADMIN', 'MANAGER', 'SUPERVISOR'] },
   { to: '/pbx/admin/users', label: 'Users', roles: ['ADMIN'] },
   { to: '/pbx/admin/queues', label: 'Queues', roles: ['ADMIN', 'MANAGER'] },
+  { to: '/pbx/admin/carriers', label: 'Carriers', roles: ['ADMIN', 'MANAGER'] },
   { to: '/pbx/admin/audit', label: 'Audit', roles: ['ADMIN'] },
 ];
 
