@@ -38,6 +38,27 @@ export const CALLER_HANGS_UP = `
   </send>
   <recv response="200" />`;
 
+/**
+ * The callee hangs up after @TALK@ ms: its BYE goes to the Contact of the INVITE it took (the PBX that rang it),
+ * in the dialog that INVITE made (a scenario that logs `invitefrom` and `invitecallid`, as uas-answer.xml does).
+ */
+export const CALLEE_HANGS_UP = `
+  <pause milliseconds="@TALK@" />
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: <sip:callee@[local_ip]>;tag=[pid]SIPpTag10[call_number]
+      To:[$invitefrom]
+      Call-ID: [$invitecallid]
+      CSeq: 1 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" />`;
+
 export const WAIT_FOR_BYE = `
   <recv request="BYE" />
   <send>

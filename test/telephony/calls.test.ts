@@ -8,7 +8,7 @@ import type { DomainEvents } from '../../src/events/index.ts';
 import { freePort } from '../support/process.ts';
 import { type TestServer, useTestServer } from '../support/server.ts';
 import { authField, runSipp } from '../support/sipp.ts';
-import { agent, answered, answerReinvite, CALLER_CANCELS, CALLER_HANGS_UP, callee, caller, callerRefused, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
+import { agent, answered, answerReinvite, CALLEE_HANGS_UP, CALLER_CANCELS, CALLER_HANGS_UP, callee, caller, callerRefused, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
 
 /** The caller holds (re-INVITE with a=sendonly), sends a DTMF digit by INFO, then hangs up. */
 const CALLER_HOLDS_AND_SENDS_DTMF = `
@@ -113,23 +113,6 @@ const CALLEE_IS_HELD = `${answerReinvite('recvonly', '[media_port]', 'a=sendonly
 
     ]]>
   </send>${WAIT_FOR_BYE}`;
-
-const CALLEE_HANGS_UP = `
-  <pause milliseconds="@TALK@" />
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:callee@[local_ip]>;tag=[pid]SIPpTag10[call_number]
-      To:[$invitefrom]
-      Call-ID: [$invitecallid]
-      CSeq: 1 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200" />`;
 
 function record(t: TestServer) {
   const seen: Array<{ name: string; e: unknown }> = [];

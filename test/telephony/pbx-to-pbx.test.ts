@@ -7,7 +7,7 @@
 // come from the trunk's peer (dialog-peer.ts); a final failure of the far PBX comes back to the caller as it was.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { agent, answered, CALLER_HANGS_UP, callee, callerRefused, caller, type Ext, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
+import { agent, answered, CALLEE_HANGS_UP, CALLER_HANGS_UP, callee, callerRefused, caller, type Ext, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
 import { freePort } from '../support/process.ts';
 import { type TestServer, useTestServer } from '../support/server.ts';
 import { until } from '../support/wait.ts';
@@ -20,24 +20,6 @@ const B_DID = '+14155550200';
 const B_BUSY_DID = '+14155550201';
 /** In B's block, but not one of B's numbers. */
 const B_UNKNOWN = '+14155550299';
-
-/** The callee hangs up: its BYE goes to the Contact of the INVITE it took (the PBX that rang it). */
-const CALLEE_HANGS_UP = `
-  <pause milliseconds="@TALK@" />
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:callee@[local_ip]>;tag=[pid]SIPpTag10[call_number]
-      To:[$invitefrom]
-      Call-ID: [$invitecallid]
-      CSeq: 1 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200" />`;
 
 /** One building: its server, its administrator's token, and what the test set up in it. */
 interface Site {

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { freePort } from '../support/process.ts';
 import { createUser, type TestServer, useTestServer } from '../support/server.ts';
 import { runSipp, type SippRun } from '../support/sipp.ts';
-import { agent, answered, answerReinvite, CALLER_CANCELS, CALLER_HANGS_UP, callee, caller, callerRefused, carrierCaller, type Ext, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
+import { agent, answered, answerReinvite, CALLEE_HANGS_UP, CALLER_CANCELS, CALLER_HANGS_UP, callee, caller, callerRefused, carrierCaller, type Ext, registerAt, WAIT_FOR_BYE } from '../support/calls.ts';
 
 const CARRIER_PASSWORD = 'Carrier-Pass-2026';
 
@@ -33,24 +33,6 @@ const CHALLENGE = `
 
 const VERIFY = `<verifyauth assign_to="authok" username="acct-77" password="${CARRIER_PASSWORD}" />
       <log message="credentials valid [$authok]" />`;
-
-/** The carrier's party hangs up after @TALK@ ms (a BYE in the dialog its INVITE made). */
-const CARRIER_HANGS_UP = `
-  <pause milliseconds="@TALK@" />
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:callee@[local_ip]>;tag=[pid]SIPpTag10[call_number]
-      To:[$from]
-      Call-ID:[$invitecallid]
-      CSeq: 1 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200" />`;
 
 /** A sipp carrier taking calls out of the PBX on `port`: it logs the dialled number, From, P-Asserted-Identity and Privacy. */
 function carrier(port: number, substitute: Record<string, string> = {}, options: { calls?: number } = {}): Promise<SippRun> {
@@ -212,7 +194,7 @@ describe('calls out through trunks (outbound routes)', () => {
     const agentToken = await ctx.t.login('transfer.out.agent@example.com', 'agent-pass-2026');
     const [bPort, farPort] = [await freePort(), await freePort()];
     const phone = callee('uas-answer.xml', bPort);
-    const far = carrier(farPort, { HANGUP_STEPS: CARRIER_HANGS_UP, TALK: '1000' });
+    const far = carrier(farPort, { HANGUP_STEPS: CALLEE_HANGS_UP, TALK: '1000' });
     await registerAt(ctx.t, b, bPort);
     const trunk = await ipTrunk(ctx.t, ctx.token, 'Transfer Carrier', farPort, []);
     await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'Transfers', patterns: ['15557654321'], trunkIds: [trunk], priority: 0 });

@@ -156,16 +156,7 @@ export class CallManager implements CallObserver {
     }
     const caller = await this.registrar.authenticate(req, from.host, from.user, onOutcome);
     if (!caller) return;
-    if (msg.headers.get('Max-Forwards')?.trim() === '0') {
-      req.reply(483);
-      return;
-    }
-    // rfc4028#section-8.1: a session interval below ours is refused, and the 422 says the smallest we take.
-    const minSE = this.watchdog.refusal(msg);
-    if (minSE !== undefined) {
-      req.reply(422, { headers: [['Min-SE', String(minSE)]] });
-      return;
-    }
+    if (this.refusedAtTheDoor(req)) return;
     const target = msg.uri;
     const dialed = isSipUri(target) ? target.user : undefined;
     if (!dialed || !DIALLABLE.test(dialed)) {
@@ -194,6 +185,22 @@ export class CallManager implements CallObserver {
     }
     const call = this.create(caller.tenantId, from.host, callerParty, dialed, false, req, callee.extensionId);
     await call.start({ party: { extensionId: callee.extensionId, number: String(callee.number) }, contacts }, callee.ringTimeout);
+  }
+
+  /**
+   * What any new call is refused for before it is routed: no hop left (483), or a session interval below ours
+   * (rfc4028#section-8.1: 422, saying the smallest we take). True when it was refused.
+   */
+  private refusedAtTheDoor(req: IncomingRequest): boolean {
+    const msg = req.message;
+    if (msg.headers.get('Max-Forwards')?.trim() === '0') {
+      req.reply(483);
+      return true;
+    }
+    const minSE = this.watchdog.refusal(msg);
+    if (minSE === undefined) return false;
+    req.reply(422, { headers: [['Min-SE', String(minSE)]] });
+    return true;
   }
 
   /**
@@ -252,15 +259,7 @@ export class CallManager implements CallObserver {
   private async fromTrunk(req: IncomingRequest, trunk: Trunk): Promise<void> {
     const carriers = this.carriers as CallCarriers;
     const msg = req.message;
-    if (msg.headers.get('Max-Forwards')?.trim() === '0') {
-      req.reply(483);
-      return;
-    }
-    const minSE = this.watchdog.refusal(msg);
-    if (minSE !== undefined) {
-      req.reply(422, { headers: [['Min-SE', String(minSE)]] });
-      return;
-    }
+    if (this.refusedAtTheDoor(req)) return;
     const where = trunk.dialledNumberHeader;
     const raw =
       (where === 'to' ? userOf(msg.headers.get('To')) : where === 'diversion' ? userOf(msg.headers.get('Diversion')?.split(',')[0]) : undefined) ??
