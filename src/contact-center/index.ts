@@ -38,7 +38,7 @@ export async function startContactCenter(deps: {
   db: Db;
   bus: PbxEventBus;
   location: Pick<LocationService, 'lookup'>;
-  calls: Pick<CallManager, 'setRouter' | 'contactsOf' | 'find' | 'originate' | 'activeCalls' | 'transferToRouter' | 'planOut' | 'outsideTarget'>;
+  calls: Pick<CallManager, 'setRouter' | 'contactsOf' | 'find' | 'originate' | 'activeCalls' | 'transferToRouter' | 'planOut' | 'outsideTarget' | 'sendOutside'>;
   findExtension: QueueTelephony['findExtension'];
   onError: (err: unknown, context: string) => void;
   /** Where writes the database could not take wait; without one they wait in memory only. */
@@ -51,7 +51,7 @@ export async function startContactCenter(deps: {
   await sessions.start();
   const agents = new AgentService(deps.db, deps.bus, { isRegistered: (id) => deps.location.lookup(id).length > 0 }, deps.onError, deps.journal);
   await agents.start();
-  const queues = new QueueService(deps.db, deps.bus, agents, { contactsOf: (id) => deps.calls.contactsOf(id), findExtension: deps.findExtension }, deps.onError, undefined, deps.journal);
+  const queues = new QueueService(deps.db, deps.bus, agents, { contactsOf: (id) => deps.calls.contactsOf(id), findExtension: deps.findExtension, dialOut: (call, number) => deps.calls.sendOutside(call, number) }, deps.onError, undefined, deps.journal);
   await queues.start();
   deps.calls.setRouter(queues);
   const control = new CallControl(deps.calls, sessions, agents, deps.bus, deps.findExtension, (tenantId, number) => queues.findByNumber(tenantId, number) !== undefined, deps.softphones);

@@ -208,7 +208,8 @@ export const queueStrategies = ['ringall', 'leastrecent', 'fewestcalls', 'random
 export type QueueStrategy = (typeof queueStrategies)[number];
 
 /** Where a caller goes when the queue cannot keep it (too long a wait, a full queue, nobody to answer). */
-export type QueueFallback = { type: 'hangup' } | { type: 'queue'; target: string } | { type: 'extension'; target: string };
+/** Where a queue sends a caller it cannot keep; `external`: a phone number outside, through the tenant's outbound routes. */
+export type QueueFallback = { type: 'hangup' } | { type: 'queue'; target: string } | { type: 'extension'; target: string } | { type: 'external'; target: string };
 
 export const queues = pgTable('queues', {
   id: uuid('id').primaryKey().defaultRandom(),

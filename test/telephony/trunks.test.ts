@@ -187,6 +187,20 @@ describe('calls out through trunks (outbound routes)', () => {
     assert.ok(bye > Number(rack[2]), `the BYE's CSeq ${bye} counts on from the PRACK's ${rack[2]}`);
   });
 
+  it('a queue\'s fallback to a number outside: a caller nobody answers in time is sent out through the routes, and talks with the carrier', async () => {
+    const a = await agent(ctx.t, ctx.token, 'Fallback Caller');
+    const port = await freePort();
+    const far = carrier(port);
+    const trunk = await ipTrunk(ctx.t, ctx.token, 'Fallback Carrier', port, []);
+    await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'Overflow', patterns: ['_+1555000333X'], trunkIds: [trunk], priority: 0 });
+    await post(ctx.t, ctx.token, '/api/pbx/queues', { name: 'Overflowing', number: '2301', maxWait: 1, joinWhenEmpty: 'yes', fallback: { type: 'external', target: '+15550003333' } });
+    const uac = await caller(ctx.t, a, 2301, answered(CALLER_HANGS_UP));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const took = await far;
+    assert.equal(took.code, 0, took.errors || took.output);
+    assert.match(took.log, /dialled \+15550003333 /);
+  });
+
   it('an agent transfers its caller blind to a number outside (seed 001: "Extension or phone number"): the carrier answers and talks with the caller, the agent is let go', async () => {
     const a = await agent(ctx.t, ctx.token, 'Transfer Out Caller');
     const user = await createUser(ctx.t, ctx.token, { name: 'Transfer Out Agent', email: 'transfer.out.agent@example.com', password: 'agent-pass-2026' });

@@ -16,6 +16,10 @@ const Fallback = Type.Union([
   Type.Object({ type: Type.Literal('hangup') }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('queue'), target: Type.String({ pattern: '^[0-9]{1,9}$' }) }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('extension'), target: Type.String({ pattern: '^[0-9]{1,9}$' }) }, { additionalProperties: false }),
+  Type.Object(
+    { type: Type.Literal('external'), target: Type.String({ pattern: '^\\+?[0-9]{2,20}$', description: "A phone number outside (E.164 or as dialled), through the tenant's outbound routes" }) },
+    { additionalProperties: false },
+  ),
 ]);
 
 const settingsProps = {

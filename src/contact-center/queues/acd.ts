@@ -22,6 +22,8 @@ import type { Queue, QueueMember, QueueStore } from './queue-store.ts';
 export interface QueueTelephony {
   contactsOf(extensionId: string): Promise<RingTarget['contacts']>;
   findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
+  /** Sends a call to a number outside through the tenant's outbound routes; false when no route or trunk takes it. */
+  dialOut?(call: Call, number: string): Promise<boolean>;
 }
 
 const MAX_HOPS = 5;
@@ -145,6 +147,8 @@ export class Acd {
           return;
         }
       }
+      // A number outside: the call goes out through the tenant's routes, trunk after trunk, and ends as they end.
+      if (target.type === 'external' && this.telephony.dialOut && (await this.telephony.dialOut(call, target.target))) return;
       if (target.type === 'extension') {
         const ext = await this.telephony.findExtension(queue.tenantId, Number(target.target));
         const contacts = ext?.isActive ? await this.telephony.contactsOf(ext.extensionId) : [];

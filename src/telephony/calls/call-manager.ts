@@ -244,6 +244,18 @@ export class CallManager implements CallObserver {
     return undefined;
   }
 
+  /**
+   * Sends a caller the router let go to a number outside (a queue's fallback), through the tenant's routes with no
+   * user's policy: false when no route takes the number. The call then ends as its trunks end it.
+   */
+  async sendOutside(call: Call, number: string): Promise<boolean> {
+    const plan = await this.planOut(call.tenantId, undefined, number);
+    if (!plan?.ok) return false;
+    call.carrier ??= { direction: 'outbound', trunkId: undefined, externalNumber: plan.number, did: null, callerId: plan.callerId };
+    await call.dialOut(plan.attempts((trunk) => this.useTrunk(call, trunk)), OUTBOUND_RING_SECONDS);
+    return true;
+  }
+
   /** The call goes out through `trunk` now (a failed trunk's successor replaces it). */
   private useTrunk(call: Call, trunk: Trunk): void {
     if (!call.carrier) return;

@@ -25,7 +25,11 @@ export async function dialOut(call: CallContext, attempts: Iterable<Promise<Ring
     if (!target) continue;
     let failed: number | undefined;
     const outcome = await RingRound.start(call, [target], ringTimeoutSeconds, { onFailure: (s) => (failed = s) });
-    if (failed === undefined) return outcome;
+    if (failed === undefined) {
+      // Nobody answered in time: a caller the PBX answered (a routed one) is let go too, not left with its music.
+      if (outcome === 'no-answer' && (call.state as CallState) !== CallState.Ended) call.giveUp(480, 'no-answer');
+      return outcome;
+    }
     status = failed;
     if (!failsOver(failed)) break;
   }

@@ -158,12 +158,12 @@ export class RingRound implements Round, ForkHandler {
     const { call } = this;
     const cause = failureCause(status);
     this.settle(cause);
-    // A routed caller waits for the router's next round.
-    if (call.routed && (call.inbound || call.callerDialog)) return;
     if (this.options.onFailure) {
       this.options.onFailure(status);
       return;
     }
+    // A routed caller waits for the router's next round.
+    if (call.routed && (call.inbound || call.callerDialog)) return;
     call.refuseCaller(status === 408 ? 480 : status);
     call.end(cause);
   }
