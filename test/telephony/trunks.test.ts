@@ -201,6 +201,19 @@ describe('calls out through trunks (outbound routes)', () => {
     assert.match(took.log, /dialled \+15550003333 /);
   });
 
+  it('a carrier that redirects (302): the call follows the Contact, sent to the same carrier, and is answered there', async () => {
+    const a = await agent(ctx.t, ctx.token, 'Outbound Redirected');
+    const port = await freePort();
+    const far = callee('uas-redirect.xml', port, { CONTACT: 'sip:+15550004444@203.0.113.9' });
+    const trunk = await ipTrunk(ctx.t, ctx.token, 'Redirecting Carrier', port, []);
+    await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'Redirected', patterns: ['15550004440'], trunkIds: [trunk], priority: 0 });
+    const uac = await caller(ctx.t, a, '15550004440', answered(CALLER_HANGS_UP));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const took = await far;
+    assert.equal(took.code, 0, took.errors || took.output);
+    assert.match(took.log, /redirected to sip:\+15550004444@203\.0\.113\.9 /, 'the new Request-URI, through the carrier it came from');
+  });
+
   it('an agent transfers its caller blind to a number outside (seed 001: "Extension or phone number"): the carrier answers and talks with the caller, the agent is let go', async () => {
     const a = await agent(ctx.t, ctx.token, 'Transfer Out Caller');
     const user = await createUser(ctx.t, ctx.token, { name: 'Transfer Out Agent', email: 'transfer.out.agent@example.com', password: 'agent-pass-2026' });

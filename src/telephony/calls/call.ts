@@ -141,7 +141,7 @@ export class Call extends StateMachine<CallState> implements CallContext {
     const from = request.from ?? this.caller;
     const extra = { before: [['Allow', DIALOG_ALLOW], this.callHeader] as Array<[string, string]>, after: this.notices.offerHeaders() };
     const invite = inviteFor(request, from, this.domain, this.contactFor(request.flow, String(from.number)), extra);
-    const leg = new Leg(request.binding, invite, request.flow, request.branch, request.party, request.addressing?.auth);
+    const leg = new Leg(request.binding, invite, request.flow, request.branch, request.party, request.addressing?.auth, request.addressing !== undefined);
     this.legs.push(leg);
     return leg;
   }

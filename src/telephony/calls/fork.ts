@@ -141,6 +141,7 @@ export class Fork {
     }
     if (status >= 300) {
       if ((status === 401 || status === 407) && this.ringing && leg.authenticate(stack, response)) return;
+      if (status < 400 && this.ringing && leg.redirect(stack, response)) return;
       this.onFailure(leg, status);
       return;
     }

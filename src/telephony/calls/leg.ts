@@ -71,6 +71,9 @@ function hasTag(message: SipRequest | SipResponse, header: string, tag: string):
 }
 
 /** Whether an INVITE said it speaks reliable provisional responses (`Supported: 100rel` or `Require: 100rel`). */
+/** How many redirections (3xx) one carrier's leg follows. */
+const MAX_REDIRECTS = 3;
+
 export function offers100rel(invite: SipRequest): boolean {
   return hasTag(invite, 'Supported', '100rel') || hasTag(invite, 'Require', '100rel');
 }
@@ -88,6 +91,8 @@ export class Leg extends StateMachine<LegState> {
   dialog: Dialog | undefined;
   /** The final failure the leg was answered with, or 408 when it timed out. */
   finalStatus: number | undefined;
+  /** Redirections (3xx) this leg followed. */
+  private redirects = 0;
   /** A CANCEL waits for the first provisional response (rfc3261#section-9.1). */
   private cancelWhenProvisional = false;
   /**
@@ -109,6 +114,8 @@ export class Leg extends StateMachine<LegState> {
     readonly party: CallParty,
     /** Credentials for a carrier's challenge; none for a phone (we never answer a phone's challenge). */
     private readonly auth?: LegAuth,
+    /** A carrier's leg follows its redirections (3xx); a phone's 3xx is its answer. */
+    private readonly followsRedirects = false,
   ) {
     super(LegState.Trying, LEG_MOVES, LegState.Ended, 'leg');
     this.invite = invite;
@@ -172,6 +179,24 @@ export class Leg extends StateMachine<LegState> {
       this.early.set(tag, early);
     }
     stack.sendRequest(early.createRequest('PRACK', { headers: [['RAck', `${rseq} ${this.invite.cseq.seq} INVITE`]] }), this.flow, NO_USER);
+  }
+
+  /**
+   * A carrier's redirection (3xx): the INVITE again, to the first Contact as its Request-URI, CSeq one higher, same
+   * Call-ID, From and To (rfc3261#section-8.1.3.4), a few times at most. It still goes to the same carrier (its server,
+   * or its proxy): never straight to an address a 3xx names, which would hand our credentials, and a relay, to
+   * whoever answers a carrier's call with a redirection. False when the leg does not follow it: the 3xx is its failure.
+   */
+  redirect(stack: SipStack, response: SipResponse): boolean {
+    const target = response.contacts[0]?.uri;
+    if (!this.followsRedirects || !target || !this.live || !this.user || this.cancelWhenProvisional || this.redirects >= MAX_REDIRECTS) return false;
+    this.redirects++;
+    const headers = this.invite.headers.clone();
+    headers.remove('Via');
+    headers.set('CSeq', `${this.invite.cseq.seq + 1} INVITE`);
+    this.invite = new SipRequest('INVITE', target, headers, this.invite.body);
+    this.tx = stack.sendRequest(this.invite, this.flow, this.user) as InviteClientTransaction;
+    return true;
   }
 
   /** The leg is the one its fork took. */

@@ -2,7 +2,8 @@
  * Dialling a party outside through trunks, one after the other: each attempt is a round of ringing toward one
  * carrier, whose 18x and early media reach the caller as any callee's do. A carrier that fails in a way another may
  * not (5xx, 408: it is down or overloaded) hands the call to the next trunk; any other failure (busy, declined,
- * not found) is the called party's answer, and the caller gets it. Nobody to try at all is 503.
+ * not found) is the called party's answer, and the caller gets it. Nobody to try at all is 503. A carrier's 3xx is
+ * followed by its leg (see Leg.redirect).
  */
 import { CallState, type RingOutcome, type RingTarget } from '../call-types.ts';
 import type { CallContext } from '../call-context.ts';
