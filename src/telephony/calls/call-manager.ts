@@ -14,9 +14,11 @@ import { CallWatchdog, DEFAULT_LIVENESS, type LivenessOptions } from './call-wat
 import { fromDialogPeer } from './dialog-peer.ts';
 import { Call, type CallMedia, type CarrierLink, type CallObserver, type CallParty, type CallSide, CallStateError, type EndCause, type Leg, type RingOutcome, type RingTarget, type TransferTarget } from './call.ts';
 import { answerRefer } from './tasks/refer.ts';
-import type { DialPlan, DialRefusal, OutboundRouter } from '../trunks/outbound.ts';
-import { toE164 } from '../trunks/numbering.ts';
-import type { CarrierDirectory, Trunk } from '../trunks/types.ts';
+import type { DialPlan, DialRefusal } from '../trunks/outbound.ts';
+import { type CallCarriers, CarrierCalls, OUTBOUND_RING_SECONDS } from './carrier-calls.ts';
+import type { CallDirectory, CallRouter } from './routing.ts';
+
+export type { CallDirectory, CallRouter } from './routing.ts';
 
 /**
  * Where to send to a contact registered over UDP. A phone behind NAT registers a Contact with its private address;
@@ -33,57 +35,17 @@ export function udpTarget(binding: Binding): { address: string; port: number } {
   return { address: binding.sourceAddress, port: binding.sourcePort };
 }
 
-export interface CallDirectory {
-  /** The tenant's SIP domain. */
-  domainOf(tenantId: string): Promise<string | undefined>;
-  findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
-  /** The longest a call of the tenant may last, in seconds (0: no limit); none when the directory does not say. */
-  maxCallSecondsOf?(tenantId: string): Promise<number>;
-}
-
-/**
- * Takes calls to numbers that are no extension (numbers a router answers for, such as the contact center's). `claim` answers whether it takes the
- * number; if so, the call is created routed (its caller hears ringback) and handed to `take`, which rings parties
- * round after round with {@link Call.ring} and lets the caller go with {@link Call.giveUp}.
- */
-export interface CallRouter {
-  claim(tenantId: string, number: number): Promise<((call: Call) => void) | undefined>;
-}
-
-/** The telephone network as calls reach it: who sent an INVITE from outside, what a DID leads to, and routes out. */
-export interface CallCarriers {
-  directory: CarrierDirectory;
-  outbound: OutboundRouter;
-  /** The trunk an INVITE comes from: one of its allowed addresses, or the contact we registered with it. */
-  trunkOf(req: IncomingRequest): Trunk | undefined;
-  /** A call from a carrier refused (an unknown number, a trunk at its cap): one log line each. */
-  refused(message: string, details: Record<string, unknown>): void;
-}
-
 /** What a dialled number may be: digits, `*`, `#`, and a leading `+`. */
 const DIALLABLE = /^\+?[0-9*#]{1,32}$/;
 /** The numbers of extensions, and of what the router takes. */
 const INTERNAL = /^\d{1,9}$/;
-/** Seconds a call out rings at the far end before it is given up. */
-const OUTBOUND_RING_SECONDS = 120;
-
-/** The user part of a SIP URI in a header's name-addr, if any. */
-function userOf(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  try {
-    const uri = parseNameAddr(value).uri;
-    return isSipUri(uri) ? uri.user : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export class CallManager implements CallObserver {
   private readonly calls = new Map<string, Call>();
   /** dialog key → the call and the dialog, for in-dialog requests and ACKs. */
   private readonly dialogs = new Map<string, { call: Call; dialog: Dialog }>();
   private router: CallRouter | undefined;
-  private carriers: CallCarriers | undefined;
+  /** Calls from and to the telephone network; none without carriers. */
+  private carrierCalls: CarrierCalls | undefined;
   /** Ends calls whose parties are gone (media timeout, session timers, OPTIONS probes, the tenant's longest call). */
   readonly watchdog: CallWatchdog;
 
@@ -120,7 +82,32 @@ export class CallManager implements CallObserver {
 
   /** Calls from and to the telephone network go through `carriers` (none: calls stay inside). */
   setCarriers(carriers: CallCarriers | undefined): void {
-    this.carriers = carriers;
+    this.carrierCalls =
+      carriers &&
+      new CarrierCalls(carriers, {
+        directory: this.directory,
+        bus: this.bus,
+        router: () => this.router,
+        trunkCalls: (trunkId) => this.trunkCalls(trunkId),
+        create: (...args) => this.create(...args),
+        contactsOf: (extensionId) => this.contactsOf(extensionId),
+        refusedAtTheDoor: (req) => this.refusedAtTheDoor(req),
+      });
+  }
+
+  /** How `extensionId` may dial `number` outside: the plan, or why not; none when there are no carriers. */
+  async planOut(tenantId: string, extensionId: string | undefined, number: string): Promise<DialPlan | DialRefusal | undefined> {
+    return this.carrierCalls?.planOut(tenantId, extensionId, number);
+  }
+
+  /** A number outside as the target of a transfer by `extensionId` (see CarrierCalls.outsideTarget); none without carriers. */
+  async outsideTarget(call: Call, extensionId: string | undefined, number: string): Promise<{ ok: true; target: RingTarget } | DialRefusal | undefined> {
+    return this.carrierCalls?.outsideTarget(call, extensionId, number);
+  }
+
+  /** Sends a caller the router let go to a number outside (a router's fallback); false when nothing takes it. */
+  async sendOutside(call: Call, number: string): Promise<boolean> {
+    return (await this.carrierCalls?.sendOutside(call, number)) ?? false;
   }
 
   /** External calls in progress: a tenant's, or one trunk's. */
@@ -144,9 +131,10 @@ export class CallManager implements CallObserver {
   /** A new INVITE (no To tag). */
   async onInvite(req: IncomingRequest, onOutcome: (outcome: AuthOutcome) => void): Promise<void> {
     const msg = req.message;
-    const trunk = this.carriers?.trunkOf(req);
-    if (trunk) {
-      await this.fromTrunk(req, trunk);
+    const carrierCalls = this.carrierCalls;
+    const trunk = carrierCalls?.trunkOf(req);
+    if (carrierCalls && trunk) {
+      await carrierCalls.fromTrunk(req, trunk);
       return;
     }
     const from = msg.from.uri;
@@ -169,7 +157,7 @@ export class CallManager implements CallObserver {
     if (!callee) {
       const take = internal ? await this.router?.claim(caller.tenantId, Number(dialed)) : undefined;
       if (!take) {
-        if (this.carriers) await this.dialOutFor(req, caller.tenantId, from.host, callerParty, dialed);
+        if (this.carrierCalls) await this.carrierCalls.dialOut(req, caller.tenantId, from.host, callerParty, dialed);
         else req.reply(404, { reason: 'Not Found (no such number)' });
         return;
       }
@@ -201,126 +189,6 @@ export class CallManager implements CallObserver {
     if (minSE === undefined) return false;
     req.reply(422, { headers: [['Min-SE', String(minSE)]] });
     return true;
-  }
-
-  /**
-   * An extension's call to a number outside: its tenant's outbound routes and dial policy decide (403 for a class the
-   * user may not dial, 404 for a number no route takes, 503 past the tenant's cap), then the route's trunks are tried
-   * in turn. Only an authenticated extension gets here.
-   */
-  private async dialOutFor(req: IncomingRequest, tenantId: string, domain: string, caller: CallParty, dialed: string): Promise<void> {
-    const carriers = this.carriers as CallCarriers;
-    const plan = await carriers.outbound.plan(tenantId, caller.extensionId, dialed);
-    if (!plan.ok) {
-      req.reply(plan.status, { reason: plan.reason });
-      return;
-    }
-    const carrier: CarrierLink = { direction: 'outbound', trunkId: undefined, externalNumber: plan.number, did: null, callerId: plan.callerId };
-    const call = this.create(tenantId, domain, caller, dialed, false, req, undefined, carrier);
-    await call.dialOut(plan.attempts((trunk) => this.useTrunk(call, trunk)), OUTBOUND_RING_SECONDS);
-  }
-
-  /** How `extensionId` may dial `number` outside: the plan, or why not; none when there are no carriers. */
-  async planOut(tenantId: string, extensionId: string | undefined, number: string): Promise<DialPlan | DialRefusal | undefined> {
-    return this.carriers?.outbound.plan(tenantId, extensionId, number);
-  }
-
-  /**
-   * A number outside as the target of a transfer or a consultation by `extensionId` (its dial policy applies): the
-   * first trunk of the route that can be reached now. A transfer rings one carrier: no failover to the next.
-   * Undefined when the tenant has no carriers or no trunk can be reached.
-   */
-  async outsideTarget(call: Call, extensionId: string | undefined, number: string): Promise<{ ok: true; target: RingTarget } | DialRefusal | undefined> {
-    const plan = await this.planOut(call.tenantId, extensionId, number);
-    if (!plan?.ok) return plan;
-    let trunk: Trunk | undefined;
-    for (const attempt of plan.attempts((t) => (trunk = t))) {
-      const target = await attempt;
-      if (!target) continue;
-      call.carrier ??= { direction: 'outbound', trunkId: undefined, externalNumber: plan.number, did: null, callerId: plan.callerId };
-      if (trunk) this.useTrunk(call, trunk);
-      return { ok: true, target };
-    }
-    return undefined;
-  }
-
-  /**
-   * Sends a caller the router let go to a number outside (a queue's fallback), through the tenant's routes with no
-   * user's policy: false when no route takes the number. The call then ends as its trunks end it.
-   */
-  async sendOutside(call: Call, number: string): Promise<boolean> {
-    const plan = await this.planOut(call.tenantId, undefined, number);
-    if (!plan?.ok) return false;
-    call.carrier ??= { direction: 'outbound', trunkId: undefined, externalNumber: plan.number, did: null, callerId: plan.callerId };
-    await call.dialOut(plan.attempts((trunk) => this.useTrunk(call, trunk)), OUTBOUND_RING_SECONDS);
-    return true;
-  }
-
-  /** The call goes out through `trunk` now (a failed trunk's successor replaces it). */
-  private useTrunk(call: Call, trunk: Trunk): void {
-    if (!call.carrier) return;
-    call.carrier.trunkId = trunk.id;
-    this.bus.emit('call.trunk', { tenantId: call.tenantId, callId: call.id, trunkId: trunk.id, direction: call.carrier.direction });
-  }
-
-  /**
-   * A call from a carrier (an INVITE from a trunk's address, or to the contact we registered with it): the number
-   * dialled (where the trunk says it is) must be one of the tenant's phone numbers, which leads to an extension, a
-   * number the router takes, or a hang-up. An unknown number is 404 and a log line; nothing from a trunk is ever routed out again.
-   */
-  private async fromTrunk(req: IncomingRequest, trunk: Trunk): Promise<void> {
-    const carriers = this.carriers as CallCarriers;
-    const msg = req.message;
-    if (this.refusedAtTheDoor(req)) return;
-    const where = trunk.dialledNumberHeader;
-    const raw =
-      (where === 'to' ? userOf(msg.headers.get('To')) : where === 'diversion' ? userOf(msg.headers.get('Diversion')?.split(',')[0]) : undefined) ??
-      (isSipUri(msg.uri) ? msg.uri.user : undefined);
-    const did = raw === undefined ? undefined : toE164(raw, trunk.country);
-    const number = did === undefined ? undefined : carriers.directory.phoneNumber(did);
-    if (!number || number.tenantId !== trunk.tenantId || (number.trunkId !== null && number.trunkId !== trunk.id)) {
-      carriers.refused('call:trunk unknown number', { trunkId: trunk.id, tenantId: trunk.tenantId, number: raw ?? null, source: req.flow.remoteAddress });
-      req.reply(404, { reason: 'Not Found (no such number)' });
-      return;
-    }
-    if (trunk.maxCalls > 0 && this.trunkCalls(trunk.id) >= trunk.maxCalls) {
-      carriers.refused('call:trunk at its limit', { trunkId: trunk.id, tenantId: trunk.tenantId, limit: trunk.maxCalls });
-      req.reply(503, { reason: 'Service Unavailable (the trunk is at its call limit)' });
-      return;
-    }
-    const domain = await this.directory.domainOf(trunk.tenantId);
-    if (!domain) {
-      req.reply(404, { reason: 'Not Found (no such number)' });
-      return;
-    }
-    // The carrier asserts who calls (RFC 3325): P-Asserted-Identity when it gives one, else From.
-    const callerUser = userOf(msg.headers.get('P-Asserted-Identity')) ?? (isSipUri(msg.from.uri) ? msg.from.uri.user : undefined) ?? 'anonymous';
-    const caller: CallParty = { extensionId: undefined, number: toE164(callerUser, trunk.country) ?? callerUser };
-    const carrier: CarrierLink = { direction: 'inbound', trunkId: trunk.id, externalNumber: caller.number, did: number.number, callerId: null };
-    const destination = number.destination;
-    if (destination.type === 'hangup') {
-      req.reply(603, { reason: 'Decline' });
-      return;
-    }
-    if (destination.type !== 'extension') {
-      const take = await this.router?.claim(trunk.tenantId, destination.number);
-      if (!take) {
-        req.reply(480, { reason: 'Temporarily Unavailable (the number leads nowhere)' });
-        return;
-      }
-      const call = this.create(trunk.tenantId, domain, caller, String(destination.number), true, req, undefined, carrier);
-      call.hold();
-      take(call);
-      return;
-    }
-    const callee = await this.directory.findExtension(trunk.tenantId, destination.number);
-    const contacts = callee?.isActive ? await this.contactsOf(callee.extensionId) : [];
-    if (!callee || contacts.length === 0) {
-      req.reply(480, { reason: 'Temporarily Unavailable (not registered)' });
-      return;
-    }
-    const call = this.create(trunk.tenantId, domain, caller, String(destination.number), false, req, callee.extensionId, carrier);
-    await call.start({ party: { extensionId: callee.extensionId, number: String(callee.number) }, contacts }, callee.ringTimeout);
   }
 
   private create(tenantId: string, domain: string, caller: CallParty, dialed: string, routed: boolean, req: IncomingRequest | undefined, calleeExtensionId?: string, carrier?: CarrierLink): Call {
@@ -370,7 +238,7 @@ export class CallManager implements CallObserver {
     const connect = async (outcome: RingOutcome) => {
       if (outcome !== 'answered') return;
       if (take) take(call);
-      else if (outside) await call.dialOut(outside.attempts((trunk) => this.useTrunk(call, trunk)), OUTBOUND_RING_SECONDS);
+      else if (outside) await call.dialOut(outside.attempts((trunk) => this.carrierCalls?.useTrunk(call, trunk)), OUTBOUND_RING_SECONDS);
       else if (typeof callee === 'object' && 'target' in callee) await call.start(callee.target, callee.ringTimeout);
     };
     ringing.then(connect).catch((err: unknown) => {
@@ -560,7 +428,7 @@ export class CallManager implements CallObserver {
     const ext = internal ? await this.directory.findExtension(call.tenantId, Number(user)) : undefined;
     if (!ext || !ext.isActive) {
       const take = internal ? await this.router?.claim(call.tenantId, Number(user)) : undefined;
-      if (!take && this.carriers) await this.referOutside(call, req, user);
+      if (!take && this.carrierCalls) await this.carrierCalls.referOutside(call, req, user);
       else if (!take) req.reply(404, { reason: 'Not Found (no such number)' });
       else if (!this.canHoldCallers()) req.reply(503, { reason: 'Service Unavailable (a transfer to a routed number needs the media relay)' });
       else call.acceptRefer(req, { router: { extensionId: undefined, number: user }, take });
@@ -576,14 +444,6 @@ export class CallManager implements CallObserver {
       return;
     }
     call.acceptRefer(req, { ring: { party: { extensionId: ext.extensionId, number: String(ext.number) }, contacts }, ringTimeoutSeconds: ext.ringTimeout });
-  }
-
-  /** A phone's blind transfer to a number outside: the transferor's dial policy and the tenant's routes decide. */
-  private async referOutside(call: Call, req: IncomingRequest, number: string): Promise<void> {
-    const out = await this.outsideTarget(call, call.callee?.extensionId, number);
-    if (!out) req.reply(480, { reason: 'Temporarily Unavailable (no trunk can take the call)' });
-    else if (!out.ok) req.reply(out.status, { reason: out.reason });
-    else call.acceptRefer(req, { ring: out.target, ringTimeoutSeconds: OUTBOUND_RING_SECONDS });
   }
 
   /**

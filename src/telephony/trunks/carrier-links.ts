@@ -5,7 +5,8 @@
  */
 import type { IncomingRequest, SipStack } from '../../sip/index.ts';
 import { isSipUri } from '../../sip/index.ts';
-import type { CallCarriers, CallManager } from '../calls/call-manager.ts';
+import type { CallManager } from '../calls/call-manager.ts';
+import type { CallCarriers } from '../calls/carrier-calls.ts';
 import { OutboundRouter } from './outbound.ts';
 import { TrunkHealth } from './trunk-health.ts';
 import { TrunkRegistrations } from './trunk-registration.ts';
@@ -80,7 +81,8 @@ export class CarrierLinks implements CallCarriers {
       const state = down ? 'down' : reg.state === 'registered' ? 'registered' : reg.state;
       return { state, registered: reg.state === 'registered', lastError: reg.lastError ?? serverError, since: reg.since };
     }
-    if (!health?.probed) return { state: 'unknown', registered: null, lastError: null, since: null };
+    // Up once a server answered; before the first answer (or with no keepalive) nobody knows.
+    if (!health?.probed || (!down && !health.servers.some((server) => server.state === 'up'))) return { state: 'unknown', registered: null, lastError: serverError, since: null };
     return { state: down ? 'down' : 'up', registered: null, lastError: serverError, since: null };
   }
 

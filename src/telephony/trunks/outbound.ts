@@ -17,8 +17,8 @@ export interface DialRefusal {
   status: 403 | 404 | 503;
   /** The SIP reason phrase a phone is answered with. */
   reason: string;
-  /** The same for a person (the API's error message). */
-  message: string;
+  /** The same for a person (the API's error message); undefined: the error code's own message says it. */
+  message: string | undefined;
   code: 'PBX_ERR_DIAL_NOT_ALLOWED' | 'PBX_ERR_NUMBER_NOT_FOUND' | 'PBX_ERR_EXTERNAL_CALL_LIMIT';
   numberClass?: NumberClass;
 }
@@ -78,7 +78,7 @@ export class OutboundRouter {
     const digits = stripSeparators(dialled);
     const emergency = policy.emergencyNumbers.includes(digits);
     const route = this.carriers.outboundRoutes(tenantId).find((r) => routeTakes(r, digits));
-    if (!route) return { ok: false, status: 404, reason: 'Not Found (no outbound route takes this number)', message: 'No extension, queue or outbound route has that number', code: 'PBX_ERR_NUMBER_NOT_FOUND' };
+    if (!route) return { ok: false, status: 404, reason: 'Not Found (no outbound route takes this number)', message: undefined, code: 'PBX_ERR_NUMBER_NOT_FOUND' };
     const rewritten = rewriteDialled(digits, route);
     let number: string;
     let numberClass: NumberClass;
