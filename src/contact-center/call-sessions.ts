@@ -13,6 +13,7 @@ import { PbxError } from '../errors/index.ts';
 import type { PbxEventBus } from '../events/index.ts';
 import { assertSessionMove, type CallSession } from './call-session-state.ts';
 import type { LiveCall, LiveCalls } from './live-calls.ts';
+import { carrierConditions } from './metrics.ts';
 
 export type { CallSession } from './call-session-state.ts';
 
@@ -28,6 +29,10 @@ export interface SessionFilter {
   to?: Date;
   extensionId?: string;
   queueId?: string;
+  /** inbound (also from the network), outbound (also to it), internal. */
+  direction?: string;
+  /** A DID, a number outside, or an extension's or a queue's number. */
+  number?: string;
   status?: CallSessionStatus[];
   limit: number;
   offset: number;
@@ -295,6 +300,7 @@ export class CallSessionService {
     if (f.extensionId) conditions.push(or(eq(callSessions.extensionId, f.extensionId), eq(callSessions.callerExtensionId, f.extensionId)) as SQL);
     if (f.queueId) conditions.push(eq(callSessions.queueId, f.queueId));
     if (f.status?.length) conditions.push(inArray(callSessions.status, f.status));
+    conditions.push(...carrierConditions(f));
     const where = and(...conditions) as SQL;
     const [count] = await this.db.select({ n: sql<number>`count(*)::int` }).from(callSessions).where(where);
     return { sessions: await this.select(where, f.limit, f.offset), total: count?.n ?? 0 };

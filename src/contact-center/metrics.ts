@@ -14,7 +14,7 @@
  *   WRAP_UP) x 100.
  * With nothing to divide by, a percentage is 100 when nothing was missed (service level) and 0 otherwise.
  */
-import { and, desc, eq, gte, inArray, lt, lte, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
 import { agentActivityLog, type AgentStatus, agentStatuses, callSessions, type Db } from '../db/index.ts';
 import type { CallSession } from './call-session-state.ts';
 
@@ -130,16 +130,37 @@ export interface Period {
 }
 
 /** The rows behind the metrics, selected per tenant. */
+/** Which calls figures count: an agent's, a queue's, a direction's (inbound also means from the network), a number's. */
+export interface MetricsFilter {
+  extensionId?: string;
+  queueId?: string;
+  direction?: string;
+  /** A phone number: the DID called, or the number outside (E.164), or an extension's or a queue's number. */
+  number?: string;
+}
+
+/** The conditions on a session's direction and numbers (shared by the call log and the figures). */
+export function carrierConditions(filter: { direction?: string; number?: string }): SQL[] {
+  const conditions: SQL[] = [];
+  if (filter.direction) conditions.push(eq(callSessions.direction, filter.direction as typeof callSessions.$inferSelect.direction));
+  if (filter.number) {
+    const n = filter.number;
+    conditions.push(or(eq(callSessions.did, n), eq(callSessions.externalNumber, n), eq(callSessions.fromNumber, n), eq(callSessions.toNumber, n)) as SQL);
+  }
+  return conditions;
+}
+
 export class MetricsService {
   constructor(
     private readonly db: Db,
     private readonly thresholdOf: (queueId: string) => number,
   ) {}
 
-  private async sessions(tenantId: string, period: Period, filter: { extensionId?: string; queueId?: string }): Promise<SessionFigures[]> {
+  private async sessions(tenantId: string, period: Period, filter: MetricsFilter): Promise<SessionFigures[]> {
     const conditions: SQL[] = [eq(callSessions.tenantId, tenantId), gte(callSessions.createdAt, period.from), lte(callSessions.createdAt, period.to)];
     if (filter.extensionId) conditions.push(eq(callSessions.extensionId, filter.extensionId));
     if (filter.queueId) conditions.push(eq(callSessions.queueId, filter.queueId));
+    conditions.push(...carrierConditions(filter));
     return this.db
       .select({
         status: callSessions.status,
@@ -172,7 +193,7 @@ export class MetricsService {
     return buckets.map((rows, i) => ({ start: new Date(period.from.getTime() + i * bucketMs), ...callMetrics(rows, this.thresholdOf) }));
   }
 
-  async calls(tenantId: string, period: Period, filter: { extensionId?: string; queueId?: string } = {}): Promise<CallMetrics> {
+  async calls(tenantId: string, period: Period, filter: MetricsFilter = {}): Promise<CallMetrics> {
     return callMetrics(await this.sessions(tenantId, period, filter), this.thresholdOf);
   }
 

@@ -86,6 +86,15 @@ describe('calls from a carrier to the tenant\'s numbers (DIDs)', () => {
     assert.equal(session.direction, 'inbound');
     assert.equal(session.trunkId, trunkId);
     assert.equal(session.externalNumber, '+12125550199');
+    // The call log and the figures filter by number and direction: inbound is from the network here.
+    const number = encodeURIComponent('+14155550100');
+    const inbound = (await ctx.t.request('GET', `/api/pbx/calls/sessions?direction=inbound&number=${number}`, { token: ctx.token })).json() as { sessions: Array<{ id: string }> };
+    assert.deepEqual(inbound.sessions.map((s) => s.id), [session.id]);
+    const outbound = (await ctx.t.request('GET', `/api/pbx/calls/sessions?direction=outbound&number=${number}`, { token: ctx.token })).json() as { sessions: unknown[] };
+    assert.equal(outbound.sessions.length, 0);
+    const figures = (await ctx.t.request('GET', `/api/pbx/manager/metrics?number=${number}&direction=inbound`, { token: ctx.token })).json() as { totalCalls: number; answeredCalls: number };
+    assert.equal(figures.totalCalls, 1);
+    assert.equal(figures.answeredCalls, 1);
   });
 
   it('a number that leads to a queue: the carrier\'s caller waits and reaches an agent as an internal caller does', async () => {

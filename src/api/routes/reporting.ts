@@ -71,14 +71,20 @@ export function reportingRoutes(app: FastifyInstance, directory: Directory, cc: 
     return agent;
   };
 
-  const MetricsQuery = Type.Object({ ...PeriodQuery, agentId: Type.Optional(Uuid), queueId: Type.Optional(Uuid) });
+  const MetricsQuery = Type.Object({
+    ...PeriodQuery,
+    agentId: Type.Optional(Uuid),
+    queueId: Type.Optional(Uuid),
+    direction: Type.Optional(Type.Union([Type.Literal('inbound'), Type.Literal('outbound'), Type.Literal('internal')], { description: 'inbound also means from the telephone network, outbound to it' })),
+    number: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^\\+?[0-9*#]+$', description: 'A phone number (DID) or a number outside (E.164), or an extension\'s or a queue\'s number' })),
+  });
   app.get<{ Querystring: Static<typeof MetricsQuery> }>('/api/pbx/manager/metrics', {
     config: staffOnly,
     schema: { tags: ['manager'], summary: 'Call metrics over a period, for the tenant, an agent or a queue (seed 001)', security, querystring: MetricsQuery, response: { 200: CallMetricsBody, ...errors() } },
   }, async (request) => {
     const p = principalOf(request);
     const q = request.query;
-    return cc.metrics.calls(p.tenantId, periodOf(q), { extensionId: q.agentId, queueId: q.queueId });
+    return cc.metrics.calls(p.tenantId, periodOf(q), { extensionId: q.agentId, queueId: q.queueId, direction: q.direction, number: q.number });
   });
 
   const AgentSummary = Type.Object({ id: Uuid, userId: Uuid, name: Type.String(), email: Type.String(), extension: Type.String(), status: AgentStatus });
