@@ -117,6 +117,31 @@ describe('calls from a carrier to the tenant\'s numbers (DIDs)', () => {
     assert.deepEqual(connected, [x.id]);
   });
 
+  it('a carrier\'s late offer (an INVITE without SDP, RFC 3261 section 13.2.1): the extension is offered nothing, its 2xx offer reaches the carrier, and the carrier\'s answer in the ACK reaches the extension', async () => {
+    const b = await agent(ctx.t, ctx.token, 'Did Late Offer');
+    await ipTrunk(ctx.t, ctx.token, 'Late Offer Carrier', 5995, ['127.0.0.7']);
+    await post(ctx.t, ctx.token, '/api/pbx/numbers', { number: '+14155550103', destination: { type: 'extension', number: b.number } });
+    const port = await freePort();
+    const [offerPort, answerPort] = ['41236', '42470'];
+    const phone = callee('uas-late-offer.xml', port, { OFFER_PORT: offerPort });
+    await registerAt(ctx.t, b, port);
+    const uac = await runSipp({
+      scenario: 'uac-carrier-late-offer.xml',
+      target: `127.0.0.1:${ctx.t.server.sipPort}`,
+      localIp: '127.0.0.7',
+      rows: [['+12125550194', '', '+14155550103']],
+      vars: { domain: `127.0.0.1:${ctx.t.server.sipPort}` },
+      substitute: { ANSWER_PORT: answerPort, HANGUP_STEPS: CALLER_HANGS_UP, TALK: '300' },
+      timeoutSeconds: 25,
+    });
+    const took = await phone;
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    assert.equal(took.code, 0, took.errors || took.output);
+    assert.match(took.log, /invite body length 0/, 'the extension was not offered anything');
+    assert.equal(/offered in the 2xx: .* port (\d+)/.exec(uac.log)?.[1], offerPort, "the carrier was offered the phone's media (direct media)");
+    assert.equal(/answered in the ACK: .* port (\d+)/.exec(took.log)?.[1], answerPort, "the phone was answered with the carrier's media");
+  });
+
   it('a carrier that cancels before the extension answers: the phone hears CANCEL, the carrier gets 487', async () => {
     const b = await agent(ctx.t, ctx.token, 'Did Cancelled');
     await ipTrunk(ctx.t, ctx.token, 'Cancelling Carrier', 5996, ['127.0.0.6']);
