@@ -171,6 +171,8 @@ export class CallControl {
       // A phone number outside (seed 001: "Extension or phone number"), through the tenant's routes and the agent's policy.
       const out = await this.calls.outsideTarget(call, actor.extensionId, target.replace(/[\s().-]/g, ''));
       if (!out) throw new PbxError('PBX_ERR_TRANSFER_TARGET_NOT_FOUND');
+      // No route takes it: as for any target that does not exist, the transfer's own code.
+      if (!out.ok && out.code === 'PBX_ERR_NUMBER_NOT_FOUND') throw new PbxError('PBX_ERR_TRANSFER_TARGET_NOT_FOUND', out.message);
       if (!out.ok) throw new PbxError(out.code, out.message, out.numberClass ? { details: { class: out.numberClass } } : undefined);
       await this.engine(async () => {
         const ringing = type === 'attended' ? call.consult(out.target, OUTSIDE_RING_SECONDS) : call.transferCaller(out.target, OUTSIDE_RING_SECONDS);
