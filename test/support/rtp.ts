@@ -78,6 +78,34 @@ export class RtpSink {
     }
   }
 
+  /**
+   * Sends a DTMF digit as RFC 4733 telephone-events (payload type `payloadType`, 8 kHz clock) to where the first
+   * packet came from: one event of 100 ms in 20 ms steps, its end packet three times (rfc4733#section-2.5.1.4).
+   */
+  async sendDtmf(digit: string, payloadType = 101): Promise<void> {
+    const to = this.source;
+    if (!to) throw new Error('no packet came yet: nowhere to send');
+    const event = '0123456789*#'.indexOf(digit);
+    if (event < 0) throw new Error(`not a DTMF digit: ${digit}`);
+    const ssrc = Math.floor(Math.random() * 0xffffffff);
+    const timestamp = 160_000;
+    const steps = [160, 320, 480, 640, 800, 800, 800, 800];
+    for (const [n, duration] of steps.entries()) {
+      const end = n >= 4;
+      const packet = Buffer.alloc(16);
+      packet[0] = 0x80;
+      packet[1] = (n === 0 ? 0x80 : 0) | payloadType;
+      packet.writeUInt16BE((1000 + n) & 0xffff, 2);
+      packet.writeUInt32BE(timestamp, 4);
+      packet.writeUInt32BE(ssrc >>> 0, 8);
+      packet[12] = event;
+      packet[13] = (end ? 0x80 : 0) | 10;
+      packet.writeUInt16BE(duration, 14);
+      this.socket.send(packet, to.port, to.address);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   close(): void {
     this.socket.close();
   }

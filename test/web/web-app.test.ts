@@ -290,7 +290,7 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
     await shoot(manager, 'wallboard');
   });
 
-  it('a carrier\'s caller on a phone number (DID) that leads to the queue: Bob\'s browser rings and answers, and audio flows through rtpengine both ways', async () => {
+  it('a carrier\'s caller on a phone number (DID) that leads to the queue: Bob\'s browser rings and answers, audio flows through rtpengine both ways, and the carrier\'s RFC 4733 digit is heard', async () => {
     await bob.locator('[data-testid="agent-status"]').filter({ hasText: 'Available' }).waitFor();
     const trunk = await ctx.t.request('POST', '/api/pbx/trunks', {
       token: ctx.token,
@@ -316,6 +316,13 @@ describe('the web app in Chromium: provisioning, softphones, a call, the wallboa
       const heard = carrierMedia.pcmu(answeredAt + 1000, Date.now());
       assert.ok(heard.length > 8000, `the carrier received Bob's audio (${heard.length} samples)`);
       assert.equal(dominantTone(heard, 8000, [700, 1000]).frequency, 700, "the carrier hears Bob's microphone (700 Hz)");
+      // The carrier's RFC 4733 digit reaches the server through the relay, as a phone's does.
+      const digits: string[] = [];
+      const offDtmf = ctx.t.server.bus.on('call.dtmf', (e) => void digits.push(`${e.side}:${e.digit}:${e.via}`));
+      await carrierMedia.sendDtmf('5');
+      await until('the server hears the carrier\'s digit', () => digits, (d) => d.length > 0);
+      offDtmf();
+      assert.deepEqual(digits, ['caller:5:rfc4733']);
       const run = await call;
       assert.equal(run.code, 0, run.errors || run.output);
       await bob.getByTestId('wrap-up').getByRole('button', { name: 'Skip' }).click();
