@@ -187,6 +187,29 @@ describe('calls out through trunks (outbound routes)', () => {
     assert.equal(session.callerIdPresented, '+14155550100');
   });
 
+  it('a trunk marked down (its keepalive finds nobody) is skipped: the next trunk carries the call', async () => {
+    const a = await agent(ctx.t, ctx.token, 'Outbound Down Skipped');
+    const [deadPort, livePort] = [await freePort(), await freePort()];
+    const far = carrier(livePort);
+    const dead = await ipTrunk(ctx.t, ctx.token, 'Dead Carrier', deadPort, [], { servers: [{ host: '127.0.0.1', port: deadPort, transport: 'tcp' }], keepaliveSeconds: 1 });
+    const live = await ipTrunk(ctx.t, ctx.token, 'Live Carrier', livePort, []);
+    await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'Skip the dead', patterns: ['15550005555'], trunkIds: [dead, live], priority: 0 });
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'down'; i++) {
+      state = ((await ctx.t.request('GET', `/api/pbx/trunks/${dead}`, { token: ctx.token })).json() as { status: { state: string } }).status.state;
+      if (state !== 'down') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(state, 'down', 'the keepalive marked the trunk down');
+    const used: string[] = [];
+    const off = ctx.t.server.bus.on('call.trunk', (e) => void used.push(e.trunkId));
+    const uac = await caller(ctx.t, a, '15550005555', answered(CALLER_HANGS_UP));
+    off();
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const took = await far;
+    assert.equal(took.code, 0, took.errors || took.output);
+    assert.deepEqual(used, [live], 'only the live trunk was tried');
+  });
+
   it('a carrier that challenges the INVITE (401) gets it again with the trunk\'s digest credentials; a withheld caller ID is From anonymous with Privacy: id', async () => {
     const a = await agent(ctx.t, ctx.token, 'Outbound Challenged');
     const port = await freePort();
