@@ -59,12 +59,36 @@ export function fixedPauseOf(scenario: string): number {
 
 /** A copy of the held caller, in the scratch directory, whose fixed pause is `holdMs` instead. */
 export function heldCallerScenario(holdMs: number): string {
-  const text = fs.readFileSync(heldCaller, 'utf8');
-  const pause = `<pause milliseconds="${fixedPauseOf(heldCaller)}" />`;
-  if (!text.includes(pause)) throw new Error(`${heldCaller}: no ${pause}`);
-  const file = path.join(work, `call-uac-held-${holdMs}.xml`);
+  return withFixedPause(heldCaller, holdMs);
+}
+
+/** A copy of `scenario` (one fixed pause), in the scratch directory, whose pause is `holdMs` instead. */
+export function withFixedPause(scenario: string, holdMs: number): string {
+  const text = fs.readFileSync(scenario, 'utf8');
+  const pause = `<pause milliseconds="${fixedPauseOf(scenario)}" />`;
+  if (!text.includes(pause)) throw new Error(`${scenario}: no ${pause}`);
+  const file = path.join(work, `${path.basename(scenario, '.xml')}-${Math.round(holdMs)}.xml`);
   fs.writeFileSync(file, text.replace(pause, `<pause milliseconds="${Math.round(holdMs)}" />`));
   return file;
+}
+
+/**
+ * sipp's cumulative counters, from the last line of the statistics file it writes with `-trace_stat -stf FILE -fd 1`
+ * (every second, and once more as it ends): `SuccessfulCall`, `FailedCall`, `TotalCallCreated`, `CurrentCall`, and
+ * each cause of failure (`FailedUnexpectedMessage`: another final status than the scenario's; `FailedMaxUDPRetrans`,
+ * `FailedTimeoutOnRecv`: no answer). Empty until sipp has written its first line.
+ */
+export function sippStats(file: string): Record<string, number> {
+  if (!fs.existsSync(file)) return {};
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+  const header = lines[0]?.split(';') ?? [];
+  const last = lines.length > 1 ? (lines.at(-1)?.split(';') ?? []) : [];
+  const out: Record<string, number> = {};
+  header.forEach((name, i) => {
+    const m = /^(\w+)(?:\(C\))?$/.exec(name);
+    if (m?.[1] && !name.endsWith('(P)')) out[m[1]] = Number(last[i] ?? 0);
+  });
+  return out;
 }
 
 /** Calls in progress on the server now, from its sessions: all of them, and those answered (established). */
@@ -140,27 +164,29 @@ export function benchServerEnv(httpPort: number, sipPort: number): Record<string
   };
 }
 
-export type BenchExt = { id: string; number: number; secret: string };
+export type BenchExt = { id: string; number: number; secret: string; email?: string };
 
 /**
  * Agents answered by one sipp (at `uasPort`, for `seconds`), each registered with a Contact at that port and made
- * AVAILABLE, and one more extension to call from: created through the API as `name N` / `prefixN@example.com`.
+ * AVAILABLE, and one more extension to call from: created through the API as `name N` / `prefixN@example.com`
+ * (with `password`, when given, to log in as them).
  */
 export async function sippAgents(
   base: string,
   token: string,
   sipPort: number,
   uasPort: number,
-  options: { count: number; name: string; seconds: number; stopAll: Array<() => unknown> },
+  options: { count: number; name: string; seconds: number; stopAll: Array<() => unknown>; password?: string },
 ): Promise<{ agents: BenchExt[]; caller: BenchExt }> {
   const { count, name } = options;
   const prefix = name.toLowerCase().replace(/\W/g, '');
   const people: BenchExt[] = [];
+  const password = options.password === undefined ? {} : { password: options.password };
   for (let i = 0; i <= count; i += 20) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(20, count + 1 - i) }, (_, j) => api(base, token, 'POST', '/api/users', { name: `${name} ${i + j}`, email: `${prefix}${i + j}@example.com`, role: 'AGENT' })),
+      Array.from({ length: Math.min(20, count + 1 - i) }, (_, j) => api(base, token, 'POST', '/api/users', { name: `${name} ${i + j}`, email: `${prefix}${i + j}@example.com`, role: 'AGENT', ...password })),
     );
-    for (const u of batch) people.push(u.extension as BenchExt);
+    for (const u of batch) people.push({ ...(u.extension as BenchExt), email: u.email as string });
   }
   const caller = people.pop() as BenchExt;
   const uas = sipp(['-sf', path.join(here, 'sipp/call-uas.xml'), '-i', '127.0.0.1', '-p', String(uasPort)], options.seconds);
