@@ -77,7 +77,7 @@ export class CarrierCalls {
     await call.dialOut(plan.attempts((trunk) => this.useTrunk(call, trunk)), OUTBOUND_RING_SECONDS);
   }
 
-  /** How `extensionId` may dial `number` outside: the plan, or why not; none when there are no carriers. */
+  /** How `extensionId` may dial `number` outside: the plan, or why not. */
   planOut(tenantId: string, extensionId: string | undefined, number: string): Promise<DialPlan | DialRefusal> {
     return this.carriers.outbound.plan(tenantId, extensionId, number);
   }
@@ -85,7 +85,7 @@ export class CarrierCalls {
   /**
    * A number outside as the target of a transfer or a consultation by `extensionId` (its dial policy applies): the
    * first trunk of the route that can be reached now. A transfer rings one carrier: no failover to the next.
-   * Undefined when the tenant has no carriers or no trunk can be reached.
+   * Undefined when no trunk of the route can be reached.
    */
   async outsideTarget(call: Call, extensionId: string | undefined, number: string): Promise<{ ok: true; target: RingTarget } | DialRefusal | undefined> {
     const plan = await this.planOut(call.tenantId, extensionId, number);
