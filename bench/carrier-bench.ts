@@ -225,12 +225,16 @@ function carrierCallee(name: string, port: number, seconds: number, stopAll: Arr
   return { stats: () => sippStats(stf), ends: () => completions(log), aborts: (since: number) => sippAborts(errors, since), run };
 }
 
+/** What placing a click-to-call answered: accepted (undefined), refused with a status, or no answer at all. */
+type Placed = undefined | { refused: string } | { lost: string };
+
 /**
  * Offers `rate` click-to-calls a second for the step through `place` (one agent after another), waits for them to
  * end at the carrier, and counts them: completed at the carrier, refused (by the API or AMI at once, by the carrier,
- * or later with a status: `refusedLater` counts those since the step began), lost.
+ * or later with a status: `refusedLater` counts those since the step began), lost (the API never answered, or the
+ * call never completed at the carrier).
  */
-async function clickToCalls(rate: number, carrier: ReturnType<typeof carrierCallee>, place: () => Promise<string | undefined>, refusedLater: () => Map<string, number>, processes: Processes): Promise<Omit<Step, 'counted'> & { latencies: number[] }> {
+async function clickToCalls(rate: number, carrier: ReturnType<typeof carrierCallee>, place: () => Promise<Placed>, refusedLater: () => Map<string, number>, processes: Processes): Promise<Omit<Step, 'counted'> & { latencies: number[] }> {
   const count = Math.round(rate * STEP_SECONDS);
   await sleep(1500); // the carrier's statistics file is written every second
   const before = carrier.stats();
@@ -238,19 +242,21 @@ async function clickToCalls(rate: number, carrier: ReturnType<typeof carrierCall
   const cpu = cpuMeter(processes);
   const started = Date.now();
   const refused = new Map<string, number>();
+  const unanswered = new Map<string, number>();
   const latencies: number[] = [];
   const placed: Array<Promise<void>> = [];
   for (let i = 0; i < count; i++) {
     const due = started + (i * 1000) / rate;
     if (due > Date.now()) await sleep(due - Date.now());
     const sent = performance.now();
-    placed.push(place().then((refusal) => {
+    placed.push(place().then((outcome) => {
       latencies.push(performance.now() - sent);
-      if (refusal !== undefined) add(refused, refusal);
+      if (outcome && 'refused' in outcome) add(refused, outcome.refused);
+      if (outcome && 'lost' in outcome) add(unanswered, outcome.lost);
     }));
   }
   await Promise.all(placed);
-  const accepted = count - total(refused);
+  const accepted = count - total(refused) - total(unanswered);
   // Every accepted call ends at the carrier (hung up, or failed there) or before it (refusedLater), or nothing moves.
   let seen = -1;
   let still = Date.now();
@@ -268,6 +274,7 @@ async function clickToCalls(rate: number, carrier: ReturnType<typeof carrierCall
   const later = refusedLater();
   for (const [cause, n] of later) add(refused, cause, n);
   const lost = o.lost;
+  for (const [cause, n] of unanswered) add(lost, cause, n);
   add(lost, 'accepted, never completed at the carrier', accepted - o.answered - total(o.lost) - total(later));
   const ends = carrier.ends().filter((t) => t >= started);
   return { rate, sent: count, answered: o.answered, refused, lost, sustained: sustainedRate(o.answered, started, ends), cpu: cpuPerCall, loadBefore, loadAfter: load(), latencies };
@@ -313,7 +320,7 @@ async function carrierTrunk(sb: Switchboard, carrierPort: number): Promise<strin
 }
 
 /** The sessions of a period, as the contact center counts them, and what is still up or busy at its end. */
-async function sessionsOf(sb: Switchboard, from: number, queueId?: string): Promise<{ total: number; answered: number; abandoned: number; missed: number; open: number; busyAgents: number }> {
+async function sessionsOf(sb: Switchboard, from: number, queueId?: string): Promise<{ total: number; answered: number; abandoned: number; missed: number; waitMs: number; open: number; busyAgents: number }> {
   const q = `startDate=${encodeURIComponent(new Date(from).toISOString())}&endDate=${encodeURIComponent(new Date().toISOString())}${queueId ? `&queueId=${queueId}` : ''}`;
   const m = await api(sb.base, sb.token, 'GET', `/api/pbx/manager/metrics?${q}`);
   const now = await api(sb.base, sb.token, 'GET', '/api/pbx/reporting/realtime');
@@ -323,6 +330,7 @@ async function sessionsOf(sb: Switchboard, from: number, queueId?: string): Prom
     answered: m.answeredCalls as number,
     abandoned: m.abandonedCalls as number,
     missed: m.missedCalls as number,
+    waitMs: Math.round((m.avgWaitTime as number) * 1000),
     open: (now.calls as { active: number }).active,
     busyAgents: (byStatus.BUSY ?? 0) + (byStatus.RINGING ?? 0),
   };
@@ -624,7 +632,7 @@ async function main(): Promise<void> {
         const { step, output } = await carrierCalls('did', `127.0.0.1:${sb.sipPort}`, rate, sb.processes);
         await sleep(2000); // sessions are written behind
         const s = await sessionsOf(sb, from, queue.id as string);
-        didSteps.push({ ...step, counted: `${s.total} sessions: ${s.answered} answered, ${s.abandoned} abandoned, ${s.missed} missed; ${s.open} open, ${s.busyAgents} agents busy after` });
+        didSteps.push({ ...step, counted: `${s.total} sessions: ${s.answered} answered, ${s.abandoned} abandoned, ${s.missed} missed, mean wait ${s.waitMs} ms; ${s.open} open, ${s.busyAgents} agents busy after` });
         if (total(step.lost) > 0 || step.answered !== s.answered) notes.push(`DID at ${rate}/s, Switchboard: sipp said\n${output.slice(-1500)}`);
         if (asterisk) {
           console.log(`# DID: ${rate} calls/s for ${STEP_SECONDS} s, Asterisk (load ${load()})`);
@@ -655,21 +663,22 @@ async function main(): Promise<void> {
         tokens.push(...batch.map((b) => b.accessToken as string));
       }
       let next = 0;
-      const dial = async (): Promise<string | undefined> => {
+      const dial = async (): Promise<Placed> => {
         const token = tokens[next++ % tokens.length] as string;
         try {
           const res = await fetch(`${sb.base}/api/pbx/calls/dial`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ phoneNumber: NUMBER_OUTSIDE }) });
           const body = (await res.json()) as { error?: { code?: string } };
-          return res.status === 200 ? undefined : `${res.status} ${body.error?.code ?? ''}`.trim();
+          return res.status === 200 ? undefined : { refused: `${res.status} ${body.error?.code ?? ''}`.trim() };
         } catch (err) {
-          return `no answer from the API (${String(err)})`;
+          const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+          return { lost: `no answer from the API (${cause?.code ?? cause?.message ?? String(err)})` };
         }
       };
       let astNext = 0;
-      const originate = async (): Promise<string | undefined> => {
+      const originate = async (): Promise<Placed> => {
         const a = (astNext++ % AGENTS) + 1;
         const res = await (asterisk as Asterisk).ami.send({ Action: 'Originate', Channel: `PJSIP/agent${a}`, Context: 'click-to-call', Exten: NUMBER_OUTSIDE, Priority: '1', CallerID: `"Agent ${a}" <${a}>`, Timeout: '30000', Async: 'true' });
-        return res.Response === 'Success' ? undefined : `AMI ${res.Response ?? '?'} (${res.Message ?? ''})`;
+        return res.Response === 'Success' ? undefined : { refused: `AMI ${res.Response ?? '?'} (${res.Message ?? ''})` };
       };
       for (const rate of RATES) {
         console.log(`# click-to-call: ${rate} calls/s for ${STEP_SECONDS} s, Switchboard (load ${load()})`);
