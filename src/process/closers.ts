@@ -49,8 +49,13 @@ export class Closers {
     this.closing ??= (async () => {
       const failures: unknown[] = [];
       for (const { name, close } of this.list) {
+        const started = performance.now();
         try {
           await close();
+          const ms = Math.round(performance.now() - started);
+          // A stop that a process manager may cut short says which part held it up.
+          if (ms >= 2000) this.logger.warn({ part: name, ms }, 'server:close slow');
+          else this.logger.debug({ part: name, ms }, 'server:closed');
         } catch (err) {
           failures.push(err);
           this.logger.error({ err, part: name }, 'server:close failed');

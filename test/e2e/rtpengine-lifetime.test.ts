@@ -112,7 +112,7 @@ describe('the rtpengine the server runs', { skip: !rtpengineInstalled && 'rtpeng
         const daemon = daemonIn(dataDir);
         assert.notEqual(daemon.pid, orphan.pid);
         assert.ok(running(daemon), 'the pidfile now names the new rtpengine');
-        assert.equal(await server.stop(), 0);
+        assert.equal(await server.stop(), 0, `a clean stop exits with 0:\n${server.output()}`);
         assert.ok(!running(daemon));
         assert.ok(!fs.existsSync(pidFileOf(dataDir)), 'a clean stop removes the pidfile');
       } finally {
@@ -143,7 +143,7 @@ describe('the rtpengine the server runs', { skip: !rtpengineInstalled && 'rtpeng
           assert.ok(running(identity), 'the stranger still runs');
           assert.notEqual(daemonIn(dataDir).pid, stranger.pid, 'the pidfile names the server\'s own rtpengine');
         } finally {
-          assert.equal(await server.stop(), 0);
+          assert.equal(await server.stop(), 0, `a clean stop exits with 0:\n${server.output()}`);
         }
       }
       assert.equal(stranger.exitCode, null);

@@ -79,7 +79,12 @@ export function runPbx(args: string[], env: Record<string, string | undefined>, 
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, signal) => {
+      if (signal) out += `\n[test] the server ended by ${signal}\n`;
+      resolve(code);
+    }),
+  );
   // npm does not pass SIGTERM on to the script it runs: its whole process group (npm, sh, the server) is signalled.
   const signal = (sig: NodeJS.Signals) => {
     try {
@@ -98,7 +103,10 @@ export function runPbx(args: string[], env: Record<string, string | undefined>, 
       stopping ??= (async () => {
         if (child.exitCode !== null) return child.exitCode;
         signal('SIGTERM');
-        const timer = setTimeout(() => signal('SIGKILL'), 10_000);
+        const timer = setTimeout(() => {
+          out += '\n[test] the server was still running 10 s after SIGTERM: killed\n';
+          signal('SIGKILL');
+        }, 10_000);
         const code = await exited;
         if (options.viaNpm && child.pid) await groupGone(child.pid);
         clearTimeout(timer);

@@ -159,7 +159,8 @@ export class RtpEngineSupervisor {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const child = this.child;
     this.child = undefined;
-    if (child && child.exitCode === null) {
+    // A daemon that died by a signal has no exit code, and will not say 'exit' again.
+    if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
