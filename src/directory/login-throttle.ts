@@ -60,7 +60,8 @@ export class LoginThrottle {
     this.maxDelayMs = options.maxDelayMs ?? 8000;
     this.trustMs = options.trustMs ?? 30 * 24 * 3600_000;
     this.maxKeys = options.maxKeys ?? 100_000;
-    this.now = options.now ?? Date.now;
+    // Read at each call, not captured: a clock set later (a test's) is the one asked.
+    this.now = options.now ?? (() => Date.now());
   }
 
   /**
