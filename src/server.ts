@@ -180,7 +180,8 @@ export async function startServer(
       bus: core.bus,
       location: telephony.location,
       calls: telephony.calls,
-      findExtension: extensionLookup(core.directory),
+      // The engine's memory of extensions, kept current by the directory's events: a click-to-call reads none.
+      findExtension: (tenantId, number) => telephony.findExtension(tenantId, number),
       onError: (err, context) => logger.error({ err }, context),
       journal: core.journal,
       softphones: { requestAnswer: (request) => gateway?.requestAnswer(request) ?? false },

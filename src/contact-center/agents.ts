@@ -100,7 +100,7 @@ export class AgentService {
     private readonly onError: (err: unknown, context: string) => void,
     journal?: WriteJournal,
   ) {
-    this.writer = new WriteBehind({ name: 'agents', write: (changes) => this.write(changes), onError: this.onError, journal });
+    this.writer = new WriteBehind({ name: 'agents', write: (changes) => this.write(changes), onError: this.onError, journal, gatherMs: 50 });
   }
 
   private async write(changes: StatusChange[]): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import type { UserRole } from '../db/index.ts';
 import { PbxError } from '../errors/index.ts';
+import { ReadThrough } from '../events/read-through.ts';
 import type { AuditService } from './audit.ts';
 import type { Extension, ExtensionService } from './extensions.ts';
 import type { LoginThrottle } from './login-throttle.ts';
@@ -48,6 +49,17 @@ export class AuthService {
     private readonly audit: AuditService,
   ) {}
 
+  /**
+   * The users tokens name, as every authenticated request checks them: kept in memory and forgotten when the
+   * directory says a user changed or went ({@link forgetUser}), so a request costs no database read.
+   */
+  private readonly principals = new ReadThrough<Omit<Principal, 'isSystemAdmin'>>();
+
+  /** A user changed (its role, its name, deactivated) or was deleted: its next request reads it again. */
+  forgetUser(tenantId: string, userId: string): void {
+    this.principals.forget(`${tenantId}|${userId}`);
+  }
+
   async loginWithEmail(email: string, password: string, ctx: LoginContext): Promise<LoginResult> {
     const account = `email:${email.trim().toLowerCase()}`;
     const attempt = this.admit(account, ctx.ip);
@@ -77,16 +89,12 @@ export class AuthService {
   async authenticate(token: string | undefined): Promise<Principal> {
     const claims = token ? await this.tokens.verify(token) : undefined;
     if (!claims) throw new PbxError('PBX_ERR_UNAUTHENTICATED', token ? 'Invalid or expired token' : 'Authentication required');
-    const user = await this.users.findActive(claims.tenantId, claims.userId);
+    const user = await this.principals.get(`${claims.tenantId}|${claims.userId}`, async () => {
+      const found = await this.users.findActive(claims.tenantId, claims.userId);
+      return found && { userId: found.id, tenantId: found.tenantId, role: found.role, email: found.email, name: found.name };
+    });
     if (!user) throw new PbxError('PBX_ERR_UNAUTHENTICATED', 'Invalid or expired token');
-    return {
-      userId: user.id,
-      tenantId: user.tenantId,
-      role: user.role,
-      email: user.email,
-      name: user.name,
-      isSystemAdmin: claims.system && user.role === 'ADMIN',
-    };
+    return { ...user, isSystemAdmin: claims.system && user.role === 'ADMIN' };
   }
 
   /** An attempt the throttle lets through (counted as failed until it succeeds), or a 429 with Retry-After. */

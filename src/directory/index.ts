@@ -62,6 +62,9 @@ export function createDirectory(db: Db, bus: PbxEventBus, options: DirectoryOpti
   const tokens = new TokenService(options.jwtSecret, options.jwtTtlSeconds);
   const throttle = new LoginThrottle({ limit: options.loginMaxFailures, windowMs: options.loginWindowSeconds * 1000 });
   const auth = new AuthService(users, extensions, tenants, tokens, throttle, audit);
+  // A request's user is kept in memory: it is read again once the directory says it changed or went.
+  bus.on('user.updated', (e) => auth.forgetUser(e.tenantId, e.userId));
+  bus.on('user.deleted', (e) => auth.forgetUser(e.tenantId, e.userId));
   const softphone = new SoftphoneCredentials(options.jwtSecret);
   const carriers = createCarriers(db, bus, {
     box: new SecretBox(options.secretKey, options.olderSecretKeys),

@@ -87,6 +87,7 @@ export class TenantService {
   async setRecordingPolicy(id: string, policy: RecordingPolicy): Promise<Tenant> {
     const [row] = await this.db.update(tenants).set({ recordingPolicy: policy, updatedAt: new Date() }).where(eq(tenants.id, id)).returning();
     if (!row) throw new PbxError('PBX_ERR_TENANT_NOT_FOUND');
+    this.bus.emit('tenant.recording-policy.changed', { tenantId: id, policy });
     return toTenant(row);
   }
 

@@ -38,6 +38,7 @@ export interface DomainEvents {
   'tenant.created': TenantEvent & { name: string; domain: string };
   /** The tenant's call limits changed: the engine reads them again. */
   'tenant.call-limits.changed': TenantEvent & { maxCallSeconds: number };
+  'tenant.recording-policy.changed': TenantEvent & { policy: 'always' | 'on-demand' | 'never' };
   /** A trunk was created, changed or deleted: the carriers' cache reads the tenant's trunks again. */
   'trunk.changed': TenantEvent & { trunkId: string; change: CarrierChange };
   /** A phone number (DID) was created, changed or deleted. */

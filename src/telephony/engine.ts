@@ -93,6 +93,11 @@ export class TelephonyEngine {
     });
   }
 
+  /** The extension a number dials in a tenant, from the engine's memory (no database read once it is known). */
+  findExtension(tenantId: string, number: number): ReturnType<DirectoryCache['findExtension']> {
+    return this.directory.findExtension(tenantId, number);
+  }
+
   static async start(options: TelephonyOptions): Promise<TelephonyEngine> {
     const location = new LocationService(options.db, options.bus, undefined, options.onError, options.journal);
     await location.start();

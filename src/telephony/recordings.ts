@@ -71,8 +71,14 @@ export class RecordingService {
     private readonly onError: (err: unknown, context: string) => void,
   ) {}
 
-  /** The recording policy last read of each tenant and extension, by id: used while the database cannot be read. */
+  /**
+   * The recording policy of each tenant and extension, by id, read at its first answered call and kept: the
+   * directory's events say when one changes (and an extension's is read again). While the database cannot be read,
+   * the policies known decide.
+   */
   private readonly policies = new Map<string, RecordingPolicy | null>();
+  /** Moves with every change heard: a read that started before one does not keep what it read. */
+  private policyVersion = 0;
 
   private get pendingDir(): string {
     return path.join(this.dataDir, 'recordings', 'pending');
@@ -85,7 +91,19 @@ export class RecordingService {
       this.stored.push(job);
       void job.finally(() => this.stored.splice(this.stored.indexOf(job), 1));
     });
-    this.unsubscribe.push(this.bus.on('call.answered', (e) => this.onAnswered(e.tenantId, e.callId)));
+    const forget = (id: string) => {
+      this.policyVersion++;
+      this.policies.delete(id);
+    };
+    this.unsubscribe.push(
+      this.bus.on('call.answered', (e) => this.onAnswered(e.tenantId, e.callId)),
+      this.bus.on('tenant.recording-policy.changed', (e) => {
+        this.policyVersion++;
+        this.policies.set(e.tenantId, e.policy);
+      }),
+      this.bus.on('extension.updated', (e) => forget(e.extensionId)),
+      this.bus.on('extension.deleted', (e) => forget(e.extensionId)),
+    );
     if (this.plane.unavailableReason === undefined) {
       await this.plane.recoverRecordings((mediaId) => this.calls.activeCalls.some((c) => c.mediaId === mediaId));
     }
@@ -97,18 +115,28 @@ export class RecordingService {
     if (!call?.answered) return;
     const callee = call.answered.party;
     const ids = [call.caller.extensionId, callee.extensionId].filter((id): id is string => id !== undefined);
-    try {
-      const [tenant] = await this.db.select({ policy: tenants.recordingPolicy }).from(tenants).where(eq(tenants.id, tenantId));
-      const rows = ids.length === 0 ? [] : await this.db.select({ id: extensions.id, policy: extensions.recordingPolicy }).from(extensions).where(inArray(extensions.id, ids));
-      this.policies.set(tenantId, tenant?.policy ?? 'on-demand');
-      for (const id of ids) this.policies.set(id, rows.find((r) => r.id === id)?.policy ?? null);
-    } catch (err) {
-      // The database is away: the policies last read decide, so a call that must be recorded still is.
-      if (!this.policies.has(tenantId)) throw err;
+    // What this call decides by: the policies known, and those read now (kept unless a change came meanwhile).
+    const read = new Map<string, RecordingPolicy | null>();
+    const unknown = ids.filter((id) => !this.policies.has(id));
+    if (!this.policies.has(tenantId) || unknown.length > 0) {
+      const version = this.policyVersion;
+      try {
+        if (!this.policies.has(tenantId)) {
+          const [tenant] = await this.db.select({ policy: tenants.recordingPolicy }).from(tenants).where(eq(tenants.id, tenantId));
+          read.set(tenantId, tenant?.policy ?? 'on-demand');
+        }
+        const rows = unknown.length === 0 ? [] : await this.db.select({ id: extensions.id, policy: extensions.recordingPolicy }).from(extensions).where(inArray(extensions.id, unknown));
+        for (const id of unknown) read.set(id, rows.find((r) => r.id === id)?.policy ?? null);
+        if (version === this.policyVersion) for (const [id, policy] of read) this.policies.set(id, policy);
+      } catch (err) {
+        // The database is away: the policies known decide, so a call that must be recorded still is.
+        if (!this.policies.has(tenantId)) throw err;
+      }
     }
+    const known = (id: string) => (this.policies.has(id) ? this.policies.get(id) : read.get(id)) ?? null;
     // A party outside (through a trunk) has no extension, hence no policy of its own.
-    const policyOf = (id: string | undefined) => (id === undefined ? null : (this.policies.get(id) ?? null));
-    if (effectivePolicy(this.policies.get(tenantId) ?? 'on-demand', policyOf(call.caller.extensionId), policyOf(callee.extensionId)) !== 'always') return;
+    const policyOf = (id: string | undefined) => (id === undefined ? null : known(id));
+    if (effectivePolicy(known(tenantId) ?? 'on-demand', policyOf(call.caller.extensionId), policyOf(callee.extensionId)) !== 'always') return;
     await this.startOn(tenantId, callId);
   }
 

@@ -27,6 +27,21 @@ describe('write-behind', () => {
     assert.equal(writer.size, 0);
   });
 
+  it('with gatherMs, changes made in later turns within the window join one batch', async () => {
+    const batches: string[][] = [];
+    const writer = new WriteBehind<string>({ name: 'test', write: async (items) => void batches.push(items), onError: unexpected, gatherMs: 500 });
+    writer.put('a', 'a1');
+    const first = writer.flushSoon();
+    // Turns later, as the next steps of a call or other calls come in, well inside the window.
+    await new Promise((resolve) => setImmediate(resolve));
+    writer.put('b', 'b1');
+    assert.equal(writer.flushSoon(), first);
+    await new Promise((resolve) => setImmediate(resolve));
+    writer.put('a', 'a2');
+    await first;
+    assert.deepEqual(batches, [['a2', 'b1']]);
+  });
+
   it('runs batches one after another: a change made while one is written goes in the next', async () => {
     const log: string[] = [];
     let release!: () => void;

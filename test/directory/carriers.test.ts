@@ -131,3 +131,51 @@ describe("the carriers' cache at start", () => {
     fresh.carriers.cache.close();
   });
 });
+
+describe('what a call out and a request keep in memory, and forget when the directory changes', () => {
+  let db: TestDatabase;
+  let directory: Directory;
+  let tenantId: string;
+
+  before(async () => {
+    db = await openTestDatabase('pglite');
+    directory = createDirectory(db.database.db, new EventBus(), {
+      jwtSecret: 'y'.repeat(40),
+      jwtTtlSeconds: 60,
+      loginMaxFailures: 10,
+      loginWindowSeconds: 60,
+      secretKey: randomBytes(32),
+      resolveHost: async () => {
+        throw new Error('NXDOMAIN');
+      },
+    });
+    tenantId = (await directory.tenants.create({ name: 'Kept', domain: 'kept.pbx.test', extensionRange: { start: 100, end: 199 } })).id;
+  });
+  after(() => db.destroy());
+
+  it("a user's dial classes and caller ID, and the tenant's policy, changed between two calls: the second call's policy has the change", async () => {
+    const tenant = await directory.tenants.get(tenantId);
+    const { user } = await directory.users.create(tenant, { name: 'Dialler', email: 'dialler@example.com' });
+    const extensionId = user.extension!.id;
+    const before = await directory.carriers.dialPolicy.forExtension(tenantId, extensionId);
+    assert.ok(!before.allowedClasses.includes('international'));
+    assert.equal(before.callerId, null);
+    await directory.users.update(tenantId, user.id, { dialClasses: ['national', 'international'], callerId: '+14155550111' });
+    const after = await directory.carriers.dialPolicy.forExtension(tenantId, extensionId);
+    assert.deepEqual(after.allowedClasses, ['national', 'international']);
+    assert.equal(after.callerId, '+14155550111');
+    await directory.carriers.dialPolicy.update(tenantId, { maxExternalCalls: 3 });
+    assert.equal((await directory.carriers.dialPolicy.forExtension(tenantId, extensionId)).maxExternalCalls, 3);
+  });
+
+  it("a token's user demoted or deactivated: its next request sees the new role, then is refused", async () => {
+    const tenant = await directory.tenants.get(tenantId);
+    const { user } = await directory.users.create(tenant, { name: 'Boss', email: 'boss@example.com', role: 'ADMIN', password: 'boss-password-1' });
+    const { accessToken } = await directory.auth.loginWithEmail('boss@example.com', 'boss-password-1', { ip: '192.0.2.1' });
+    assert.equal((await directory.auth.authenticate(accessToken)).role, 'ADMIN');
+    await directory.users.update(tenantId, user.id, { role: 'AGENT' });
+    assert.equal((await directory.auth.authenticate(accessToken)).role, 'AGENT');
+    await directory.users.update(tenantId, user.id, { isActive: false });
+    await assert.rejects(directory.auth.authenticate(accessToken), /Invalid or expired token/);
+  });
+});

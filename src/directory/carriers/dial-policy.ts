@@ -7,6 +7,8 @@
 import { and, eq } from 'drizzle-orm';
 import { type Db, type DialClassesByRole, defaultDialClassesByRole, extensions, queues, tenants, type UserRole, userRoles, users } from '../../db/index.ts';
 import { PbxError } from '../../errors/index.ts';
+import type { PbxEventBus } from '../../events/index.ts';
+import { ReadThrough } from '../../events/read-through.ts';
 import { type DialPolicy, type NumberClass, numberClasses } from '../../telephony/trunks/types.ts';
 import { callerIdOf, checkCountry, invalid, tenantCountry } from './checks.ts';
 
@@ -54,17 +56,50 @@ export function checkDialClasses(field: string, classes: readonly string[]): Num
   return dialClassesOf(classes);
 }
 
+/** What a call's dial policy takes from the user behind its extension. */
+interface UserDialing {
+  userId: string;
+  role: UserRole;
+  dialClasses: string[] | null;
+  callerId: string | null;
+}
+
 export class DialPolicyService {
+  /**
+   * Every call out asks for its policy: the tenant's part and the user's are kept in memory, forgotten when this
+   * service changes the tenant's and when the directory says a user or an extension changed ({@link subscribe}).
+   */
+  private readonly tenantPolicies = new ReadThrough<TenantDialPolicy>();
+  private readonly userDialing = new ReadThrough<UserDialing>();
+
   constructor(private readonly db: Db) {}
 
+  /** Hears of the changes that make a kept policy stale. */
+  subscribe(bus: PbxEventBus): Array<() => void> {
+    const forgetExtension = (e: { tenantId: string; extensionId: string }) => this.userDialing.forget(`${e.tenantId}|${e.extensionId}`);
+    const forgetUser = (e: { userId: string }) => this.userDialing.forgetWhere((u) => u.userId === e.userId);
+    return [
+      bus.on('user.updated', forgetUser),
+      bus.on('user.deleted', forgetUser),
+      bus.on('extension.updated', forgetExtension),
+      bus.on('extension.deleted', forgetExtension),
+      bus.on('extension.created', () => this.userDialing.forgetMisses()),
+    ];
+  }
+
   async get(tenantId: string): Promise<TenantDialPolicy> {
+    const policy = await this.tenantPolicies.get(tenantId, () => this.read(tenantId));
+    if (!policy) throw new PbxError('PBX_ERR_TENANT_NOT_FOUND');
+    return policy;
+  }
+
+  private async read(tenantId: string): Promise<TenantDialPolicy | undefined> {
     const [row] = await this.db
       .select({ country: tenants.country, emergencyNumbers: tenants.emergencyNumbers, maxExternalCalls: tenants.maxExternalCalls, dialClasses: tenants.dialClasses })
       .from(tenants)
       .where(eq(tenants.id, tenantId))
       .limit(1);
-    if (!row) throw new PbxError('PBX_ERR_TENANT_NOT_FOUND');
-    return { country: row.country, emergencyNumbers: row.emergencyNumbers, maxExternalCalls: row.maxExternalCalls, classes: classesByRole(row.dialClasses) };
+    return row && { country: row.country, emergencyNumbers: row.emergencyNumbers, maxExternalCalls: row.maxExternalCalls, classes: classesByRole(row.dialClasses) };
   }
 
   async update(tenantId: string, patch: TenantDialPolicyPatch): Promise<TenantDialPolicy> {
@@ -96,6 +131,7 @@ export class DialPolicyService {
       values.dialClasses = classes;
     }
     const [row] = await this.db.update(tenants).set(values).where(eq(tenants.id, tenantId)).returning({ id: tenants.id });
+    this.tenantPolicies.forget(tenantId);
     if (!row) throw new PbxError('PBX_ERR_TENANT_NOT_FOUND');
     return this.get(tenantId);
   }
@@ -108,14 +144,17 @@ export class DialPolicyService {
   async forExtension(tenantId: string, extensionId: string | undefined): Promise<DialPolicy> {
     const tenant = await this.get(tenantId);
     const base = { country: tenant.country, emergencyNumbers: tenant.emergencyNumbers, maxExternalCalls: tenant.maxExternalCalls };
-    const [user] = extensionId
-      ? await this.db
-          .select({ role: users.role, dialClasses: users.dialClasses, callerId: users.callerId })
-          .from(extensions)
-          .innerJoin(users, eq(users.id, extensions.userId))
-          .where(and(eq(extensions.tenantId, tenantId), eq(extensions.id, extensionId)))
-          .limit(1)
-      : [];
+    const user = extensionId
+      ? await this.userDialing.get(`${tenantId}|${extensionId}`, async () => {
+          const [row] = await this.db
+            .select({ userId: users.id, role: users.role, dialClasses: users.dialClasses, callerId: users.callerId })
+            .from(extensions)
+            .innerJoin(users, eq(users.id, extensions.userId))
+            .where(and(eq(extensions.tenantId, tenantId), eq(extensions.id, extensionId)))
+            .limit(1);
+          return row;
+        })
+      : undefined;
     if (!user) return { ...base, allowedClasses: tenant.classes[UNATTRIBUTED_ROLE], callerId: null };
     return { ...base, allowedClasses: user.dialClasses ? dialClassesOf(user.dialClasses) : tenant.classes[user.role], callerId: user.callerId };
   }

@@ -42,6 +42,8 @@ export interface CarriersOptions {
 export function createCarriers(db: Db, bus: PbxEventBus, options: CarriersOptions): Carriers {
   const resolve = options.resolveHost ?? systemResolver();
   const dialPolicy = new DialPolicyService(db);
+  // For as long as the bus runs, as the directory's other listeners.
+  dialPolicy.subscribe(bus);
   return {
     trunks: new TrunkService(db, bus, options.box, resolve),
     numbers: new PhoneNumberService(db, bus),
