@@ -6,7 +6,8 @@
 //   183 with SDP before the 200, with direct media and through the relay;
 // - attended transfer to a number outside (RFC 5589's transferor, transferee and target, through the API): the
 //   party who answered consults the carrier while the caller holds, completes, and is let go; the carrier is the
-//   caller's party from then on, and its BYE ends the caller's side.
+//   caller's party from then on, and its BYE ends the caller's side; a consulted carrier that granted a session
+//   timer is refreshed by the PBX while consulted and after, so its session does not lapse once it is transferred.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DomainEvents } from '../../src/events/index.ts';
@@ -14,7 +15,7 @@ import { agent, answered, CALLEE_HANGS_UP, CALLER_HANGS_UP, callee, caller, type
 import { freePort } from '../support/process.ts';
 import { createUser, type TestServer, useTestServer } from '../support/server.ts';
 import { authField, runSipp, type SippRun } from '../support/sipp.ts';
-import { until } from '../support/wait.ts';
+import { sleep, until } from '../support/wait.ts';
 
 async function post(t: TestServer, token: string, url: string, body?: unknown): Promise<Record<string, unknown>> {
   const res = await t.request('POST', url, { token, body });
@@ -231,7 +232,8 @@ describe('early media from a carrier (RFC 3261 section 13.2.1, RFC 3960)', () =>
 });
 
 describe('through the relay (rtpengine): early media and attended transfer to a number outside', () => {
-  const ctx = useTestServer('pglite', { rtpengine: 'auto', optionsProbeSeconds: 1 });
+  // Probes every second tell a carrier when it became the caller's party; Min-SE of 2 s lets a carrier grant 4 s.
+  const ctx = useTestServer('pglite', { rtpengine: 'auto', optionsProbeSeconds: 1, minSessionExpiresSeconds: 2 });
 
   it('the carrier\'s 183 Session Progress with SDP reaches the phone as a 183 with SDP, the relay\'s media, before the 200', async () => {
     const { phone, carrier, mediaPort } = await earlyMediaCall(ctx.t, ctx.token, 'Early Relayed', '15550006201');
@@ -290,5 +292,81 @@ describe('through the relay (rtpengine): early media and attended transfer to a 
     ok(carrier);
     assert.match(carrier.log, /dialled \+15550006301 /);
     await until('the call is gone', () => t.server.telephony.calls.find(callId), (c) => c === undefined);
+  });
+
+  it('a consulted carrier that granted a session timer with refresher=uac is refreshed by the PBX while it is consulted and after the transfer (rfc4028#section-10): the session it holds does not lapse when it becomes the caller\'s party', async () => {
+    const t = ctx.t;
+    const a = await agent(t, ctx.token, 'Refreshed Transfer Caller');
+    const user = await createUser(t, ctx.token, { name: 'Refreshed Transfer Agent', email: 'refreshed.transfer.agent@example.com', password: 'agent-pass-2026' });
+    const b = user.extension as Ext;
+    const agentToken = await t.login('refreshed.transfer.agent@example.com', 'agent-pass-2026');
+    const interval = 4;
+    const [bPort, farPort] = [await freePort(), await freePort()];
+    const phoneB = callee('uas-answer.xml', bPort, {}, { timeoutSeconds: 40, extra: ['-aa'] });
+    // The carrier answers refreshes as they come until its first probe (it is the caller's party then), then one
+    // more refresh, then hangs up; probes after the first are answered by -aa.
+    const steps = `
+  <label id="1" />
+  <recv request="UPDATE" optional="true" next="2">
+    <action>
+      <log message="refreshed before the probe" />
+    </action>
+  </recv>
+  <recv request="OPTIONS">
+    <action>
+      <log message="probed as the caller's party" />
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  ${answerRefresh(interval)}
+  ${CALLEE_HANGS_UP}
+  <nop next="3" />
+  <label id="2" />
+  <send next="1">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Session-Expires: ${interval};refresher=uac
+      Require: timer
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="3" />`;
+    const far = callee('uas-carrier-session-timer.xml', farPort, { SESSION_EXPIRES: `${interval};refresher=uac`, HANGUP_STEPS: steps, TALK: '0' }, { timeoutSeconds: 40, extra: ['-aa'] });
+    await registerAt(t, b, bPort);
+    await routeOut(t, ctx.token, 'Refreshed Carrier', farPort, '15550006401');
+    const answeredCall = next(t, 'call.answered');
+    const phoneA = phoneCall(t, a, b.number, answered(WAIT_FOR_BYE));
+    const { callId } = await answeredCall;
+    const consulted = next(t, 'call.consulted', (e) => e.callId === callId);
+    const ended = next(t, 'call.ended', (e) => e.callId === callId);
+    await post(t, agentToken, `/api/pbx/calls/${callId}/transfer`, { target: '15550006401', type: 'attended' });
+    await consulted;
+    // The consultation lasts past half the interval: a refresh falls due while the carrier is only consulted.
+    await sleep((interval / 2) * 1000 + 1000);
+    await post(t, agentToken, `/api/pbx/calls/${callId}/transfer/complete`);
+    ok(await phoneB, 'the transferor hears BYE: ');
+    const carrier = await far;
+    ok(carrier, 'the carrier is refreshed after the transfer: ');
+    assert.match(carrier.log, /refreshed before the probe/, 'refreshed while consulted');
+    assert.match(carrier.log, /probed as the caller's party\nrefreshed by UPDATE Session-Expires: ?4;refresher=uac/, carrier.log);
+    assert.equal((await ended).cause, 'callee-hangup');
+    ok(await phoneA, 'the caller hears BYE once the carrier hangs up: ');
   });
 });
