@@ -202,8 +202,11 @@ export async function registerAt(t: SipServer, ext: Ext, port: number): Promise<
   assert.equal(run.code, 0, run.errors || run.output);
 }
 
-/** A sipp callee on its own port (at `localIp`, 127.0.0.1 by default), waiting for `calls` calls (one by default). */
-export function callee(scenario: string, port: number, substitute: Record<string, string> = {}, options: { calls?: number; timeoutSeconds?: number; signal?: AbortSignal; localIp?: string } = {}): Promise<SippRun> {
+/**
+ * A sipp callee on its own port (at `localIp`, 127.0.0.1 by default), waiting for `calls` calls (one by default);
+ * `extra` are sipp options (-aa answers in-dialog OPTIONS, INFO, NOTIFY and UPDATE with 200).
+ */
+export function callee(scenario: string, port: number, substitute: Record<string, string> = {}, options: { calls?: number; timeoutSeconds?: number; signal?: AbortSignal; localIp?: string; extra?: string[] } = {}): Promise<SippRun> {
   return runSipp({
     scenario,
     localPort: port,
@@ -212,6 +215,7 @@ export function callee(scenario: string, port: number, substitute: Record<string
     calls: options.calls,
     timeoutSeconds: options.timeoutSeconds ?? 25,
     signal: options.signal,
+    extra: options.extra,
   });
 }
 

@@ -179,9 +179,13 @@ export class CallWatchdog {
     watch.timers.set(dialog, timer);
   }
 
-  /** We are the refresher: an UPDATE without a body refreshes the session (rfc4028#section-10, rfc3311). */
+  /**
+   * We are the refresher: an UPDATE without a body refreshes the session (rfc4028#section-10, rfc3311). Every dialog
+   * the call still holds open is refreshed, not only its parties' now: a consultation's target is not a party until
+   * the transfer completes, and a session left unrefreshed meanwhile would be ended by the target after the transfer.
+   */
   private refresh(call: Call, dialog: Dialog, timer: SessionTimer): void {
-    if (!this.liveDialogs(call).includes(dialog)) {
+    if (call.state === CallState.Ended || call.hasEnded(dialog)) {
       timer.stop();
       return;
     }
