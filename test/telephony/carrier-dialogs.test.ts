@@ -273,7 +273,8 @@ describe('through the relay (rtpengine): early media and attended transfer to a 
     await routeOut(t, ctx.token, 'Attended Carrier', farPort, '15550006301');
     const answeredCall = next(t, 'call.answered');
     const phoneA = phoneCall(t, a, b.number, answered(WAIT_FOR_BYE));
-    const { callId } = await answeredCall;
+    // A carrier run that ends before the answer says why instead of leaving the spec waiting.
+    const { callId } = await Promise.race([answeredCall, carrier.then((r) => Promise.reject(new Error(`the carrier's call ended unanswered: ${r.errors || r.output}`)))]);
     const consulted = next(t, 'call.consulted', (e) => e.callId === callId);
     const transferred = next(t, 'call.transferred', (e) => e.callId === callId);
     const ended = next(t, 'call.ended', (e) => e.callId === callId);
@@ -353,7 +354,8 @@ describe('through the relay (rtpengine): early media and attended transfer to a 
     await routeOut(t, ctx.token, 'Refreshed Carrier', farPort, '15550006401');
     const answeredCall = next(t, 'call.answered');
     const phoneA = phoneCall(t, a, b.number, answered(WAIT_FOR_BYE));
-    const { callId } = await answeredCall;
+    // A carrier run that ends before the answer says why instead of leaving the spec waiting.
+    const { callId } = await Promise.race([answeredCall, carrier.then((r) => Promise.reject(new Error(`the carrier's call ended unanswered: ${r.errors || r.output}`)))]);
     const consulted = next(t, 'call.consulted', (e) => e.callId === callId);
     const ended = next(t, 'call.ended', (e) => e.callId === callId);
     await post(t, agentToken, `/api/pbx/calls/${callId}/transfer`, { target: '15550006401', type: 'attended' });
@@ -368,5 +370,50 @@ describe('through the relay (rtpengine): early media and attended transfer to a 
     assert.match(carrier.log, /probed as the caller's party\nrefreshed by UPDATE Session-Expires: ?4;refresher=uac/, carrier.log);
     assert.equal((await ended).cause, 'callee-hangup');
     ok(await phoneA, 'the caller hears BYE once the carrier hangs up: ');
+  });
+
+  it('a carrier calling in keeps refreshing its session (UPDATE without a body) while the party who answered consults someone: each refresh is granted, not refused 491, so the session never lapses under a long consultation (rfc4028#section-10)', async () => {
+    const t = ctx.t;
+    const user = await createUser(t, ctx.token, { name: 'Consulting Agent', email: 'consulting.agent@example.com', password: 'agent-pass-2026' });
+    const b = user.extension as Ext;
+    const c = await agent(t, ctx.token, 'Consulted Colleague');
+    const agentToken = await t.login('consulting.agent@example.com', 'agent-pass-2026');
+    await ipTrunk(t, ctx.token, 'Refreshing Carrier', 5991, ['127.0.0.12']);
+    await post(t, ctx.token, '/api/pbx/numbers', { number: '+14155550170', destination: { type: 'extension', number: b.number } });
+    const [bPort, cPort] = [await freePort(), await freePort()];
+    const phoneB = callee('uas-answer.xml', bPort, {}, { timeoutSeconds: 40, extra: ['-aa'] });
+    // The colleague only rings: the consultation lasts until the carrier hangs up, which cancels it.
+    const phoneC = callee('uas-ring-until-cancel.xml', cPort, {}, { timeoutSeconds: 40 });
+    await registerAt(t, b, bPort);
+    await registerAt(t, c, cPort);
+    const answeredCall = next(t, 'call.answered');
+    // A 6 s interval expires for the PBX 4 s after a refresh; the carrier refreshes 2.5 s after the answer, then
+    // every 2 s, three times in all, while the consultation (started at the answer) runs.
+    const interval = 6;
+    const refreshes = [refreshByUpdate(3, interval, 2500), refreshByUpdate(4, interval, 2000), refreshByUpdate(5, interval, 2000)].join('');
+    const hangUp = CALLER_HANGS_UP.replace('[last_To:]', 'To: <sip:[field2]@[$domain]>[peer_tag_param]').replace('CSeq: 3 BYE', 'CSeq: 6 BYE');
+    const carrier = runSipp({
+      scenario: 'uac-carrier-session-timer.xml',
+      target: `127.0.0.1:${t.server.sipPort}`,
+      localIp: '127.0.0.12',
+      rows: [['+12125550170', '', '+14155550170']],
+      vars: { domain: `127.0.0.1:${t.server.sipPort}` },
+      substitute: { SESSION_EXPIRES: `${interval};refresher=uac`, OUTCOME: answeredWithTimer(`${refreshes}${hangUp}`), TALK: '0' },
+      timeoutSeconds: 40,
+      // The PBX's in-dialog OPTIONS probes are answered as they come.
+      extra: ['-aa'],
+    });
+    // A carrier run that ends before the answer says why instead of leaving the spec waiting.
+    const { callId } = await Promise.race([answeredCall, carrier.then((r) => Promise.reject(new Error(`the carrier's call ended unanswered: ${r.errors || r.output}`)))]);
+    const ended = next(t, 'call.ended', (e) => e.callId === callId);
+    const consult = await post(t, agentToken, `/api/pbx/calls/${callId}/transfer`, { target: String(c.number), type: 'attended' });
+    assert.deepEqual(consult.consultation, { target: String(c.number), answered: false }, 'the colleague rings: the consultation runs');
+    const run = await carrier;
+    ok(run, 'every refresh is answered 2xx: ');
+    assert.equal(run.log.match(/refresh granted Session-Expires: ?6;refresher=uac/g)?.length, 3, run.log);
+    const end = await ended;
+    assert.equal(end.cause, 'caller-hangup', 'the call ended by the carrier\'s BYE, not by its session timer');
+    ok(await phoneB, 'the party who consulted hears BYE: ');
+    ok(await phoneC, 'the colleague still ringing is cancelled: ');
   });
 });

@@ -200,8 +200,11 @@ export class Consultation implements CallTask, ForkHandler {
     const { call } = this;
     const method = req.message.method;
     if (method !== 'BYE') {
+      // An UPDATE without a body only refreshes its session (rfc4028#section-10): granted again, as on any call, or
+      // a party refreshing through a long consultation would see its session expire.
+      if (method === 'UPDATE' && !sdpOf(req.message)) req.reply(200, { headers: call.notices.answerHeaders(from, req.message) });
       // The pairings change under a consultation: an offer now would race them (rfc3261#section-14.1).
-      if (method === 'INVITE' || method === 'UPDATE' || method === 'REFER') req.reply(491);
+      else if (method === 'INVITE' || method === 'UPDATE' || method === 'REFER') req.reply(491);
       else req.reply(200);
       return true;
     }
