@@ -181,6 +181,7 @@ export async function startServer(
       location: telephony.location,
       calls: telephony.calls,
       findExtension: extensionLookup(core.directory),
+      callerIdOf: (tenantId, queueId) => core.directory.carriers.dialPolicy.queueCallerId(tenantId, queueId),
       onError: (err, context) => logger.error({ err }, context),
       journal: core.journal,
       softphones: { requestAnswer: (request) => gateway?.requestAnswer(request) ?? false },

@@ -6,7 +6,7 @@ export { BencodeError, decode, encode, type BValue } from './rtpengine/bencode.t
 export { NgClient, type NgReply, RtpEngineError } from './rtpengine/ng-client.ts';
 export { RtpEngineSupervisor, rtpengineVersion, type RtpEngineSupervisorOptions } from './rtpengine/supervisor.ts';
 export { CALL_ID_PREFIX, RtpEngineMediaPlane } from './rtpengine/rtpengine-media-plane.ts';
-export { DirectMediaPlane, type DtmfEvent, type FinishedRecording, type MediaPlane, type MediaProfile, MediaUnavailableError, type SdpStep } from './media-plane.ts';
+export { DirectMediaPlane, type DtmfEvent, type FinishedRecording, type MediaPlane, type MediaProfile, MediaUnavailableError, type SdpDtmf, type SdpStep } from './media-plane.ts';
 export { ensureHoldMusic, ensureRingback, holdMusic, ringbackTone, wavFile } from './hold-music.ts';
 export { type MediaSettings, type RtpEngineMode, startMedia, type StartedMedia } from './start.ts';
 export { type Mixdown, mixdown } from './recording/mixdown.ts';

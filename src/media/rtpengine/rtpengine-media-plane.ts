@@ -89,6 +89,16 @@ export class RtpEngineMediaPlane implements MediaPlane {
   }
 
   private params(step: SdpStep): { [key: string]: BValue | undefined } {
+    const dtmf = step.dtmf;
+    // `inject DTMF` (in offer and answer) lets `play DTMF` add events later. A side that takes tones only is offered
+    // no telephone-event, and `always transcode` makes the relay turn the other side's events into tones (verified
+    // with rtpengine 10.5: without it, events pass through untouched, whatever the codec masks say).
+    const flags = [...(dtmf?.inject ? ['inject DTMF'] : []), ...(dtmf?.tones ? ['always transcode'] : [])];
+    const events = dtmf?.tones === 'receiver' ? [] : ['telephone-event'];
+    const codec: { [key: string]: BValue } = dtmf?.tones === 'sender' ? { strip: ['telephone-event'] } : {};
+    if (step.codecs) codec.mask = ['all'];
+    else if (events.length === 0) codec.mask = ['telephone-event'];
+    codec.transcode = [...(step.codecs ?? ['PCMU', 'PCMA']), ...events];
     return {
       'call-id': step.callId,
       'from-tag': step.fromTag,
@@ -97,7 +107,8 @@ export class RtpEngineMediaPlane implements MediaPlane {
       sdp: step.sdp,
       ...PROFILE_FLAGS[step.profile],
       replace: ['origin', 'session-connection'],
-      codec: step.codecs ? { mask: ['all'], transcode: [...step.codecs, 'telephone-event'] } : { transcode: ['PCMU', 'PCMA', 'telephone-event'] },
+      flags: flags.length > 0 ? flags : undefined,
+      codec,
     };
   }
 
@@ -208,6 +219,15 @@ export class RtpEngineMediaPlane implements MediaPlane {
 
   async block(callId: string, fromTag: string, blocked: boolean): Promise<void> {
     await this.client.request(blocked ? 'block media' : 'unblock media', { 'call-id': callId, 'from-tag': fromTag });
+  }
+
+  async playDtmf(callId: string, fromTag: string, digit: string, durationMs: number): Promise<void> {
+    // The participant named by from-tag is the one who presses the key; its peer hears it.
+    await this.client.request('play DTMF', { 'call-id': callId, 'from-tag': fromTag, code: digit, duration: Math.min(5000, Math.max(100, durationMs)) });
+  }
+
+  async blockDtmf(callId: string, fromTag: string): Promise<void> {
+    await this.client.request('block DTMF', { 'call-id': callId, 'from-tag': fromTag });
   }
 
   async activity(callId: string): Promise<number | undefined> {
