@@ -12,5 +12,5 @@ export { type MediaSettings, type RtpEngineMode, startMedia, type StartedMedia }
 export { type Mixdown, mixdown } from './recording/mixdown.ts';
 export { type CapturedDatagram, readPcap } from './recording/pcap.ts';
 export { keyId, RecordingVault } from './recording/vault.ts';
-export { isSdp, sdpHolds, sdpOf, type StoredSdp, type WithBody } from './sdp.ts';
+export { isSdp, sdpHolds, sdpOf, type StoredSdp, type WithBody, withoutTelephoneEvent } from './sdp.ts';
 export { narrowOffer, sendingAndReceiving, sendsAndReceives, silentAnswer, silentOffer } from './silent-sdp.ts';

@@ -34,8 +34,9 @@ export interface SdpStep {
 /**
  * DTMF other than RFC 4733 events passed through. Both the offer and the answer of a session carry the same.
  * - `inject`: digits will be played into the call ({@link MediaPlane.playDtmf}): SIP INFO digits become events.
- * - `tones`: one side takes DTMF only as audio: the side this offer goes to (`receiver`), or the side that offers
- *   (`sender`). It is offered no telephone-event, and the relay turns the other side's RFC 4733 events into tones.
+ * - `tones`: one side takes DTMF only as audio: the side this SDP goes to (`receiver`), or the side it comes from
+ *   (`sender`). It is offered no telephone-event, its own SDP is read without it (a carrier may offer events while
+ *   its trunk says tones), and the relay turns the other side's RFC 4733 events into tones.
  */
 export interface SdpDtmf {
   inject?: boolean;

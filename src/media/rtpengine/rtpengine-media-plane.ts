@@ -12,6 +12,7 @@ import type { NgClient } from './ng-client.ts';
 import { type DtmfEvent, type FinishedRecording, type MediaPlane, type MediaProfile, MediaUnavailableError, type SdpStep } from '../media-plane.ts';
 import { mixdown } from '../recording/mixdown.ts';
 import { type CapturedDatagram, readPcap } from '../recording/pcap.ts';
+import { withoutTelephoneEvent } from '../sdp.ts';
 
 /** rtpengine call ids of ours start with this, so a restart can find and delete what an earlier run left. */
 export const CALL_ID_PREFIX = 'switchboard-';
@@ -90,12 +91,16 @@ export class RtpEngineMediaPlane implements MediaPlane {
 
   private params(step: SdpStep): { [key: string]: BValue | undefined } {
     const dtmf = step.dtmf;
-    // `inject DTMF` (in offer and answer) lets `play DTMF` add events later. A side that takes tones only is offered
-    // no telephone-event, and `always transcode` makes the relay turn the other side's events into tones (verified
-    // with rtpengine 10.5: without it, events pass through untouched, whatever the codec masks say).
+    // `inject DTMF` (in offer and answer) lets `play DTMF` add events later. A side that takes tones only never
+    // learns of telephone-event: an offer to it has it masked (the other side may still send events), and its own
+    // SDP (a carrier's offer or answer) loses it before the relay reads it. With `codec strip` instead, rtpengine
+    // 10.5 answered a carrier that offered telephone-event with it and relayed the phone's events, since transcoding
+    // toward the phone re-adds what was stripped. `always transcode` makes the relay decode the audio it puts the
+    // other side's events into as tones (verified with rtpengine 10.5: without it, events to a masked side pass
+    // through untouched).
     const flags = [...(dtmf?.inject ? ['inject DTMF'] : []), ...(dtmf?.tones ? ['always transcode'] : [])];
     const events = dtmf?.tones === 'receiver' ? [] : ['telephone-event'];
-    const codec: { [key: string]: BValue } = dtmf?.tones === 'sender' ? { strip: ['telephone-event'] } : {};
+    const codec: { [key: string]: BValue } = {};
     if (step.codecs) codec.mask = ['all'];
     else if (events.length === 0) codec.mask = ['telephone-event'];
     codec.transcode = [...(step.codecs ?? ['PCMU', 'PCMA']), ...events];
@@ -104,7 +109,7 @@ export class RtpEngineMediaPlane implements MediaPlane {
       'from-tag': step.fromTag,
       'to-tag': step.toTag,
       'via-branch': step.branch,
-      sdp: step.sdp,
+      sdp: dtmf?.tones === 'sender' ? withoutTelephoneEvent(step.sdp) : step.sdp,
       ...PROFILE_FLAGS[step.profile],
       replace: ['origin', 'session-connection'],
       flags: flags.length > 0 ? flags : undefined,
