@@ -1,7 +1,9 @@
 // A trunk's DTMF mode and a queue's caller ID on calls through carriers, with sipp as the carriers and phones and
 // real RTP through rtpengine. `info`: a phone's RFC 4733 digit reaches the carrier as SIP INFO (and not as events),
 // and the carrier's INFO digit reaches the phone as RFC 4733 events. `inband`: a phone's digit reaches the carrier
-// as DTMF tones in its audio, even when the carrier's own offer named telephone-event. A queue's fallback to a number outside presents the queue's caller ID.
+// as DTMF tones in its audio, on a call from a carrier whose own offer named telephone-event and on a call out
+// (where the carrier is offered none, and the relay must transcode to put the events into the audio). A queue's
+// fallback to a number outside presents the queue's caller ID.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +16,7 @@ import { agent, answered, CALLER_HANGS_UP, callee, caller, carrierCaller, type E
 import { freePort } from '../support/process.ts';
 import { RtpSink } from '../support/rtp.ts';
 import { type TestServer, useTestServer } from '../support/server.ts';
-import { runSipp } from '../support/sipp.ts';
+import { authField, runSipp } from '../support/sipp.ts';
 import { until } from '../support/wait.ts';
 
 /** The telephone-event payload type the carriers' sipp scenarios offer. */
@@ -79,6 +81,26 @@ async function dtmfPhone(t: TestServer, token: string, name: string, sink: RtpSi
     eventPt: async () => Number(await until('the phone is offered telephone-event', logged, (v) => v !== undefined)),
     dispose: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * What a carrier that takes tones only got while a phone pressed 5 (`key`): PCMU only, no telephone-event, and in
+ * its decoded audio (Goertzel) the row and column tones of 5, 770 Hz and 1336 Hz, the strongest of their kind
+ * while the key was down and not there before.
+ */
+function assertHeardFive(carrierMedia: RtpSink, key: { pressed: number; released: number }): void {
+  const types = [...new Set(carrierMedia.packets.map((p) => p.payloadType))];
+  assert.deepEqual(types, [0], 'the carrier gets PCMU only: no telephone-event');
+  const during = carrierMedia.pcmu(key.pressed, key.released + 100);
+  const before = carrierMedia.pcmu(key.pressed - 400, key.pressed - 100);
+  const power = (x: Float32Array, frequencies: number[]) => frequencies.map((f) => Math.round(tonePower(x, 8000, f) * 1e9));
+  const strongest = (x: Float32Array, frequencies: number[]) => frequencies[power(x, frequencies).reduce((best, p, i, all) => (p > (all[best] as number) ? i : best), 0)];
+  const [rows, columns] = [[697, 770, 852, 941], [1209, 1336, 1477]];
+  const heard = `rows ${rows.join('/')} Hz: ${power(during, rows).join(' ')}, columns ${columns.join('/')} Hz: ${power(during, columns).join(' ')}; before the key: ${power(before, rows).join(' ')} and ${power(before, columns).join(' ')}`;
+  assert.equal(strongest(during, rows), 770, `the carrier hears the row tone of 5 while the key is down (${heard})`);
+  assert.equal(strongest(during, columns), 1336, `the carrier hears the column tone of 5 while the key is down (${heard})`);
+  const five = (x: Float32Array) => Math.min(tonePower(x, 8000, 770), tonePower(x, 8000, 1336));
+  assert.ok(five(during) > 20 * five(before), `and not before it (${heard})`);
 }
 
 describe('a trunk\'s DTMF mode, through the relay (rtpengine)', () => {
@@ -149,18 +171,7 @@ describe('a trunk\'s DTMF mode, through the relay (rtpengine)', () => {
         await aimAtRelay(ctx.t, id as string, [phoneMedia, carrierMedia]);
         // The phone talks (440 Hz, away from every DTMF frequency) and presses 5 in the same stream, as phones do.
         const [key] = await Promise.all([phoneMedia.sendToneWithDigit(440, 1.5, { digit: '5', payloadType: phonePt, atSeconds: 0.6 }), carrierMedia.sendTone(1000, 1.5)]);
-        const during = carrierMedia.pcmu(key.pressed, key.released + 100);
-        const before = carrierMedia.pcmu(key.pressed - 400, key.pressed - 100);
-        const types = [...new Set(carrierMedia.packets.map((p) => p.payloadType))];
-        assert.deepEqual(types, [0], 'the carrier gets PCMU only: no telephone-event');
-        const power = (x: Float32Array, frequencies: number[]) => frequencies.map((f) => Math.round(tonePower(x, 8000, f) * 1e9));
-        const strongest = (x: Float32Array, frequencies: number[]) => frequencies[power(x, frequencies).reduce((best, p, i, all) => (p > (all[best] as number) ? i : best), 0)];
-        const [rows, columns] = [[697, 770, 852, 941], [1209, 1336, 1477]];
-        const heard = `rows ${rows.join('/')} Hz: ${power(during, rows).join(' ')}, columns ${columns.join('/')} Hz: ${power(during, columns).join(' ')}; before the key: ${power(before, rows).join(' ')} and ${power(before, columns).join(' ')}`;
-        assert.equal(strongest(during, rows), 770, `the carrier hears the row tone of 5 while the key is down (${heard})`);
-        assert.equal(strongest(during, columns), 1336, `the carrier hears the column tone of 5 while the key is down (${heard})`);
-        const dtmf = (x: Float32Array) => Math.min(tonePower(x, 8000, 770), tonePower(x, 8000, 1336));
-        assert.ok(dtmf(during) > 20 * dtmf(before), `and not before it (${heard})`);
+        assertHeardFive(carrierMedia, key);
         const run = await carrier;
         assert.equal(run.code, 0, run.errors || run.output);
         const phoneRun = await phone.run;
@@ -169,6 +180,53 @@ describe('a trunk\'s DTMF mode, through the relay (rtpengine)', () => {
         offAnswered();
         await carrier;
         phone.dispose();
+      }
+    } finally {
+      phoneMedia.close();
+      carrierMedia.close();
+    }
+  });
+});
+
+describe('a trunk\'s DTMF mode on calls out, through the relay (rtpengine)', () => {
+  const ctx = useTestServer('pglite', { rtpengine: 'auto' });
+
+  it('inband, a phone calling out: the carrier is offered no telephone-event, and the phone\'s RFC 4733 digit reaches it as DTMF tones', async () => {
+    const [phoneMedia, carrierMedia] = [await RtpSink.open(), await RtpSink.open()];
+    try {
+      const a = await agent(ctx.t, ctx.token, 'Inband Dtmf Caller');
+      const port = await freePort();
+      const far = callee('uas-carrier.xml', port, { CHALLENGE: '', VERIFY: '', MEDIA_PORT: String(carrierMedia.port), HANGUP_STEPS: WAIT_FOR_BYE, RING: '100' });
+      const trunk = await ipTrunk(ctx.t, ctx.token, 'Inband Carrier Out', port, [], { dtmfMode: 'inband' });
+      await post(ctx.t, ctx.token, '/api/pbx/outbound-routes', { name: 'Inband out', patterns: ['_1555000718X'], trunkIds: [trunk], callerId: '+14155550100', priority: 0 });
+      let callId: string | undefined;
+      const offAnswered = ctx.t.server.bus.on('call.answered', (e) => void (callId ??= e.callId));
+      const host = '127.0.0.1';
+      const phone = runSipp({
+        scenario: 'uac-phone-dtmf.xml',
+        target: `${host}:${ctx.t.server.sipPort}`,
+        localIp: host,
+        rows: [[String(a.number), authField(String(a.number), a.secret), '15550007181']],
+        vars: { domain: 'pbx.test' },
+        substitute: { OUTCOME: answered(CALLER_HANGS_UP), TALK: '2500', MEDIA_PORT: String(phoneMedia.port) },
+        timeoutSeconds: 25,
+      });
+      try {
+        const id = await Promise.race([until('the call is answered', () => callId, (v) => v !== undefined), phone.then((r) => assert.fail(`the phone ended first: ${r.errors || r.output}`))]);
+        await aimAtRelay(ctx.t, id as string, [phoneMedia, carrierMedia]);
+        // The phone offered telephone-event as 101 and sends its events under it.
+        const [key] = await Promise.all([phoneMedia.sendToneWithDigit(440, 1.5, { digit: '5', payloadType: 101, atSeconds: 0.6 }), carrierMedia.sendTone(1000, 1.5)]);
+        assertHeardFive(carrierMedia, key);
+        const run = await phone;
+        assert.equal(run.code, 0, run.errors || run.output);
+        const took = await far;
+        assert.equal(took.code, 0, took.errors || took.output);
+        const offered = /payloads ([0-9 ]+)/.exec(took.log)?.[1]?.trim().split(' ').map(Number) ?? [];
+        assert.ok(offered.includes(0) && offered.every((pt) => pt < 96), `the carrier is offered G.711 and no dynamic payload type, so no telephone-event: ${took.log}`);
+      } finally {
+        offAnswered();
+        await phone;
+        await far;
       }
     } finally {
       phoneMedia.close();
