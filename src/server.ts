@@ -182,6 +182,7 @@ export async function startServer(
       calls: telephony.calls,
       // The engine's memory of extensions, kept current by the directory's events: a click-to-call reads none.
       findExtension: (tenantId, number) => telephony.findExtension(tenantId, number),
+      callerIdOf: (tenantId, queueId) => core.directory.carriers.dialPolicy.queueCallerId(tenantId, queueId),
       onError: (err, context) => logger.error({ err }, context),
       journal: core.journal,
       softphones: { requestAnswer: (request) => gateway?.requestAnswer(request) ?? false },

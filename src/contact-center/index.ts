@@ -40,6 +40,8 @@ export async function startContactCenter(deps: {
   location: Pick<LocationService, 'lookup'>;
   calls: Pick<CallManager, 'setRouter' | 'contactsOf' | 'find' | 'originate' | 'activeCalls' | 'transferToRouter' | 'planOut' | 'outsideTarget' | 'sendOutside'>;
   findExtension: QueueTelephony['findExtension'];
+  /** A queue's own caller ID for its calls out (its fallback to a number outside), or null: the route's. */
+  callerIdOf?: QueueTelephony['callerIdOf'];
   onError: (err: unknown, context: string) => void;
   /** Where writes the database could not take wait; without one they wait in memory only. */
   journal?: WriteJournal;
@@ -51,7 +53,7 @@ export async function startContactCenter(deps: {
   await sessions.start();
   const agents = new AgentService(deps.db, deps.bus, { isRegistered: (id) => deps.location.lookup(id).length > 0 }, deps.onError, deps.journal);
   await agents.start();
-  const queues = new QueueService(deps.db, deps.bus, agents, { contactsOf: (id) => deps.calls.contactsOf(id), findExtension: deps.findExtension, dialOut: (call, number) => deps.calls.sendOutside(call, number) }, deps.onError, undefined, deps.journal);
+  const queues = new QueueService(deps.db, deps.bus, agents, { contactsOf: (id) => deps.calls.contactsOf(id), findExtension: deps.findExtension, dialOut: (call, number, callerId) => deps.calls.sendOutside(call, number, callerId), callerIdOf: deps.callerIdOf }, deps.onError, undefined, deps.journal);
   await queues.start();
   deps.calls.setRouter(queues);
   const control = new CallControl(deps.calls, sessions, agents, deps.bus, deps.findExtension, (tenantId, number) => queues.findByNumber(tenantId, number) !== undefined, deps.softphones);

@@ -27,6 +27,20 @@ export interface SdpStep {
    * offerer has. Absent: the offerer's codecs, with PCMU and PCMA added for a side that shares none.
    */
   codecs?: readonly string[];
+  /** How DTMF crosses the relay in this call, when not as RFC 4733 events passed through (a carrier's DTMF mode). */
+  dtmf?: SdpDtmf;
+}
+
+/**
+ * DTMF other than RFC 4733 events passed through. Both the offer and the answer of a session carry the same.
+ * - `inject`: digits will be played into the call ({@link MediaPlane.playDtmf}): SIP INFO digits become events.
+ * - `tones`: one side takes DTMF only as audio: the side this SDP goes to (`receiver`), or the side it comes from
+ *   (`sender`). It is offered no telephone-event, its own SDP is read without it (a carrier may offer events while
+ *   its trunk says tones), and the relay turns the other side's RFC 4733 events into tones.
+ */
+export interface SdpDtmf {
+  inject?: boolean;
+  tones?: 'receiver' | 'sender';
 }
 
 export interface DtmfEvent {
@@ -84,6 +98,13 @@ export interface MediaPlane {
    * a B2BUA callback, so it is asked).
    */
   activity(callId: string): Promise<number | undefined>;
+  /**
+   * Plays a DTMF digit into the call as if the party `fromTag` pressed it: its peer gets RFC 4733 events when it
+   * takes telephone-event, else a tone. The session must have been set up with `dtmf.inject`.
+   */
+  playDtmf(callId: string, fromTag: string, digit: string, durationMs: number): Promise<void>;
+  /** The RFC 4733 events the party `fromTag` sends stop at the relay (they are still reported to {@link onDtmf}). */
+  blockDtmf(callId: string, fromTag: string): Promise<void>;
   /** DTMF digits pressed in calls (RFC 4733 telephone-events seen by the relay). */
   onDtmf(listener: (event: DtmfEvent) => void): void;
   /** The relay lost every call it carried (it restarted): the calls it anchored have no audio any more. */
@@ -142,6 +163,14 @@ export class DirectMediaPlane implements MediaPlane {
   /** The media does not pass here: nothing to count. */
   activity(): Promise<number | undefined> {
     return Promise.resolve(undefined);
+  }
+
+  playDtmf(): Promise<void> {
+    return Promise.reject(new MediaUnavailableError('Playing DTMF into a call', this.unavailableReason));
+  }
+
+  blockDtmf(): Promise<void> {
+    return Promise.reject(new MediaUnavailableError('Blocking DTMF', this.unavailableReason));
   }
 
   onDtmf(): void {}

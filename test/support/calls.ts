@@ -206,11 +206,12 @@ export async function registerAt(t: SipServer, ext: Ext, port: number): Promise<
  * A sipp callee on its own port (at `localIp`, 127.0.0.1 by default), waiting for `calls` calls (one by default);
  * `extra` are sipp options (-aa answers in-dialog OPTIONS, INFO, NOTIFY and UPDATE with 200).
  */
-export function callee(scenario: string, port: number, substitute: Record<string, string> = {}, options: { calls?: number; timeoutSeconds?: number; signal?: AbortSignal; localIp?: string; extra?: string[] } = {}): Promise<SippRun> {
+export function callee(scenario: string, port: number, substitute: Record<string, string> = {}, options: { calls?: number; timeoutSeconds?: number; signal?: AbortSignal; localIp?: string; extra?: string[]; logFile?: string } = {}): Promise<SippRun> {
   return runSipp({
     scenario,
     localPort: port,
     localIp: options.localIp,
+    logFile: options.logFile,
     substitute: { RING: '300', TALK: '300', HANGUP_STEPS: WAIT_FOR_BYE, STATUS: '486', MEDIA_PORT: '[media_port]', ...substitute },
     calls: options.calls,
     timeoutSeconds: options.timeoutSeconds ?? 25,

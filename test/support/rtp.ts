@@ -79,6 +79,50 @@ export class RtpSink {
   }
 
   /**
+   * Sends `seconds` of a `frequency` Hz tone as PCMU, as {@link sendTone}, in which the key `digit` is pressed at
+   * `atSeconds` as a phone does it: for 100 ms the stream carries RFC 4733 events instead of audio, under the same
+   * SSRC and on the same clock (rfc4733#section-2.5), its end packet sent three times. Answers when the key went
+   * down and came up (epoch milliseconds).
+   */
+  async sendToneWithDigit(frequency: number, seconds: number, key: { digit: string; payloadType: number; atSeconds: number }): Promise<{ pressed: number; released: number }> {
+    const to = this.source;
+    if (!to) throw new Error('no packet came yet: nowhere to send');
+    const event = '0123456789*#'.indexOf(key.digit);
+    if (event < 0) throw new Error(`not a DTMF digit: ${key.digit}`);
+    const ssrc = Math.floor(Math.random() * 0xffffffff);
+    const packets = Math.round(seconds * 50);
+    const first = Math.round(key.atSeconds * 50);
+    // Five 20 ms steps of the event (100 ms), then its end twice more, all with the timestamp of its start.
+    const steps = [160, 320, 480, 640, 800, 800, 800];
+    let pressed = 0;
+    let released = 0;
+    for (let n = 0; n < packets; n++) {
+      const step = n - first;
+      const inEvent = step >= 0 && step < steps.length;
+      const packet = Buffer.alloc(12 + (inEvent ? 4 : 160));
+      packet[0] = 0x80;
+      packet.writeUInt16BE(n & 0xffff, 2);
+      packet.writeUInt32BE(((inEvent ? first : n) * 160) >>> 0, 4);
+      packet.writeUInt32BE(ssrc >>> 0, 8);
+      if (inEvent) {
+        if (step === 0) pressed = Date.now();
+        if (step === 4) released = Date.now();
+        packet[1] = (step === 0 ? 0x80 : 0) | key.payloadType;
+        packet[12] = event;
+        packet[13] = (step >= 4 ? 0x80 : 0) | 10;
+        packet.writeUInt16BE(steps[step] as number, 14);
+      } else {
+        packet[1] = n === 0 ? 0x80 : 0;
+        for (let i = 0; i < 160; i++) packet[12 + i] = linearToUlaw(Math.sin((2 * Math.PI * frequency * (n * 160 + i)) / 8000) * 12_000);
+      }
+      this.socket.send(packet, to.port, to.address);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (pressed === 0 || released === 0) throw new Error(`the key at ${key.atSeconds} s falls outside ${seconds} s of audio`);
+    return { pressed, released };
+  }
+
+  /**
    * Sends a DTMF digit as RFC 4733 telephone-events (payload type `payloadType`, 8 kHz clock) to where the first
    * packet came from: one event of 100 ms in 20 ms steps, its end packet three times (rfc4733#section-2.5.1.4).
    */

@@ -35,6 +35,11 @@ export async function runSipp(options: {
   extra?: string[];
   /** Stops sipp (by its own pid) when aborted: for a callee that serves a whole suite. */
   signal?: AbortSignal;
+  /**
+   * Where the scenario's <log> actions write, for a test that reads them while sipp runs (sipp flushes each line);
+   * a file in the run's own folder by default. The caller removes it.
+   */
+  logFile?: string;
 }): Promise<SippRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-sipp-'));
   try {
@@ -58,7 +63,7 @@ export async function runSipp(options: {
       '-timeout', `${options.timeoutSeconds ?? 20}s`,
       '-timeout_error',
       '-trace_err', '-error_file', path.join(dir, 'errors.log'),
-      '-trace_logs', '-log_file', path.join(dir, 'scenario.log'),
+      '-trace_logs', '-log_file', options.logFile ?? path.join(dir, 'scenario.log'),
     ];
     if (options.rows) {
       const csv = path.join(dir, 'fields.csv');
@@ -75,8 +80,8 @@ export async function runSipp(options: {
     options.signal?.addEventListener('abort', () => child.kill('SIGTERM'), { once: true });
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(killer);
-    const read = (f: string) => (fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), 'utf8') : '');
-    return { code, output, log: read('scenario.log'), errors: read('errors.log') };
+    const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
+    return { code, output, log: read(options.logFile ?? path.join(dir, 'scenario.log')), errors: read(path.join(dir, 'errors.log')) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

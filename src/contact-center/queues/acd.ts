@@ -22,8 +22,13 @@ import type { Queue, QueueMember, QueueStore } from './queue-store.ts';
 export interface QueueTelephony {
   contactsOf(extensionId: string): Promise<RingTarget['contacts']>;
   findExtension(tenantId: string, number: number): Promise<{ extensionId: string; number: number; ringTimeout: number; isActive: boolean } | undefined>;
-  /** Sends a call to a number outside through the tenant's outbound routes; false when no route or trunk takes it. */
-  dialOut?(call: Call, number: string): Promise<boolean>;
+  /**
+   * Sends a call to a number outside through the tenant's outbound routes, presenting `callerId` when given (else
+   * the route's); false when no route or trunk takes it.
+   */
+  dialOut?(call: Call, number: string, callerId?: string | null): Promise<boolean>;
+  /** A queue's own caller ID (`queues.caller_id`), or null. */
+  callerIdOf?(tenantId: string, queueId: string): Promise<string | null>;
 }
 
 const MAX_HOPS = 5;
@@ -148,7 +153,11 @@ export class Acd {
         }
       }
       // A number outside: the call goes out through the tenant's routes, trunk after trunk, and ends as they end.
-      if (target.type === 'external' && this.telephony.dialOut && (await this.telephony.dialOut(call, target.target))) return;
+      // It presents the queue's caller ID when the queue has one (the caller's own number is not ours to show).
+      if (target.type === 'external' && this.telephony.dialOut) {
+        const callerId = (await this.telephony.callerIdOf?.(queue.tenantId, queue.id)) ?? null;
+        if (await this.telephony.dialOut(call, target.target, callerId)) return;
+      }
       if (target.type === 'extension') {
         const ext = await this.telephony.findExtension(queue.tenantId, Number(target.target));
         const contacts = ext?.isActive ? await this.telephony.contactsOf(ext.extensionId) : [];

@@ -12,6 +12,7 @@ import type { NgClient } from './ng-client.ts';
 import { type DtmfEvent, type FinishedRecording, type MediaPlane, type MediaProfile, MediaUnavailableError, type SdpStep } from '../media-plane.ts';
 import { mixdown } from '../recording/mixdown.ts';
 import { type CapturedDatagram, readPcap } from '../recording/pcap.ts';
+import { withoutTelephoneEvent } from '../sdp.ts';
 
 /** rtpengine call ids of ours start with this, so a restart can find and delete what an earlier run left. */
 export const CALL_ID_PREFIX = 'switchboard-';
@@ -89,15 +90,30 @@ export class RtpEngineMediaPlane implements MediaPlane {
   }
 
   private params(step: SdpStep): { [key: string]: BValue | undefined } {
+    const dtmf = step.dtmf;
+    // `inject DTMF` (in offer and answer) lets `play DTMF` add events later. A side that takes tones only never
+    // learns of telephone-event: an offer to it has it masked (the other side may still send events), and its own
+    // SDP (a carrier's offer or answer) loses it before the relay reads it. With `codec strip` instead, rtpengine
+    // 10.5 answered a carrier that offered telephone-event with it and relayed the phone's events, since transcoding
+    // toward the phone re-adds what was stripped. `always transcode` makes the relay decode the audio it puts the
+    // other side's events into as tones (verified with rtpengine 10.5: without it, events to a masked side pass
+    // through untouched).
+    const flags = [...(dtmf?.inject ? ['inject DTMF'] : []), ...(dtmf?.tones ? ['always transcode'] : [])];
+    const events = dtmf?.tones === 'receiver' ? [] : ['telephone-event'];
+    const codec: { [key: string]: BValue } = {};
+    if (step.codecs) codec.mask = ['all'];
+    else if (events.length === 0) codec.mask = ['telephone-event'];
+    codec.transcode = [...(step.codecs ?? ['PCMU', 'PCMA']), ...events];
     return {
       'call-id': step.callId,
       'from-tag': step.fromTag,
       'to-tag': step.toTag,
       'via-branch': step.branch,
-      sdp: step.sdp,
+      sdp: dtmf?.tones === 'sender' ? withoutTelephoneEvent(step.sdp) : step.sdp,
       ...PROFILE_FLAGS[step.profile],
       replace: ['origin', 'session-connection'],
-      codec: step.codecs ? { mask: ['all'], transcode: [...step.codecs, 'telephone-event'] } : { transcode: ['PCMU', 'PCMA', 'telephone-event'] },
+      flags: flags.length > 0 ? flags : undefined,
+      codec,
     };
   }
 
@@ -208,6 +224,15 @@ export class RtpEngineMediaPlane implements MediaPlane {
 
   async block(callId: string, fromTag: string, blocked: boolean): Promise<void> {
     await this.client.request(blocked ? 'block media' : 'unblock media', { 'call-id': callId, 'from-tag': fromTag });
+  }
+
+  async playDtmf(callId: string, fromTag: string, digit: string, durationMs: number): Promise<void> {
+    // The participant named by from-tag is the one who presses the key; its peer hears it.
+    await this.client.request('play DTMF', { 'call-id': callId, 'from-tag': fromTag, code: digit, duration: Math.min(5000, Math.max(100, durationMs)) });
+  }
+
+  async blockDtmf(callId: string, fromTag: string): Promise<void> {
+    await this.client.request('block DTMF', { 'call-id': callId, 'from-tag': fromTag });
   }
 
   async activity(callId: string): Promise<number | undefined> {

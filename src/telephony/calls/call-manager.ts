@@ -61,7 +61,7 @@ export class CallManager implements CallObserver {
     liveness: LivenessOptions = DEFAULT_LIVENESS,
   ) {
     this.watchdog = new CallWatchdog(stack, media.plane, liveness, () => this.calls.values(), (tenantId) => directory.maxCallSecondsOf?.(tenantId) ?? Promise.resolve(0), media.onError);
-    media.plane.onDtmf((e) => this.callOfMedia(e.callId)?.onMediaDtmf(e.fromTag, e.digit));
+    media.plane.onDtmf((e) => this.callOfMedia(e.callId)?.onMediaDtmf(e.fromTag, e.digit, e.durationMs));
     // The relay restarted: the calls it anchored have no audio any more, so they are ended rather than left mute.
     media.plane.onLost(() => this.closeAll('media-lost'));
   }
@@ -105,9 +105,12 @@ export class CallManager implements CallObserver {
     return this.carrierCalls?.outsideTarget(call, extensionId, number);
   }
 
-  /** Sends a caller the router let go to a number outside (a router's fallback); false when nothing takes it. */
-  async sendOutside(call: Call, number: string): Promise<boolean> {
-    return (await this.carrierCalls?.sendOutside(call, number)) ?? false;
+  /**
+   * Sends a caller the router let go to a number outside (a router's fallback), presenting `callerId` when given;
+   * false when nothing takes it.
+   */
+  async sendOutside(call: Call, number: string, callerId?: string | null): Promise<boolean> {
+    return (await this.carrierCalls?.sendOutside(call, number, callerId)) ?? false;
   }
 
   /** External calls in progress: a tenant's, or one trunk's. */

@@ -138,6 +138,15 @@ export interface CarrierLink {
   callerId: string | null;
 }
 
+/**
+ * A carrier that takes DTMF other than as RFC 4733 events (its trunk's mode), and the side of the call it is on:
+ * `info` digits go to it as SIP INFO and its INFO comes back as events; `inband` digits go to it as tones.
+ */
+export interface CarrierDtmf {
+  mode: 'info' | 'inband';
+  side: CallSide;
+}
+
 export function otherSide(side: CallSide): CallSide {
   return side === 'caller' ? 'callee' : 'caller';
 }

@@ -22,6 +22,7 @@ import type { CallContext, CallNotices, CallTask, LegRequest, Round } from './ca
 import { type CallObserverOf, noticesOf } from './call-observer.ts';
 import { CALL_HEADER, type CallMedia, type CarrierLink, type CallParty, type CallSide, CallState, CallStateError, type EndCause, DIALOG_ALLOW, type RingOutcome, type RingTarget, type TransferTarget } from './call-types.ts';
 import { Fork, type ForkHandler } from './fork.ts';
+import { sendDigitAsInfo } from './carrier-dtmf.ts';
 import { InDialog } from './in-dialog.ts';
 import { inviteFor, Leg } from './leg.ts';
 import { MediaBridge } from './media-bridge.ts';
@@ -422,10 +423,16 @@ export class Call extends StateMachine<CallState> implements CallContext {
     Consultation.of(this, 'Cancelling a transfer').cancel();
   }
 
-  /** A DTMF digit the relay saw in the call's media, from the party tagged `fromTag`. */
-  onMediaDtmf(fromTag: string, digit: string): void {
+  /**
+   * A DTMF digit the relay saw in the call's media, from the party tagged `fromTag`. A digit we played for the
+   * carrier (its SIP INFO, reported when it came) is not reported again; a phone's digit goes on to a carrier that
+   * takes SIP INFO (see carrier-dtmf.ts).
+   */
+  onMediaDtmf(fromTag: string, digit: string, durationMs = 0): void {
     if (this.state !== CallState.Answered) return;
+    if (this.bridge.wasPlayed(fromTag, digit)) return;
     this.notices.dtmf(fromTag === this.bridge.callerTag ? 'caller' : 'callee', digit, 'rfc4733');
+    if (!this.bridge.isCarrierTag(fromTag)) sendDigitAsInfo(this, digit, durationMs);
   }
 
   /** How long the caller talked with parties by `end`: from the first answer, less any wait for a router since. */

@@ -22,6 +22,8 @@ export interface CallCarriers {
   trunkOf(req: IncomingRequest): Trunk | undefined;
   /** A call from a carrier refused (an unknown number, a trunk at its cap): one log line each. */
   refused(message: string, details: Record<string, unknown>): void;
+  /** Something an operator should know of a trunk's calls (a setting that cannot apply): one log line. */
+  warn(message: string, details: Record<string, unknown>): void;
 }
 
 /** What carrier calls need of the call manager. */
@@ -51,6 +53,9 @@ function userOf(value: string | undefined): string | undefined {
 }
 
 export class CarrierCalls {
+  /** Trunks already warned about a DTMF mode direct media cannot apply: once each, not once per call. */
+  private readonly dtmfWarned = new Set<string>();
+
   constructor(
     private readonly carriers: CallCarriers,
     private readonly host: CarrierCallsHost,
@@ -103,10 +108,11 @@ export class CarrierCalls {
 
   /**
    * Sends a caller the router let go to a number outside (a router's fallback), through the tenant's routes with no
-   * user's policy: false when no route takes the number. The call then ends as its trunks end it.
+   * user's policy: false when no route takes the number. The call then ends as its trunks end it. `callerId` (the
+   * router's own, E.164) is presented instead of the route's when given.
    */
-  async sendOutside(call: Call, number: string): Promise<boolean> {
-    const plan = await this.planOut(call.tenantId, undefined, number);
+  async sendOutside(call: Call, number: string, callerId?: string | null): Promise<boolean> {
+    const plan = await this.carriers.outbound.plan(call.tenantId, undefined, number, callerId);
     if (!plan.ok) return false;
     call.carrier ??= { direction: 'outbound', trunkId: undefined, externalNumber: plan.number, did: null, callerId: plan.callerId };
     await call.dialOut(plan.attempts((trunk) => this.useTrunk(call, trunk)), OUTBOUND_RING_SECONDS);
@@ -117,6 +123,7 @@ export class CarrierCalls {
   useTrunk(call: Call, trunk: Trunk): void {
     if (!call.carrier) return;
     call.carrier.trunkId = trunk.id;
+    this.applyDtmfMode(call, trunk, 'callee');
     this.host.bus.emit('call.trunk', { tenantId: call.tenantId, callId: call.id, trunkId: trunk.id, direction: call.carrier.direction });
   }
 
@@ -166,6 +173,7 @@ export class CarrierCalls {
         return;
       }
       const call = this.host.create(trunk.tenantId, domain, caller, String(destination.number), true, req, undefined, carrier);
+      this.applyDtmfMode(call, trunk, 'caller');
       call.hold();
       take(call);
       return;
@@ -177,7 +185,31 @@ export class CarrierCalls {
       return;
     }
     const call = this.host.create(trunk.tenantId, domain, caller, String(destination.number), false, req, callee.extensionId, carrier);
+    this.applyDtmfMode(call, trunk, 'caller');
     await call.start({ party: { extensionId: callee.extensionId, number: String(callee.number) }, contacts }, callee.ringTimeout);
+  }
+
+  /**
+   * How the call's digits cross to `trunk`'s carrier, on `side` of the call (see carrier-dtmf.ts). Only the relay
+   * can turn RFC 4733 events into SIP INFO or tones: with direct media the two ends' SDP, events and INFO pass as
+   * they are (the carrier's INFO reaches the phone, which may understand it), and the operator is told once per
+   * trunk that its mode does not apply. One carrier per call: a call transferred from one trunk to another follows
+   * the last one's mode.
+   */
+  private applyDtmfMode(call: Call, trunk: Trunk, side: 'caller' | 'callee'): void {
+    const mode = trunk.dtmfMode;
+    if (mode === 'rfc4733') {
+      call.bridge.carrierDtmf = undefined;
+      return;
+    }
+    const unavailable = call.bridge.unavailable;
+    if (unavailable === undefined) {
+      call.bridge.carrierDtmf = { mode, side };
+      return;
+    }
+    if (this.dtmfWarned.has(trunk.id)) return;
+    this.dtmfWarned.add(trunk.id);
+    this.carriers.warn('trunk:dtmf mode needs the media relay', { trunkId: trunk.id, tenantId: trunk.tenantId, dtmfMode: mode, reason: unavailable });
   }
 
   /** A phone's blind transfer to a number outside: the transferor's dial policy and the tenant's routes decide. */

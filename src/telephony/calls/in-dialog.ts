@@ -2,7 +2,8 @@
  * Requests inside a call's dialogs (rfc3261#section-12.2.2): once the call is answered, BYE on either side ends both,
  * and re-INVITE, UPDATE and INFO are relayed across, each SDP through the media plane and the answer relayed back.
  * A task in progress (a consultation) sees each request first. A REFER goes to the call's owner. DTMF sent by SIP
- * INFO is reported like the relay's RFC 4733 digits.
+ * INFO is reported like the relay's RFC 4733 digits; a carrier's INFO digit may be played as events instead of
+ * relayed (see carrier-dtmf.ts).
  *
  * Also here: the 2xx we owe a party until its ACK (rfc3261#section-13.3.1.4), and offers that come in a 2xx and are
  * answered in the ACK (a late offer, rfc3261#section-13.2.1, or a re-INVITE without SDP, rfc3261#section-14.1).
@@ -10,19 +11,10 @@
 import type { Dialog, Flow, IncomingRequest, SipRequest, SipResponse } from '../../sip/index.ts';
 import { isSdp, sdpHolds, sdpOf, type StoredSdp } from '../../media/index.ts';
 import type { CallContext } from './call-context.ts';
+import { infoDigit, takeCarrierInfo } from './carrier-dtmf.ts';
 import { type CallSide, CallState, otherSide } from './call-types.ts';
 import type { Leg } from './leg.ts';
 import { sdpMessage } from './media-bridge.ts';
-
-/** The digit of a SIP INFO DTMF body (application/dtmf-relay `Signal=5`, or application/dtmf `5`). */
-export function infoDigit(contentType: string | undefined, body: Buffer): string | undefined {
-  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
-  const text = body.toString('utf8');
-  const raw = type === 'application/dtmf-relay' ? /^\s*Signal\s*=\s*(\S+)\s*$/im.exec(text)?.[1] : type === 'application/dtmf' ? text.trim() : undefined;
-  if (!raw) return undefined;
-  const digit = raw === '10' ? '*' : raw === '11' ? '#' : raw.toUpperCase();
-  return /^[0-9*#A-D]$/.test(digit) ? digit : undefined;
-}
 
 /** A re-INVITE without SDP relayed from `side`: the other side offered in its 2xx, and our ACK waits for the answer. */
 interface ReinviteOffer {
@@ -80,6 +72,7 @@ export class InDialog {
     }
     const side: CallSide = from === call.callerDialog ? 'caller' : 'callee';
     if (method === 'INFO') {
+      if (takeCarrierInfo(call, req, side)) return;
       const digit = infoDigit(req.message.headers.get('Content-Type'), req.message.body);
       if (digit) call.notices.dtmf(side, digit, 'info');
     }

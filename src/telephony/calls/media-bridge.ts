@@ -7,8 +7,8 @@
  * is not heard; a waiting caller hears music or ringback with its own audio going nowhere.
  */
 import { SipHeaders, type Flow } from '../../sip/index.ts';
-import { MediaUnavailableError, narrowOffer, isSdp, sdpOf, silentAnswer, type StoredSdp, type WithBody } from '../../media/index.ts';
-import { CALLER_TAG, type CallMedia, type CallSide, otherSide, PBX_TAG, profileOf } from './call-types.ts';
+import { MediaUnavailableError, narrowOffer, isSdp, sdpOf, silentAnswer, type SdpDtmf, type StoredSdp, type WithBody } from '../../media/index.ts';
+import { CALLER_TAG, type CallMedia, type CallSide, type CarrierDtmf, otherSide, PBX_TAG, profileOf } from './call-types.ts';
 
 /** A stored media description as a message body, to offer it again. */
 export function sdpMessage(sdp: StoredSdp): { body: Buffer; headers: SipHeaders } {
@@ -53,6 +53,15 @@ export class MediaBridge {
   callerAnswer: string | undefined;
   /** The audio a caller the PBX answered hears until a party answers (music, or ringback). */
   private waitingAudio: string | undefined;
+  /**
+   * The carrier's side of the call and how it takes DTMF, when its trunk wants SIP INFO or tones and the relay
+   * carries the call (see CarrierCalls.applyDtmfMode); undefined: RFC 4733 events pass through as they are.
+   */
+  carrierDtmf: CarrierDtmf | undefined;
+  /** The parties whose RFC 4733 events the relay stops (they reach the carrier as INFO instead). */
+  private readonly dtmfBlocked = new Set<string>();
+  /** Digits played into the call for the carrier's side, not yet seen back in the relay's DTMF log. */
+  private readonly played: Array<{ tag: string; digit: string }> = [];
 
   constructor(
     /** The call's session in the media plane. */
@@ -80,9 +89,53 @@ export class MediaBridge {
     if (message.body.length === 0) return undefined;
     if (!isSdp(message.headers.get('Content-Type'), message.body)) return message.body;
     this.used = true;
-    const step = { callId: this.mediaId, fromTag, toTag, branch, sdp: message.body.toString('utf8'), profile: profileOf(to), codecs };
+    const step = { callId: this.mediaId, fromTag, toTag, branch, sdp: message.body.toString('utf8'), profile: profileOf(to), codecs, dtmf: this.dtmfStep(fromTag) };
     const sdp = kind === 'offer' ? await this.media.plane.offer(step) : await this.media.plane.answer({ ...step, toTag: toTag as string });
+    if (kind === 'answer') await this.blockPhoneDtmf(fromTag, toTag);
     return Buffer.from(sdp, 'utf8');
+  }
+
+  /** Whether `tag` names the carrier's side of the call. */
+  isCarrierTag(tag: string): boolean {
+    const side = this.carrierDtmf?.side;
+    if (side === undefined || tag === PBX_TAG) return false;
+    return side === 'caller' ? tag === this.callerTag : tag !== this.callerTag;
+  }
+
+  /** What the relay is told of DTMF for an SDP from `fromTag` (an offer goes to the other party, an answer back). */
+  private dtmfStep(fromTag: string): SdpDtmf | undefined {
+    const mode = this.carrierDtmf?.mode;
+    if (mode === 'info') return { inject: true };
+    if (mode === 'inband') return { tones: this.isCarrierTag(fromTag) ? 'sender' : 'receiver' };
+    return undefined;
+  }
+
+  /**
+   * A carrier that takes digits as SIP INFO must not also get the phone's RFC 4733 events: once an answer made the
+   * phone's side known to the relay, its events stop there (the relay still reports them, and they go as INFO).
+   */
+  private async blockPhoneDtmf(...tags: Array<string | undefined>): Promise<void> {
+    if (this.carrierDtmf?.mode !== 'info') return;
+    for (const tag of tags) {
+      if (tag === undefined || tag === PBX_TAG || this.isCarrierTag(tag) || this.dtmfBlocked.has(tag)) continue;
+      this.dtmfBlocked.add(tag);
+      // A phone's digits that still reach the carrier as events too are no reason to fail the call.
+      await this.media.plane.blockDtmf(this.mediaId, tag).catch((err: unknown) => this.media.onError(err, 'call:block dtmf'));
+    }
+  }
+
+  /** Plays `digit` into the call as pressed by the carrier's side (its SIP INFO): the phone gets RFC 4733 events. */
+  async playCarrierDigit(tag: string, digit: string, durationMs: number): Promise<void> {
+    this.played.push({ tag, digit });
+    await this.media.plane.playDtmf(this.mediaId, tag, digit, durationMs);
+  }
+
+  /** Whether a digit the relay reports is one we played (a carrier's INFO, reported already): it is not a new press. */
+  wasPlayed(tag: string, digit: string): boolean {
+    const index = this.played.findIndex((p) => p.tag === tag && p.digit === digit);
+    if (index < 0) return false;
+    this.played.splice(index, 1);
+    return true;
   }
 
   /** Keeps the description `side` gave in `message`, if it gave one. */
@@ -99,8 +152,8 @@ export class MediaBridge {
   async answerFromPbx(offer: StoredSdp, flow: Flow): Promise<string> {
     this.used = true;
     const sdp = offer.body.toString('utf8');
-    const toPbx = await this.media.plane.offer({ callId: this.mediaId, fromTag: this.callerTag, toTag: PBX_TAG, sdp, profile: 'rtp' });
-    const answer = await this.media.plane.answer({ callId: this.mediaId, fromTag: PBX_TAG, toTag: this.callerTag, sdp: silentAnswer(toPbx), profile: profileOf(flow) });
+    const toPbx = await this.media.plane.offer({ callId: this.mediaId, fromTag: this.callerTag, toTag: PBX_TAG, sdp, profile: 'rtp', dtmf: this.dtmfStep(this.callerTag) });
+    const answer = await this.media.plane.answer({ callId: this.mediaId, fromTag: PBX_TAG, toTag: this.callerTag, sdp: silentAnswer(toPbx), profile: profileOf(flow), dtmf: this.dtmfStep(PBX_TAG) });
     this.sdp.caller = { body: Buffer.from(narrowOffer(sdp, answer), 'utf8'), type: offer.type };
     this.callerAnswer = answer;
     return answer;

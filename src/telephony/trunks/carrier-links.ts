@@ -68,6 +68,10 @@ export class CarrierLinks implements CallCarriers {
     this.log.warn(message, details);
   }
 
+  warn(message: string, details: Record<string, unknown>): void {
+    this.log.warn(message, details);
+  }
+
   status(tenantId: string, trunkId: string): TrunkLinkStatus | undefined {
     const trunk = this.directory.trunk(tenantId, trunkId);
     if (!trunk) return undefined;
