@@ -97,6 +97,28 @@ describe('calls from a carrier to the tenant\'s numbers (DIDs)', () => {
     assert.equal(figures.answeredCalls, 1);
   });
 
+  it('a carrier that does not record-route may end the call from another of its trunk\'s addresses; a BYE naming the dialog from an address no trunk has is refused 403 (RFC 3261 section 26.1.4)', async () => {
+    const b = await agent(ctx.t, ctx.token, 'Spread Carrier Callee');
+    await ipTrunk(ctx.t, ctx.token, 'Two Server Carrier', 5998, ['127.0.0.21', '127.0.0.22']);
+    await post(ctx.t, ctx.token, '/api/pbx/numbers', { number: '+1 415 555 0181', destination: { type: 'extension', number: b.number } });
+    const port = await freePort();
+    const phone = callee('uas-answer.xml', port);
+    await registerAt(ctx.t, b, port);
+    // The carrier's first server places the call and is done after its ACK; its BYE comes from its second server.
+    const uac = await carrierCaller(ctx.t, '127.0.0.21', '+12125550181', '+14155550181', answered(''));
+    assert.equal(uac.code, 0, uac.errors || uac.output);
+    const call = ctx.t.server.telephony.calls.activeCalls.find((c) => c.caller.number === '+12125550181' && c.callerDialog);
+    assert.ok(call?.callerDialog, 'the call is answered');
+    const dialog = call.callerDialog.id;
+    const bye = { FROM_TAG: dialog.remoteTag, TO_TAG: dialog.localTag, FROM_USER: '+12125550181', TO_USER: '+14155550181' };
+    for (const [localIp, expect] of [['127.0.0.23', '403'], ['127.0.0.22', '200']] as const) {
+      const run = await runSipp({ scenario: 'uac-forged-bye.xml', target: `127.0.0.1:${ctx.t.server.sipPort}`, localIp, substitute: { ...bye, EXPECT: expect }, extra: ['-cid_str', dialog.callId], timeoutSeconds: 10 });
+      assert.equal(run.code, 0, `a BYE from ${localIp} is answered ${expect}: ${run.errors || run.output}`);
+    }
+    const took = await phone;
+    assert.equal(took.code, 0, `the phone hears BYE: ${took.errors || took.output}`);
+  });
+
   it('a number that leads to a queue: the carrier\'s caller waits and reaches an agent as an internal caller does', async () => {
     const x = await agent(ctx.t, ctx.token, 'Did Queue Agent');
     await ipTrunk(ctx.t, ctx.token, 'Queue Carrier', 5998, ['127.0.0.3/32']);

@@ -312,9 +312,11 @@ export class CallManager implements CallObserver {
   private async authenticateInDialog(req: IncomingRequest, entry: { call: Call; dialog: Dialog }): Promise<void> {
     const { call, dialog } = entry;
     const party = dialog === call.callerDialog ? call.caller : call.legs.find((leg) => leg.dialog === dialog)?.party;
-    // The PBX's own side of a dialog has no credentials to prove (a click-to-call's first party is an extension too).
+    // The PBX's own side of a dialog has no credentials to prove (a click-to-call's first party is an extension too),
+    // nor has a party outside; its carrier's other addresses may speak for it.
     if (!party?.extensionId) {
-      req.reply(403, { reason: 'Forbidden (not from the peer of this dialog)' });
+      if (this.fromOutsidePartysCarrier(entry, req.flow)) call.onInDialogRequest(req, dialog);
+      else req.reply(403, { reason: 'Forbidden (not from the peer of this dialog)' });
       return;
     }
     const credentials = await this.registrar.authenticate(req, call.domain, String(party.number), () => {});
@@ -332,8 +334,15 @@ export class CallManager implements CallObserver {
   /** The ACK of a 2xx, from the dialog's peer only (an ACK is never challenged: one from elsewhere is dropped). */
   onAck(message: SipRequest, flow?: Flow): void {
     const entry = this.dialogs.get(dialogKey(Dialog.idOfIncoming(message)));
-    if (!entry || (flow && !fromDialogPeer(entry.dialog, flow))) return;
+    if (!entry || (flow && !fromDialogPeer(entry.dialog, flow) && !this.fromOutsidePartysCarrier(entry, flow))) return;
     entry.call.onAck(message, entry.dialog);
+  }
+
+  /** Whether `flow` is from another address of the carrier of the party outside that `entry`'s dialog is with. */
+  private fromOutsidePartysCarrier(entry: { call: Call; dialog: Dialog }, flow: Flow): boolean {
+    const { call, dialog } = entry;
+    const party = dialog === call.callerDialog ? call.caller : call.legs.find((leg) => leg.dialog === dialog)?.party;
+    return !!party && !party.extensionId && !!this.carrierCalls?.fromCallsCarrier(call, flow);
   }
 
   onFlowClosed(flow: Flow): void {

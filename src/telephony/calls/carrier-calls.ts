@@ -212,6 +212,16 @@ export class CarrierCalls {
     this.carriers.warn('trunk:dtmf mode needs the media relay', { trunkId: trunk.id, tenantId: trunk.tenantId, dtmfMode: mode, reason: unavailable });
   }
 
+  /**
+   * Whether a request in `call`'s dialog with its carrier, from another address than the dialog's peer, comes from
+   * that carrier all the same: one of its trunk's addresses (allowed, or its servers'). A carrier that does not
+   * record-route may send its BYE or refresh from another of its servers; it has no credentials to prove itself.
+   */
+  fromCallsCarrier(call: Call, flow: Flow): boolean {
+    const trunkId = call.carrier?.trunkId;
+    return trunkId !== undefined && this.carriers.directory.trunkByAddress(flow.remoteAddress)?.id === trunkId;
+  }
+
   /** A phone's blind transfer to a number outside: the transferor's dial policy and the tenant's routes decide. */
   async referOutside(call: Call, req: IncomingRequest, number: string): Promise<void> {
     const out = await this.outsideTarget(call, call.callee?.extensionId, number);
