@@ -92,7 +92,11 @@ export class NgClient {
         }
         sent++;
         this.socket.send(datagram, this.options.port, this.options.host);
-        entry.timer = setTimeout(send, retryMs);
+        // The timer's turn comes before the socket's: on a busy loop it can fire with the reply already waiting
+        // unread. Deferred to after the poll phase, the reply is read first and no retry (nor a give-up) is wasted.
+        entry.timer = setTimeout(() => setImmediate(() => {
+          if (this.pending.has(cookie)) send();
+        }), retryMs);
       };
       send();
     });
